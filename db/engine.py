@@ -1,0 +1,72 @@
+"""The one place that knows how an engine is built: pool, timeouts, keepalives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+
+class DatabaseUnreachable(Exception):
+    """The database could not be reached at startup; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What the pool and each connection are set up with."""
+
+    pool_size: int = 10
+    max_overflow: int = 2
+    pool_timeout: float = 5.0
+    pool_recycle: int = 1800
+    connect_timeout: int = 3
+    statement_timeout_ms: int = 15000
+    idle_in_transaction_timeout_ms: int = 60000
+    application_name: str = "pgfront"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Accept libpq-style URLs (postgres://, postgresql://) and use the psycopg 3 driver."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ValueError(f"not a PostgreSQL URL for psycopg 3: {parsed.drivername}://...")
+
+
+def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
+    """Create the application's engine; called once per app, never per request."""
+    options = options or EngineOptions()
+    server_settings = (
+        f"-c statement_timeout={options.statement_timeout_ms}"
+        f" -c idle_in_transaction_session_timeout={options.idle_in_transaction_timeout_ms}"
+    )
+    return sa.create_engine(
+        normalize_url(url),
+        pool_size=options.pool_size,
+        max_overflow=options.max_overflow,
+        pool_timeout=options.pool_timeout,
+        pool_recycle=options.pool_recycle,
+        pool_pre_ping=True,
+        connect_args={
+            "application_name": options.application_name,
+            "connect_timeout": options.connect_timeout,
+            # Dead peers (a restarted server, a dropped NAT entry) are noticed in about a minute.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "options": server_settings,
+        },
+    )
+
+
+def check_reachable(engine: Engine) -> None:
+    """Open one connection, or raise DatabaseUnreachable naming where and why."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sa.exc.DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[-1] if exc.orig else str(exc)
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnreachable(f"cannot connect to the database at {where}: {reason}") from exc

@@ -1,0 +1,152 @@
+"""Applying the DBA's numbered sql/ files, each once, with a checksum ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+LEDGER_SCHEMA = "pgfront"
+LEDGER_TABLE = "applied_sql_files"
+_NUMBERED = re.compile(r"^\d+.*\.sql$")
+# An arbitrary constant: only one process applies sql/ to a database at a time.
+_ADVISORY_LOCK_ID = 7_361_204_117
+
+_LEDGER_DDL = """
+CREATE SCHEMA IF NOT EXISTS pgfront;
+CREATE TABLE IF NOT EXISTS pgfront.applied_sql_files (
+    filename    text PRIMARY KEY,
+    sha256      text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    duration_ms integer NOT NULL
+);
+COMMENT ON TABLE pgfront.applied_sql_files IS
+    'sql/ files applied by "python run.py apply-sql", with the checksum each had when applied';
+"""
+
+
+_ledger = sa.Table(
+    LEDGER_TABLE,
+    sa.MetaData(),
+    sa.Column("filename", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.Text),
+    sa.Column("applied_at", sa.DateTime(timezone=True)),
+    sa.Column("duration_ms", sa.Integer),
+    schema=LEDGER_SCHEMA,
+)
+
+
+class SqlFileChanged(Exception):
+    """A file that was already applied has different content now."""
+
+
+class SqlFileFailed(Exception):
+    """A file raised an error; its transaction was rolled back, so nothing of it was applied."""
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    """One numbered .sql file and the checksum of its content."""
+
+    path: Path
+    text: str
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        """The file name, which is also its key in the ledger."""
+        return self.path.name
+
+
+def read_sql_dir(directory: Path) -> list[SqlFile]:
+    """The numbered .sql files of a directory, in name order."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no sql/ directory at {directory}")
+    files = []
+    for path in sorted(directory.iterdir(), key=lambda p: p.name):
+        if path.is_file() and _NUMBERED.match(path.name):
+            raw = path.read_bytes()
+            files.append(SqlFile(path, raw.decode("utf-8"), hashlib.sha256(raw).hexdigest()))
+    return files
+
+
+def apply_sql_dir(
+    engine: Engine, directory: Path, log: Callable[[str], None] = lambda line: None
+) -> list[str]:
+    """Apply the files not yet in the ledger, each in its own transaction; return their names.
+
+    Raises SqlFileChanged, before applying anything, when an applied file was edited since.
+    """
+    files = read_sql_dir(directory)
+    applied_names = []
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+        try:
+            with conn.begin():
+                conn.exec_driver_sql(_LEDGER_DDL)
+            ledger = _read_ledger(conn)
+            _refuse_changed(files, ledger)
+            for sql_file in files:
+                if sql_file.name in ledger:
+                    continue
+                _apply_one(conn, sql_file)
+                applied_names.append(sql_file.name)
+                log(f"applied {sql_file.name}")
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID})
+            conn.commit()
+    return applied_names
+
+
+def _read_ledger(conn: sa.Connection) -> dict[str, tuple[str, object]]:
+    """filename -> (sha256, applied_at) for every applied file."""
+    rows = conn.execute(sa.select(_ledger.c.filename, _ledger.c.sha256, _ledger.c.applied_at))
+    ledger = {row.filename: (row.sha256, row.applied_at) for row in rows}
+    conn.rollback()
+    return ledger
+
+
+def _refuse_changed(files: list[SqlFile], ledger: dict[str, tuple[str, object]]) -> None:
+    """Raise SqlFileChanged for the first applied file whose checksum differs."""
+    for sql_file in files:
+        if sql_file.name in ledger and ledger[sql_file.name][0] != sql_file.sha256:
+            recorded, applied_at = ledger[sql_file.name]
+            raise SqlFileChanged(
+                f"{sql_file.name} was applied on {applied_at:%Y-%m-%d %H:%M} with checksum "
+                f"{recorded[:12]}, but the file now has checksum {sql_file.sha256[:12]}. "
+                "Applied files must not change: put the change in a new numbered file."
+            )
+
+
+def _apply_one(conn: sa.Connection, sql_file: SqlFile) -> None:
+    """Run one file and record it in the ledger, in one transaction."""
+    started = time.perf_counter()
+    with conn.begin():
+        # The raw psycopg connection runs a multi-statement script as the DBA wrote it;
+        # with no parameters, nothing in the file is taken for a placeholder.
+        try:
+            conn.connection.driver_connection.execute(sql_file.text)
+        except psycopg.Error as exc:
+            raise SqlFileFailed(
+                f"{sql_file.name} failed and was rolled back: {_first_line(exc)}"
+            ) from exc
+        conn.execute(
+            _ledger.insert().values(
+                filename=sql_file.name,
+                sha256=sql_file.sha256,
+                duration_ms=int((time.perf_counter() - started) * 1000),
+            )
+        )
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of a driver error, which names the problem."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

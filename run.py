@@ -1,0 +1,77 @@
+"""Serve the app with waitress, or run one of its small sub-commands. See --help."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from db.embedded import EmbeddedError
+from db.engine import DatabaseUnreachable
+from db.sqlfiles import SqlFileChanged, SqlFileFailed
+from webapp.config import ConfigError, describe_settings, load_settings
+
+# Failures a user can fix; they get one line on stderr and exit status 2.
+USER_ERRORS = (
+    ConfigError,
+    DatabaseUnreachable,
+    EmbeddedError,
+    SqlFileChanged,
+    SqlFileFailed,
+    FileNotFoundError,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: serve (default) and apply-sql."""
+    parser = argparse.ArgumentParser(
+        prog="run.py",
+        description="Serve a PostgreSQL schema as a JSON API and HTML pages. Without DATABASE_URL "
+        "an embedded PostgreSQL is started in DATA_DIR with the sample schema of sql/.",
+        epilog="Settings (environment variables; flags win over them):\n" + describe_settings(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", help="address to listen on (HOST) [default: 127.0.0.1]")
+    parser.add_argument(
+        "--port", help="port to listen on, 0 for any free port (PORT) [default: 8000]"
+    )
+    parser.add_argument("--threads", help="waitress worker threads (THREADS) [default: 8]")
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    commands.add_parser("serve", help="serve with waitress (the default)")
+    commands.add_parser(
+        "apply-sql",
+        help="apply the numbered sql/ files not applied yet, each in a transaction, "
+        "recorded with its checksum in pgfront.applied_sql_files",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the command; user errors become one line and exit 2."""
+    args = build_parser().parse_args(argv)
+    flags = {"HOST": args.host, "PORT": args.port, "THREADS": args.threads}
+    config = {name: value for name, value in flags.items() if value is not None}
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    from webapp import commands
+
+    try:
+        settings = load_settings(config)
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        if args.command == "apply-sql":
+            return commands.apply_sql(settings)
+        return commands.serve(config)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _exit_on_sigterm(signum, frame):
+    """SIGTERM stops like Ctrl-C: waitress closes, the pool closes, the embedded server stops."""
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

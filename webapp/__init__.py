@@ -1,0 +1,44 @@
+"""The Flask application: create_app() builds one app around one engine and catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, appcontext_pushed, g
+
+from db.session import enter_scope, leave_scope
+
+from .config import load_settings
+from .state import app_state, open_state
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings, engine (once), reflected catalog, blueprints, error handling."""
+    from . import api, errors, health, pages, team
+
+    settings = load_settings(config)
+    app = Flask(__name__)
+    app.config.update(settings.extra)
+    app.extensions["pgfront"] = open_state(settings)
+    _scope_sessions_to_app_contexts(app)
+    errors.register_error_handlers(app)
+    for blueprint in (api.bp, pages.bp, health.bp, team.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _scope_sessions_to_app_contexts(app: Flask) -> None:
+    """Each app context (each request, each CLI command) gets its own Session, removed at teardown."""
+
+    def open_scope(sender: Flask, **extra: Any) -> None:
+        g._session_scope = enter_scope(**app_state().session_options)
+
+    # weak=False: the signal would otherwise drop this closure once create_app returns.
+    appcontext_pushed.connect(open_scope, app, weak=False)
+
+    @app.teardown_appcontext
+    def close_scope(exc: BaseException | None) -> None:
+        token = g.pop("_session_scope", None)
+        if token is not None:
+            leave_scope(token)

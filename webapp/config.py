@@ -1,0 +1,231 @@
+"""Settings: the only module that reads the environment.
+
+Every setting has an environment variable of the same name; `create_app(config)`
+takes a mapping with the same names, which wins over the environment. A bad value
+fails at startup with one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting has a value we cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting: its name, default and how to parse it."""
+
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be zero or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be between 0 and 65535")
+    return value
+
+
+def _schemas(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise ValueError("must name at least one schema")
+    return names
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+def _optional_text(text: str) -> str | None:
+    return text.strip() or None
+
+
+SETTINGS = (
+    Setting(
+        "DATABASE_URL",
+        None,
+        _optional_text,
+        "postgresql://user:password@host:5432/dbname; unset: start the embedded PostgreSQL",
+    ),
+    Setting(
+        "DB_SCHEMAS",
+        None,
+        _schemas,
+        "comma-separated schemas to serve, the first is the default "
+        "(default: public; the embedded sample database: public,reporting)",
+    ),
+    Setting("HOST", "127.0.0.1", _text, "address waitress listens on"),
+    Setting("PORT", 8000, _port, "port waitress listens on (0: any free port)"),
+    Setting(
+        "THREADS", 8, _positive_int, "waitress worker threads; the pool is sized to cover them"
+    ),
+    Setting("DB_MAX_OVERFLOW", 2, _non_negative_int, "connections allowed beyond the pool"),
+    Setting(
+        "DB_POOL_TIMEOUT",
+        5.0,
+        _positive_float,
+        "seconds a request waits for a pooled connection before a 503",
+    ),
+    Setting("DB_CONNECT_TIMEOUT", 3, _positive_int, "seconds to wait when opening a connection"),
+    Setting(
+        "DB_STATEMENT_TIMEOUT",
+        15000,
+        _non_negative_int,
+        "statement_timeout of every connection, in ms (0: none)",
+    ),
+    Setting(
+        "DB_IDLE_TX_TIMEOUT",
+        60000,
+        _non_negative_int,
+        "idle_in_transaction_session_timeout of every connection, in ms (0: none)",
+    ),
+    Setting("DB_APPLICATION_NAME", "pgfront", _text, "application_name shown in pg_stat_activity"),
+    Setting(
+        "MAX_ROWS",
+        1000,
+        _positive_int,
+        "hard cap on rows in one API response or page; a larger limit is cut and reported",
+    ),
+    Setting(
+        "DATA_DIR",
+        str(PROJECT_DIR / ".data"),
+        _text,
+        "folder of the embedded PostgreSQL (used only without DATABASE_URL)",
+    ),
+    Setting(
+        "SQL_DIR",
+        str(PROJECT_DIR / "sql"),
+        _text,
+        "the numbered .sql files applied by apply-sql and by the embedded default",
+    ),
+    Setting("LOG_LEVEL", "INFO", lambda t: _text(t).upper(), "DEBUG, INFO, WARNING or ERROR"),
+)
+
+EMBEDDED_DATABASE = "library"
+EMBEDDED_SCHEMAS = ("public", "reporting")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parsed settings of one app."""
+
+    database_url: str | None
+    schemas: tuple[str, ...]
+    host: str
+    port: int
+    threads: int
+    max_overflow: int
+    pool_timeout: float
+    connect_timeout: int
+    statement_timeout_ms: int
+    idle_tx_timeout_ms: int
+    application_name: str
+    max_rows: int
+    data_dir: Path
+    sql_dir: Path
+    log_level: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def pool_size(self) -> int:
+        """One connection per waitress thread, plus two for health checks and background work."""
+        return self.threads + 2
+
+    @property
+    def embedded(self) -> bool:
+        """True when no DATABASE_URL is set and the embedded server is used."""
+        return self.database_url is None
+
+
+def load_settings(
+    config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Parse the settings from config (wins) and the environment; ConfigError on a bad value."""
+    config = dict(config or {})
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.name in config:
+            raw = config.pop(setting.name)
+        elif setting.name in environ:
+            raw = environ[setting.name]
+        else:
+            values[setting.name] = setting.default
+            continue
+        values[setting.name] = _parse(setting, raw)
+    schemas = values["DB_SCHEMAS"]
+    if schemas is None:
+        schemas = EMBEDDED_SCHEMAS if values["DATABASE_URL"] is None else ("public",)
+    return Settings(
+        database_url=values["DATABASE_URL"],
+        schemas=schemas,
+        host=values["HOST"],
+        port=values["PORT"],
+        threads=values["THREADS"],
+        max_overflow=values["DB_MAX_OVERFLOW"],
+        pool_timeout=values["DB_POOL_TIMEOUT"],
+        connect_timeout=values["DB_CONNECT_TIMEOUT"],
+        statement_timeout_ms=values["DB_STATEMENT_TIMEOUT"],
+        idle_tx_timeout_ms=values["DB_IDLE_TX_TIMEOUT"],
+        application_name=values["DB_APPLICATION_NAME"],
+        max_rows=values["MAX_ROWS"],
+        data_dir=Path(values["DATA_DIR"]),
+        sql_dir=Path(values["SQL_DIR"]),
+        log_level=values["LOG_LEVEL"],
+        extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
+    )
+
+
+def _parse(setting: Setting, raw: Any) -> Any:
+    """Parse one raw value; values already of the right type pass through."""
+    if raw is None or not isinstance(raw, str):
+        return raw if raw is not None else setting.default
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        reason = str(exc) if "must" in str(exc) else "is not valid"
+        raise ConfigError(f"{setting.name}={raw!r} {reason}") from None
+
+
+def describe_settings() -> str:
+    """The settings as help text, for `run.py --help`."""
+    lines = []
+    for setting in SETTINGS:
+        default = "" if setting.default is None else f" [default: {setting.default}]"
+        lines.append(f"  {setting.name:<22}{setting.help}{default}")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""JSON encoding of database values, explicit and lossless.
+
+- dates, times and timestamps: ISO 8601 (timestamptz with its offset)
+- uuid: the canonical string
+- numeric: a JSON number with every digit kept (NaN and infinities as strings)
+- bytea: base64 (standard alphabet, padded)
+- arrays and jsonb: JSON arrays and values
+- interval: an ISO 8601 duration such as "P14DT2H" (a month counts as 30 days, as the driver reads it)
+- anything else the driver returns (enums, tsvector, extension types): its text
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from flask import Response
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def encode_value(value: Any) -> Any:
+    """orjson's fallback for the types it does not encode by itself."""
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value)) if value.is_finite() else str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dt.timedelta):
+        return iso_duration(value)
+    return str(value)
+
+
+def iso_duration(delta: dt.timedelta) -> str:
+    """An ISO 8601 duration for a timedelta: P1DT2H3M4.5S, negative as -P..."""
+    sign = "-" if delta < dt.timedelta(0) else ""
+    delta = abs(delta)
+    hours, rest = divmod(delta.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    date_part = f"{delta.days}D" if delta.days else ""
+    time_part = ""
+    if hours:
+        time_part += f"{hours}H"
+    if minutes:
+        time_part += f"{minutes}M"
+    if seconds or delta.microseconds:
+        secs = (
+            f"{seconds}.{delta.microseconds:06d}".rstrip("0").rstrip(".")
+            if delta.microseconds
+            else str(seconds)
+        )
+        time_part += f"{secs}S"
+    if not date_part and not time_part:
+        return "PT0S"
+    return f"{sign}P{date_part}" + (f"T{time_part}" if time_part else "")
+
+
+def dumps(data: Any) -> bytes:
+    """Encode data as JSON bytes."""
+    return orjson.dumps(data, default=encode_value, option=_OPTIONS)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response with our encoding."""
+    return Response(dumps(data), status=status, headers=headers, mimetype="application/json")

@@ -1,0 +1,192 @@
+"""Every exception becomes a response here: JSON {code, message, details, hint} or an HTML page."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import Flask, Response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from db.catalog import NotInCatalog
+
+from .encoding import json_response
+from .grammar import GrammarError
+
+log = logging.getLogger("webapp.errors")
+
+RETRY_AFTER_SECONDS = 2
+
+# SQLSTATE (exact, then by two-character class) -> HTTP status, after PostgREST's table.
+_STATUS_BY_SQLSTATE = {
+    "23502": 400,  # not_null_violation
+    "23503": 409,  # foreign_key_violation
+    "23505": 409,  # unique_violation
+    "23514": 400,  # check_violation
+    "25006": 405,  # read_only_sql_transaction
+    "42501": 403,  # insufficient_privilege
+    "42P01": 404,  # undefined_table
+    "42883": 404,  # undefined_function
+    "42703": 400,  # undefined_column
+    "57014": 504,  # query_canceled: statement_timeout
+    "57P01": 503,  # admin_shutdown
+    "57P02": 503,  # crash_shutdown
+    "57P03": 503,  # cannot_connect_now
+    "P0001": 400,  # raise_exception
+}
+_STATUS_BY_CLASS = {
+    "08": 503,  # connection exception
+    "0L": 403,
+    "0P": 403,
+    "22": 400,  # data exception: invalid input syntax, out of range, ...
+    "23": 409,  # other integrity violations
+    "28": 403,  # invalid authorization
+    "42": 400,  # syntax error or access rule violation
+    "53": 503,  # insufficient resources
+    "54": 413,  # program limit exceeded
+}
+
+
+class ApiError(Exception):
+    """An error with a status and PostgREST's error shape; views raise it, handlers render it."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        details: str | None = None,
+        hint: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or f"HTTP{status}"
+        self.details = details
+        self.hint = hint
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        """The JSON body, in PostgREST's shape."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+            "hint": self.hint,
+        }
+
+
+def status_for_sqlstate(sqlstate: str | None) -> int:
+    """The HTTP status for a PostgreSQL error code."""
+    if not sqlstate:
+        return 500
+    return _STATUS_BY_SQLSTATE.get(sqlstate) or _STATUS_BY_CLASS.get(sqlstate[:2], 500)
+
+
+def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
+    """Translate a driver error into an ApiError, without leaking SQL text."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is None or exc.connection_invalidated:
+        return unavailable("the database connection was lost", code=sqlstate or "08006")
+    diag = orig.diag
+    status = status_for_sqlstate(sqlstate)
+    error = ApiError(
+        status,
+        diag.message_primary or "database error",
+        code=sqlstate,
+        details=diag.message_detail,
+        hint=diag.message_hint,
+    )
+    if status == 503:
+        error.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return error
+
+
+def unavailable(message: str, *, code: str) -> ApiError:
+    """A 503 that tells the client when to try again."""
+    return ApiError(
+        503,
+        message,
+        code=code,
+        hint="try again in a moment",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def wants_json() -> bool:
+    """JSON under /api and for health checks; HTML for pages unless the client prefers JSON."""
+    if request.path.startswith(("/api", "/live", "/ready")):
+        return True
+    accept = request.accept_mimetypes
+    return accept.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def render_error(error: ApiError) -> Response:
+    """One rendering of an error: JSON or the HTML error page."""
+    if wants_json():
+        response = json_response(error.body(), status=error.status)
+    else:
+        html = render_template("error.html", error=error)
+        response = Response(html, status=error.status, mimetype="text/html")
+    response.headers.update(error.headers)
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers that turn every exception into a response."""
+
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return render_error(error)
+
+    @app.errorhandler(NotInCatalog)
+    def handle_not_in_catalog(error: NotInCatalog):
+        if error.schema and "." in error.schema:  # a column of a known relation
+            return render_error(
+                ApiError(
+                    400,
+                    f"column {error.name!r} does not exist in {error.schema}",
+                    code="42703",
+                )
+            )
+        where = f"{error.schema}.{error.name}" if error.schema else error.name
+        return render_error(
+            ApiError(
+                404,
+                f"relation {where!r} is not served",
+                code="42P01",
+                hint="the index lists the tables and views that are",
+            )
+        )
+
+    @app.errorhandler(GrammarError)
+    def handle_grammar_error(error: GrammarError):
+        return render_error(ApiError(400, error.message, code="PGRST100", hint=error.hint))
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        api_error = ApiError(error.code or 500, error.description or error.name)
+        response = render_error(api_error)
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def handle_database_error(error: sa.exc.DBAPIError):
+        api_error = from_database_error(error)
+        if api_error.status >= 500:
+            log.warning("database error %s: %s", api_error.code, api_error.message)
+        return render_error(api_error)
+
+    @app.errorhandler(sa.exc.TimeoutError)
+    def handle_pool_timeout(error: sa.exc.TimeoutError):
+        log.error("no pooled connection became free in time: %s", error)
+        return render_error(unavailable("all database connections are busy", code="PGRST003"))
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(ApiError(500, "internal server error", code="PGRST000"))

@@ -1,0 +1,43 @@
+"""Health endpoints for load balancers and orchestrators: /live and /ready."""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+from flask import Blueprint
+
+from .encoding import json_response
+from .state import app_state
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/live")
+def live():
+    """The process is up and serving requests (no database check)."""
+    return json_response({"status": "alive"})
+
+
+@bp.get("/ready")
+def ready():
+    """Ready when the database answers and a catalog is loaded; 503 with the reason otherwise."""
+    state = app_state()
+    catalog = state.catalogs.current
+    body = {
+        "catalog": {
+            "relations": len(catalog.relations),
+            "schemas": list(catalog.schemas),
+            "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(catalog.loaded_at)),
+            "age_seconds": round(time.time() - catalog.loaded_at, 1),
+        }
+    }
+    try:
+        with state.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        body.update(status="not ready", database=f"unreachable: {reason}")
+        return json_response(body, status=503, headers={"Retry-After": "2"})
+    body.update(status="ready", database="ok")
+    return json_response(body)

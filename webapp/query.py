@@ -1,0 +1,136 @@
+"""Turning a parsed request into a Core statement over a reflected relation.
+
+Every name is looked up in the catalog (NotInCatalog otherwise) and quoted by
+SQLAlchemy; every value becomes a bound parameter, converted to the column's type
+first so a bad value is a 400 naming the column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+
+from db.catalog import Relation
+
+from .grammar import Filter, GrammarError, ReadRequest
+
+_BOOLEANS = {
+    "true": True,
+    "t": True,
+    "yes": True,
+    "1": True,
+    "false": False,
+    "f": False,
+    "no": False,
+    "0": False,
+}
+_CONVERTERS = {
+    int: int,
+    float: float,
+    Decimal: Decimal,
+    bool: lambda text: _BOOLEANS[text.lower()],
+    uuid.UUID: uuid.UUID,
+    dt.date: dt.date.fromisoformat,
+    dt.datetime: dt.datetime.fromisoformat,
+    dt.time: dt.time.fromisoformat,
+}
+_TYPE_WORDS = {
+    int: "an integer",
+    float: "a number",
+    Decimal: "a number",
+    bool: "a boolean",
+    uuid.UUID: "a uuid",
+    dt.date: "a date (YYYY-MM-DD)",
+    dt.datetime: "an ISO 8601 timestamp",
+    dt.time: "a time (HH:MM:SS)",
+}
+
+
+def python_type(column: sa.Column) -> type | None:
+    """The Python type a column's values convert to, or None to pass text through."""
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return None
+
+
+def coerce_value(column: sa.Column, text: str) -> Any:
+    """Convert request text to the column's Python type, or raise GrammarError naming the column."""
+    kind = python_type(column)
+    converter = _CONVERTERS.get(kind) if kind else None
+    if converter is None:
+        return text
+    try:
+        return converter(text)
+    except (ValueError, KeyError, InvalidOperation, TypeError):
+        raise GrammarError(
+            f"{text!r} is not {_TYPE_WORDS[kind]}, as column {column.name!r} requires"
+        ) from None
+
+
+def filter_clause(relation: Relation, flt: Filter) -> sa.ColumnElement[bool]:
+    """The WHERE clause for one filter."""
+    column = relation.column(flt.column)
+    if flt.op == "is":
+        clause = _is_clause(column, str(flt.value))
+    elif flt.op == "in":
+        clause = column.in_([coerce_value(column, value) for value in flt.value])
+    elif flt.op in ("like", "ilike"):
+        pattern = str(flt.value).replace("*", "%")
+        text_column = sa.cast(column, sa.Text) if python_type(column) is not str else column
+        clause = text_column.ilike(pattern) if flt.op == "ilike" else text_column.like(pattern)
+    else:
+        value = coerce_value(column, str(flt.value))
+        clause = _COMPARISONS[flt.op](column, value)
+    return sa.not_(clause) if flt.negated else clause
+
+
+_COMPARISONS = {
+    "eq": lambda col, value: col == value,
+    "neq": lambda col, value: col != value,
+    "gt": lambda col, value: col > value,
+    "gte": lambda col, value: col >= value,
+    "lt": lambda col, value: col < value,
+    "lte": lambda col, value: col <= value,
+}
+
+
+def _is_clause(column: sa.Column, value: str) -> sa.ColumnElement[bool]:
+    if value == "null":
+        return column.is_(None)
+    if value == "unknown":
+        return sa.cast(column, sa.Boolean).is_(None)
+    return column.is_(sa.true() if value == "true" else sa.false())
+
+
+def build_select(relation: Relation, read: ReadRequest, max_rows: int) -> tuple[sa.Select, int]:
+    """The SELECT for a read, and the row limit applied (never above max_rows).
+
+    The statement fetches one row more than the limit so the caller can tell whether
+    the cap cut the result.
+    """
+    table = relation.table
+    columns = (
+        [relation.column(name) for name in read.select] if read.select else list(table.columns)
+    )
+    stmt = sa.select(*columns).select_from(table)
+    for flt in read.filters:
+        stmt = stmt.where(filter_clause(relation, flt))
+    for term in read.order:
+        column = relation.column(term.column)
+        key = column.desc() if term.descending else column.asc()
+        if term.nulls == "first":
+            key = key.nulls_first()
+        elif term.nulls == "last":
+            key = key.nulls_last()
+        stmt = stmt.order_by(key)
+    if not read.order and relation.primary_key:
+        # A stable order makes limit/offset pages consistent.
+        stmt = stmt.order_by(*(table.columns[name] for name in relation.primary_key))
+    limit = min(read.limit, max_rows) if read.limit is not None else max_rows
+    stmt = stmt.limit(limit + 1).offset(read.offset)
+    return stmt, limit
