@@ -183,7 +183,10 @@ class EmbeddedPostgres:
                 [str(_bin_dir() / program), *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                # Drop root's groups too: a folder like drwx-----x denies group root.
                 user=self._user,
+                group=self._user,
+                extra_groups=[] if self._user else None,
                 check=False,
                 cwd=self.folder,
                 text=True,

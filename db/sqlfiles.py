@@ -87,7 +87,9 @@ def apply_sql_dir(
     files = read_sql_dir(directory)
     applied_names = []
     with engine.connect() as conn:
+        # A session-level lock: it outlives the transactions below.
         conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+        conn.commit()
         try:
             with conn.begin():
                 conn.exec_driver_sql(_LEDGER_DDL)

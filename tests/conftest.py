@@ -1,0 +1,143 @@
+"""Fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL's server), apps and clients.
+
+Isolation follows SQLAlchemy's "joining a Session into an external transaction"
+recipe: `client` runs every request inside one outer transaction that is rolled
+back after the test. Tests that need real commits or several connections use
+`make_app` with a database of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from psycopg import sql
+from sqlalchemy.engine import URL
+
+from db.embedded import EmbeddedPostgres
+from db.engine import normalize_url
+from db.sqlfiles import apply_sql_dir
+from webapp import create_app
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_DIR / "sql"
+
+
+class PgServer:
+    """The server the tests use, able to create and drop databases."""
+
+    def __init__(self, base_url: URL, embedded: EmbeddedPostgres | None = None):
+        self.base_url = base_url
+        self.embedded = embedded
+        self.created: list[str] = []
+
+    def url(self, database: str) -> URL:
+        """A URL for one database of this server."""
+        return self.base_url.set(database=database)
+
+    def conninfo(self, database: str | None = None) -> str:
+        """A libpq connection string, for psycopg directly."""
+        url = self.base_url if database is None else self.url(database)
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def create_database(self, prefix: str = "pgfront_test") -> URL:
+        """A new, empty database; dropped when the test session ends."""
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.created.append(name)
+        return self.url(name)
+
+    def drop_created(self) -> None:
+        """Drop every database this run created."""
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory) -> PgServer:
+    """TEST_DATABASE_URL's server when set, else a private embedded server for this run."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        server = PgServer(normalize_url(external))
+        yield server
+        server.drop_created()
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("embedded"), durable=False)
+    embedded.start()
+    try:
+        yield PgServer(embedded.url(), embedded)
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server) -> URL:
+    """A database with every sql/ file applied, shared by the whole run."""
+    url = pg_server.create_database()
+    engine = sa.create_engine(url)
+    try:
+        apply_sql_dir(engine, SQL_DIR)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def make_app(database_url):
+    """Build apps against the sample database (or another URL), closing their pools at the end."""
+    apps = []
+
+    def build(**config):
+        config.setdefault("DATABASE_URL", database_url.render_as_string(hide_password=False))
+        config.setdefault("DB_SCHEMAS", "public,reporting")
+        config.setdefault("TESTING", True)
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["pgfront"].engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(make_app):
+    """The app most tests share; requests through `client` never commit."""
+    return make_app()
+
+
+@pytest.fixture
+def db_connection(app):
+    """An outer transaction every Session of the test joins, rolled back at the end."""
+    state = app.extensions["pgfront"]
+    connection = state.engine.connect()
+    outer = connection.begin()
+    state.session_options = {"bind": connection, "join_transaction_mode": "create_savepoint"}
+    try:
+        yield connection
+    finally:
+        state.session_options = {"bind": state.engine}
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(app, db_connection):
+    """A test client whose requests are rolled back after the test."""
+    return app.test_client()
+
+
+@pytest.fixture
+def engine(database_url):
+    """A plain engine on the sample database, for checks outside the app."""
+    engine = sa.create_engine(database_url)
+    yield engine
+    engine.dispose()

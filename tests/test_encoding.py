@@ -1,0 +1,95 @@
+"""JSON encoding of every column type of the sample schema, checked against the database."""
+
+import base64
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from webapp.encoding import dumps, iso_duration
+
+
+@pytest.fixture
+def known_book(db_connection):
+    """A book with one value of every type, inserted inside the test's transaction."""
+    author_id = db_connection.execute(sa.text("SELECT min(id) FROM authors")).scalar()
+    return db_connection.execute(
+        sa.text(
+            "INSERT INTO books (isbn, title, author_id, genre, published_on, price, pages, tags,"
+            " details, cover, added_at)"
+            " VALUES ('9999999999999', 'Ünïcode & <markup>', :author, 'poetry', '2001-02-03',"
+            " 123456.70, 321, ARRAY['a,b', 'quote\"d', 'ä'], '{\"n\": 1, \"l\": [true, null]}',"
+            " '\\x00ff10'::bytea, '2024-05-06 07:08:09.123456+02')"
+            " RETURNING id"
+        ),
+        {"author": author_id},
+    ).scalar()
+
+
+def test_book_values(client, known_book):
+    response = client.get(f"/api/books?id=eq.{known_book}")
+    raw = response.get_data(as_text=True)
+    (book,) = json.loads(raw, parse_float=Decimal)
+    assert book["id"] == str(known_book)
+    assert book["title"] == "Ünïcode & <markup>"
+    assert book["genre"] == "poetry"
+    assert book["published_on"] == "2001-02-03"
+    assert '"price":123456.70' in raw  # a JSON number, trailing zero and all digits kept
+    assert book["price"] == Decimal("123456.70")
+    assert book["pages"] == 321
+    assert book["tags"] == ["a,b", 'quote"d', "ä"]
+    assert book["details"] == {"n": 1, "l": [True, None]}
+    assert base64.b64decode(book["cover"]) == b"\x00\xff\x10"
+    assert dt.datetime.fromisoformat(book["added_at"]) == dt.datetime(
+        2024, 5, 6, 5, 8, 9, 123456, tzinfo=dt.UTC
+    )
+    assert book["search"] == "'markup':2 'ünïcode':1"  # tsvector, unknown to SQLAlchemy: text
+    assert book["sequel_of"] is None
+
+
+def test_member_values(client, db_connection):
+    member = db_connection.execute(
+        sa.text("SELECT id, email::text, active, max_loans FROM members ORDER BY id LIMIT 1")
+    ).one()
+    (row,) = client.get(f"/api/members?id=eq.{member.id}").json
+    assert row["id"] == member.id
+    assert row["email"] == member.email  # a domain over citext (an extension type): text
+    assert row["active"] is member.active
+    assert row["max_loans"] == member.max_loans
+
+
+def test_loan_values(client, db_connection):
+    loan_id = db_connection.execute(
+        sa.text(
+            "UPDATE loans SET extension = '2 days 03:04:05.5', fee = 1.05"
+            " WHERE id = (SELECT min(id) FROM loans) RETURNING id"
+        )
+    ).scalar()
+    response = client.get(f"/api/loans?id=eq.{loan_id}")
+    (loan,) = response.json
+    assert loan["extension"] == "P2DT3H4M5.5S"
+    assert '"fee":1.05' in response.get_data(as_text=True)
+    assert dt.date.fromisoformat(loan["due_on"])
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        (Decimal("NaN"), '"NaN"'),
+        (Decimal("-0.000000000000000000001"), "-1E-21"),
+        (Decimal("12345678901234567890.123456789"), "12345678901234567890.123456789"),
+        (dt.timedelta(0), '"PT0S"'),
+        (dt.timedelta(days=-1), '"-P1D"'),
+        (memoryview(b"hi"), '"aGk="'),
+        (dt.time(12, 30), '"12:30:00"'),
+    ],
+)
+def test_encoder_edge_cases(value, encoded):
+    assert dumps(value).decode() == encoded
+
+
+def test_iso_duration_round_numbers():
+    assert iso_duration(dt.timedelta(days=14)) == "P14D"
+    assert iso_duration(dt.timedelta(minutes=90)) == "PT1H30M"

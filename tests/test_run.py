@@ -1,0 +1,106 @@
+"""run.py as a user runs it: a real waitress server in a subprocess, and one-line errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_SCHEMAS")}
+    env.update(extra)
+    return env
+
+
+def _run(*args, **env):
+    return subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=PROJECT_DIR,
+        env=_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.headers, response.read()
+
+
+@pytest.mark.slow
+def test_serves_the_embedded_default_and_stops_cleanly(tmp_path):
+    data_dir = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "run.py", "--port", "0", "--threads", "4"],
+        cwd=PROJECT_DIR,
+        env=_env(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("Serving on http://127.0.0.1:"), line + process.stderr.read()
+        base = line.split()[2]
+        status, _, body = _get(base + "ready")
+        assert status == 200 and json.loads(body)["status"] == "ready"
+        status, headers, body = _get(base + "api/branches?order=id&limit=2")
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        assert [row["name"] for row in json.loads(body)] == ["Central", "Riverside"]
+        status, headers, body = _get(base)
+        assert status == 200 and b"loan_events" in body
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "Stopped." in out
+    assert "Traceback" not in err
+    assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--threads", "zero"], {}, "error: THREADS='zero' is not valid\n"),
+        ([], {"PORT": "99999"}, "error: PORT='99999' must be between 0 and 65535\n"),
+    ],
+)
+def test_bad_settings_give_one_line(args, env, message):
+    result = _run(*args, **env)
+    assert result.returncode == 2
+    assert result.stderr == message
+
+
+def test_unreachable_database_gives_one_line():
+    result = _run(DATABASE_URL="postgresql://nobody:secret@127.0.0.1:1/nothing")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot connect to the database at postgresql")
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_apply_sql_command(pg_server, tmp_path):
+    url = pg_server.create_database("pgfront_cli").render_as_string(hide_password=False)
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    (sql_dir / "001_t.sql").write_text("CREATE TABLE t (x int);")
+    first = _run("apply-sql", DATABASE_URL=url, SQL_DIR=str(sql_dir))
+    assert first.returncode == 0 and "applied 001_t.sql" in first.stdout
+    again = _run("apply-sql", DATABASE_URL=url, SQL_DIR=str(sql_dir))
+    assert again.returncode == 0 and "nothing to apply" in again.stdout
+    (sql_dir / "001_t.sql").write_text("CREATE TABLE t (x int, y int);")
+    changed = _run("apply-sql", DATABASE_URL=url, SQL_DIR=str(sql_dir))
+    assert changed.returncode == 2
+    assert changed.stderr.startswith("error: 001_t.sql was applied on")
+    assert changed.stderr.count("\n") == 1
