@@ -67,6 +67,7 @@ def check_reachable(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except sa.exc.DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[-1] if exc.orig else str(exc)
+        lines = [line.strip() for line in str(exc.orig or exc).splitlines() if line.strip()]
+        reason = lines[0] if lines else type(exc).__name__
         where = engine.url.render_as_string(hide_password=True)
         raise DatabaseUnreachable(f"cannot connect to the database at {where}: {reason}") from exc

@@ -69,6 +69,33 @@ def test_serves_the_embedded_default_and_stops_cleanly(tmp_path):
     assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
 
 
+@pytest.mark.slow
+def test_waitress_serve_call_works(database_url):
+    waitress_serve = Path(sys.executable).with_name("waitress-serve")
+    process = subprocess.Popen(
+        [str(waitress_serve), "--host=127.0.0.1", "--port=0", "--call", "webapp:create_app"],
+        cwd=PROJECT_DIR,
+        env=_env(
+            DATABASE_URL=database_url.render_as_string(hide_password=False),
+            DB_SCHEMAS="public,reporting",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = ""
+        while "Serving on http" not in line:  # waitress logs "INFO:waitress:Serving on http://..."
+            line = process.stdout.readline()
+            assert line, "waitress-serve exited before serving"
+        base = line.split("Serving on ")[1].strip().rstrip("/") + "/"
+        status, _, body = _get(base + "api/branches?name=eq.Harbour")
+        assert status == 200 and [row["name"] for row in json.loads(body)] == ["Harbour"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
