@@ -107,3 +107,10 @@ def test_swap_keeps_old_snapshot_usable(app, engine):
     assert holder.current is new
     assert old.table("books") is not None  # a request holding the old snapshot still resolves
     assert set(new.schemas) == {"reporting"}
+
+
+def test_indexes_are_reflected(app):
+    catalog = app.extensions["pgfront"].catalogs.current
+    loans = catalog.table("loans")
+    indexed = {tuple(col.name for col in index.columns) for index in loans.indexes}
+    assert {("book_id", "copy_no"), ("member_id",), ("loaned_at",)} <= indexed

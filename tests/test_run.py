@@ -36,7 +36,8 @@ def _get(url):
 
 
 @pytest.mark.slow
-def test_serves_the_embedded_default_and_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_serves_the_embedded_default_and_stops_cleanly(tmp_path, stop_signal):
     data_dir = tmp_path / "data"
     process = subprocess.Popen(
         [sys.executable, "run.py", "--port", "0", "--threads", "4"],
@@ -57,7 +58,7 @@ def test_serves_the_embedded_default_and_stops_cleanly(tmp_path):
         assert [row["name"] for row in json.loads(body)] == ["Central", "Riverside"]
         status, headers, body = _get(base)
         assert status == 200 and b"loan_events" in body
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

@@ -128,3 +128,16 @@ def test_no_leaks_after_many_requests_with_errors(probe_app, engine):
     assert {200, 400, 404, 500} <= set(statuses)
     assert probe_app.extensions["pgfront"].engine.pool.checkedout() == 0
     assert _idle_in_transaction(engine, "pgfront-session-test") == 0
+
+
+def test_cli_command_runs_in_its_own_scope(probe_app):
+    engine = probe_app.extensions["pgfront"].engine
+
+    @probe_app.cli.command("count-branches")
+    def count_branches():
+        print(Session.execute(sa.text("SELECT count(*) FROM branches")).scalar())
+
+    result = probe_app.test_cli_runner().invoke(args=["count-branches"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "6"
+    assert engine.pool.checkedout() == 0
