@@ -74,7 +74,10 @@ def table_page(schema: str, name: str):
         rows=rows,
         offset=offset,
         pages=pages,
-        api_url=url_for("api.read_rows", name=name),
+        # The API picks other schemas by header (Accept-Profile), which a link cannot send.
+        api_url=url_for("api.read_rows", name=name)
+        if schema == current_catalog().default_schema
+        else None,
     )
 
 
