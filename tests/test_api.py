@@ -114,3 +114,13 @@ def test_write_methods_are_not_allowed_yet(client):
     response = client.post("/api/books", json={})
     assert response.status_code == 405
     assert response.json["code"] == "HTTP405"
+
+
+def test_every_relation_is_served(app, client):
+    catalog = app.extensions["pgfront"].catalogs.current
+    for (schema, name), relation in catalog.relations.items():
+        response = client.get(f"/api/{name}?limit=3", headers={"Accept-Profile": schema})
+        assert response.status_code == 200, (schema, name, response.json)
+        assert isinstance(response.json, list)
+        if response.json:
+            assert set(response.json[0]) == set(relation.table.columns.keys())
