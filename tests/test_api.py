@@ -124,3 +124,34 @@ def test_every_relation_is_served(app, client):
         assert isinstance(response.json, list)
         if response.json:
             assert set(response.json[0]) == set(relation.table.columns.keys())
+
+
+def test_logic_trees(client, db_connection):
+    expected = (
+        db_connection.execute(
+            sa.text(
+                "SELECT id FROM members WHERE (max_loans = 0 OR (NOT active AND referred_by IS NULL))"
+                " AND id < 1000 ORDER BY id"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    response = client.get(
+        "/api/members?select=id&or=(max_loans.eq.0,and(active.is.false,referred_by.is.null))"
+        "&id=lt.1000&limit=1000"
+    )
+    assert response.status_code == 200, response.json
+    assert [row["id"] for row in response.json] == expected and expected
+    negated = client.get("/api/branches?select=name&not.or=(name.eq.Central,name.eq.Harbour)")
+    assert sorted(row["name"] for row in negated.json) == [
+        "Hillcrest",
+        "Old Town",
+        "Riverside",
+        "University",
+    ]
+
+
+def test_select_renames(client):
+    response = client.get("/api/branches?select=branch:name,id&order=id&limit=1")
+    assert response.json == [{"branch": "Central", "id": 1}]

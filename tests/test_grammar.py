@@ -4,11 +4,16 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from webapp.grammar import (
+    MAX_CONDITIONS,
     MAX_IN_VALUES,
+    MAX_TREE_DEPTH,
     Filter,
     GrammarError,
+    Logic,
     OrderTerm,
+    SelectItem,
     parse_filter,
+    parse_logic,
     parse_order,
     parse_read,
     parse_select,
@@ -73,9 +78,10 @@ def test_parse_order():
 
 def test_parse_select():
     assert parse_select("*") is None
-    assert parse_select("id, title") == ("id", "title")
-    with pytest.raises(GrammarError):
-        parse_select("id,,title")
+    assert parse_select("id, name:title") == (SelectItem("id"), SelectItem("title", "name"))
+    for bad in ("id,,title", ":title", "author(*)", "price::text"):
+        with pytest.raises(GrammarError):
+            parse_select(bad)
 
 
 def test_parse_read_collects_filters_and_paging():
@@ -85,7 +91,84 @@ def test_parse_read_collects_filters_and_paging():
     assert (read.limit, read.offset) == (5, 10)
 
 
-@pytest.mark.parametrize("args", [{"limit": "-1"}, {"offset": "abc"}, {"or": "(id.eq.1)"}])
+@pytest.mark.parametrize(
+    "args", [{"limit": "-1"}, {"offset": "abc"}, {"or": "id.eq.1"}, {"and": "(a.eq.1,)"}]
+)
 def test_parse_read_rejects(args):
     with pytest.raises(GrammarError):
         parse_read(MultiDict(args))
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "expected"),
+    [
+        (
+            "or",
+            "(age.lt.18,age.gt.21)",
+            Logic("or", (Filter("age", "lt", "18"), Filter("age", "gt", "21"))),
+        ),
+        (
+            "and",
+            "(grade.gte.90,student.is.true,or(age.eq.14,age.not.is.null))",
+            Logic(
+                "and",
+                (
+                    Filter("grade", "gte", "90"),
+                    Filter("student", "is", "true"),
+                    Logic("or", (Filter("age", "eq", "14"), Filter("age", "is", "null", True))),
+                ),
+            ),
+        ),
+        (
+            "not.or",
+            '(name.eq."Doe, Jane (Dr)",id.in.(1,2))',
+            Logic(
+                "or",
+                (Filter("name", "eq", "Doe, Jane (Dr)"), Filter("id", "in", ("1", "2"))),
+                negated=True,
+            ),
+        ),
+        (
+            "or",
+            "(a.eq.1,not.and(b.eq.2,c.eq.3))",
+            Logic(
+                "or",
+                (
+                    Filter("a", "eq", "1"),
+                    Logic("and", (Filter("b", "eq", "2"), Filter("c", "eq", "3")), negated=True),
+                ),
+            ),
+        ),
+    ],
+)
+def test_parse_logic(key, text, expected):
+    assert parse_logic(key, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("(a.eq.1", "in parentheses"),
+        ("(a.eq.1))", "unbalanced parentheses"),
+        ("(a.eq.1,or(b.eq.2)", "unbalanced parentheses"),
+        ('(a.eq."x)', "unbalanced double quote"),
+        ("(a.eq.1,,b.eq.2)", "empty condition"),
+        ("(justaword)", "column.op.value"),
+        ("(a.zz.1)", "unknown operator"),
+    ],
+)
+def test_parse_logic_rejects_malformed(text, fragment):
+    with pytest.raises(GrammarError) as info:
+        parse_logic("or", text)
+    assert fragment in info.value.message
+
+
+def test_complexity_is_capped():
+    deep = "a.eq.1"
+    for _ in range(MAX_TREE_DEPTH + 1):
+        deep = f"or({deep},b.eq.2)"
+    with pytest.raises(GrammarError, match="nest deeper"):
+        parse_logic("and", f"({deep})")
+    many = ",".join(f"a.eq.{i}" for i in range(MAX_CONDITIONS + 1))
+    with pytest.raises(GrammarError, match="more than"):
+        parse_read(MultiDict({"or": f"({many})"}))

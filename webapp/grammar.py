@@ -1,4 +1,4 @@
-"""The query-string grammar (PostgREST's): filters, select, order, limit and offset.
+"""The query-string grammar (PostgREST's): filters, logic trees, select, order, limit and offset.
 
 Parsing only: this module turns request text into small immutable values and
 knows nothing of SQL or of the catalog. `query.py` resolves the names.
@@ -13,6 +13,8 @@ RESERVED = frozenset({"select", "order", "limit", "offset", "columns", "on_confl
 OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is"})
 IS_VALUES = frozenset({"null", "true", "false", "unknown"})
 MAX_IN_VALUES = 1000
+MAX_TREE_DEPTH = 8
+MAX_CONDITIONS = 200
 
 
 class GrammarError(ValueError):
@@ -35,6 +37,31 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class Logic:
+    """A logic tree: `or=(a.eq.1,and(b.gt.2,c.is.null))`, possibly negated."""
+
+    op: str  # "and" or "or"
+    conditions: tuple[Filter | Logic, ...]
+    negated: bool = False
+
+
+Condition = Filter | Logic
+
+
+@dataclass(frozen=True)
+class SelectItem:
+    """One selected column, possibly renamed: `alias:column`."""
+
+    column: str
+    alias: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The key the value has in the response."""
+        return self.alias or self.column
+
+
+@dataclass(frozen=True)
 class OrderTerm:
     """One sort key: `published_on.desc.nullslast`."""
 
@@ -47,8 +74,8 @@ class OrderTerm:
 class ReadRequest:
     """What a GET asks for, before names are checked against the catalog."""
 
-    filters: tuple[Filter, ...] = ()
-    select: tuple[str, ...] | None = None
+    filters: tuple[Condition, ...] = ()
+    select: tuple[SelectItem, ...] | None = None
     order: tuple[OrderTerm, ...] = ()
     limit: int | None = None
     offset: int = 0
@@ -121,14 +148,26 @@ def _split_list(body: str, column: str) -> list[str]:
     return values
 
 
-def parse_select(text: str | None) -> tuple[str, ...] | None:
-    """Parse `select=a,b,c` (or `*`); None means every column."""
+def parse_select(text: str | None) -> tuple[SelectItem, ...] | None:
+    """Parse `select=a,alias:b` (or `*`); None means every column."""
     if text is None or text.strip() in ("", "*"):
         return None
-    names = tuple(part.strip() for part in text.split(","))
-    if any(not name for name in names):
-        raise GrammarError(f"empty column name in select={text!r}")
-    return names
+    items = []
+    for part in (part.strip() for part in text.split(",")):
+        alias, colon, column = part.partition(":")
+        if not colon:
+            alias, column = "", alias
+        if "(" in part or ")" in part:
+            raise GrammarError(
+                f"embedding related tables ({part!r}) is not supported yet",
+                hint="select columns of this table only",
+            )
+        if "::" in part:
+            raise GrammarError(f"casts ({part!r}) are not supported in select")
+        if not column or (colon and not alias):
+            raise GrammarError(f"empty name in select={text!r}")
+        items.append(SelectItem(column, alias or None))
+    return tuple(items)
 
 
 def parse_order(text: str | None) -> tuple[OrderTerm, ...]:
@@ -164,17 +203,86 @@ def parse_count(name: str, text: str | None) -> int | None:
     return int(text)
 
 
+def parse_logic(key: str, text: str, depth: int = 0) -> Logic:
+    """Parse a logic tree: key is `or`, `and`, `not.or` or `not.and`; text is `(cond,cond,...)`."""
+    negated = key.startswith("not.")
+    op = key.removeprefix("not.")
+    if depth >= MAX_TREE_DEPTH:
+        raise GrammarError(f"logic trees nest deeper than {MAX_TREE_DEPTH} levels")
+    if len(text) < 2 or text[0] != "(" or text[-1] != ")":
+        raise GrammarError(f"{key}= needs its conditions in parentheses: {key}=(a.eq.1,b.eq.2)")
+    parts = _split_top_level(text[1:-1], key)
+    if not parts or any(not part for part in parts):
+        raise GrammarError(f"empty condition in {key}={text}")
+    return Logic(op, tuple(_parse_tree_item(part, depth + 1) for part in parts), negated)
+
+
+def _parse_tree_item(text: str, depth: int) -> Condition:
+    """One item of a logic tree: a nested tree `or(...)` or a condition `col.op.value`."""
+    for prefix in ("not.or", "not.and", "or", "and"):
+        if text.startswith(prefix + "("):
+            return parse_logic(prefix, text[len(prefix) :], depth)
+    column, dot, rest = text.partition(".")
+    if not dot:
+        raise GrammarError(f"condition {text!r} in a logic tree must look like column.op.value")
+    condition = parse_filter(column, rest)
+    if (
+        isinstance(condition.value, str)
+        and len(condition.value) >= 2
+        and condition.value[0] == '"' == condition.value[-1]
+    ):
+        unquoted = condition.value[1:-1].replace('\\"', '"')
+        condition = Filter(condition.column, condition.op, unquoted, condition.negated)
+    return condition
+
+
+def _split_top_level(body: str, key: str) -> list[str]:
+    """Split on commas outside parentheses and double quotes, keeping the text as it is."""
+    parts, start, depth, quoted, i = [], 0, 0, False, 0
+    while i < len(body):
+        char = body[i]
+        if quoted:
+            if char == "\\":
+                i += 1
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise GrammarError(f"unbalanced parentheses in {key}=(...)")
+        elif char == "," and depth == 0:
+            parts.append(body[start:i].strip())
+            start = i + 1
+        i += 1
+    if quoted or depth != 0:
+        raise GrammarError(
+            f"unbalanced {'double quote' if quoted else 'parentheses'} in {key}=(...)"
+        )
+    parts.append(body[start:].strip())
+    return parts
+
+
+def count_conditions(conditions: tuple[Condition, ...]) -> int:
+    """How many leaf conditions a request carries."""
+    return sum(
+        count_conditions(item.conditions) if isinstance(item, Logic) else 1 for item in conditions
+    )
+
+
 def parse_read(args: Mapping[str, str] | object) -> ReadRequest:
     """Parse a GET's query string (a werkzeug MultiDict) into a ReadRequest."""
     filters = []
     for key, value in args.items(multi=True):  # type: ignore[attr-defined]
-        if key in ("or", "and"):
-            raise GrammarError(
-                f"{key}=(...) logic trees are not supported yet", hint="combine filters with &"
-            )
-        if key in RESERVED:
-            continue
-        filters.append(parse_filter(key, value))
+        if key in ("or", "and", "not.or", "not.and"):
+            filters.append(parse_logic(key, value))
+        elif key not in RESERVED:
+            filters.append(parse_filter(key, value))
+    if count_conditions(tuple(filters)) > MAX_CONDITIONS:
+        raise GrammarError(f"more than {MAX_CONDITIONS} filter conditions in one request")
     return ReadRequest(
         filters=tuple(filters),
         select=parse_select(args.get("select")),  # type: ignore[attr-defined]

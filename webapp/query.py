@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from db.catalog import Relation
 
-from .grammar import Filter, GrammarError, ReadRequest
+from .grammar import Condition, Filter, GrammarError, ReadRequest
 
 _BOOLEANS = {
     "true": True,
@@ -72,6 +72,15 @@ def coerce_value(column: sa.Column, text: str) -> Any:
         ) from None
 
 
+def condition_clause(relation: Relation, condition: Condition) -> sa.ColumnElement[bool]:
+    """The WHERE clause for a filter or a logic tree."""
+    if isinstance(condition, Filter):
+        return filter_clause(relation, condition)
+    clauses = [condition_clause(relation, item) for item in condition.conditions]
+    combined = sa.or_(*clauses) if condition.op == "or" else sa.and_(*clauses)
+    return sa.not_(combined) if condition.negated else combined
+
+
 def filter_clause(relation: Relation, flt: Filter) -> sa.ColumnElement[bool]:
     """The WHERE clause for one filter."""
     column = relation.column(flt.column)
@@ -114,12 +123,18 @@ def build_select(relation: Relation, read: ReadRequest, max_rows: int) -> tuple[
     the cap cut the result.
     """
     table = relation.table
-    columns = (
-        [relation.column(name) for name in read.select] if read.select else list(table.columns)
-    )
+    if read.select:
+        columns = [
+            relation.column(item.column).label(item.alias)
+            if item.alias
+            else relation.column(item.column)
+            for item in read.select
+        ]
+    else:
+        columns = list(table.columns)
     stmt = sa.select(*columns).select_from(table)
-    for flt in read.filters:
-        stmt = stmt.where(filter_clause(relation, flt))
+    for condition in read.filters:
+        stmt = stmt.where(condition_clause(relation, condition))
     for term in read.order:
         column = relation.column(term.column)
         key = column.desc() if term.descending else column.asc()
