@@ -1,16 +1,18 @@
-"""The JSON API under /api: rows of reflected tables and views."""
+"""The JSON API under /api: rows of reflected tables and views, in PostgREST's protocol."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+import sqlalchemy as sa
+from flask import Blueprint, Response, request
 
 from db.catalog import Relation
 from db.session import Session
 
-from .encoding import json_response
+from .encoding import csv_text, dumps
 from .errors import ApiError
 from .grammar import parse_read
-from .query import build_select
+from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
+from .query import build_select, count_select, page
 from .state import app_state, current_catalog
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -32,20 +34,87 @@ def resolve_relation(name: str) -> Relation:
 
 @bp.get("/<name>")
 def read_rows(name: str):
-    """Rows of a table or view, filtered, ordered and paged by the query string."""
+    """Rows of a table or view, filtered, ordered and paged by the query string and headers."""
     relation = resolve_relation(name)
+    media_type = choose_format(request.headers)
     read = parse_read(request.args)
-    stmt, limit = build_select(relation, read, app_state().settings.max_rows)
+    prefer = parse_prefer(request.headers)
+    offset, limit = paging(read.offset, read.limit)
+    max_rows = app_state().settings.max_rows
+    selected = build_select(relation, read)
+    stmt, limit = page(selected, offset, limit, max_rows)
     result = Session.execute(stmt)
     keys = list(result.keys())
     rows = [dict(zip(keys, row, strict=True)) for row in result]
     more = len(rows) > limit
     del rows[limit:]
-    headers = {"Content-Range": content_range(read.offset, len(rows))}
-    if more and (read.limit is None or read.limit > limit):
+    total = count_rows(selected, prefer.count, max_rows) if prefer.count else None
+    if total is not None and offset > 0 and offset >= total:
+        raise ApiError(
+            416,
+            f"offset {offset} is beyond the {total} rows",
+            code="PGRST103",
+            headers={"Content-Range": f"*/{total}"},
+        )
+    headers = {"Content-Range": content_range(offset, len(rows), total)}
+    if prefer.applied:
+        headers["Preference-Applied"] = ", ".join(prefer.applied)
+    if more and limit == max_rows and (read.limit is None or read.limit > max_rows):
         # The hard cap cut this response; say so rather than truncate silently.
-        headers["X-Row-Cap"] = str(limit)
-    return json_response(rows, headers=headers)
+        headers["X-Row-Cap"] = str(max_rows)
+    partial = total is not None and len(rows) < total
+    return render_rows(rows, keys, media_type, headers, status=206 if partial else 200)
+
+
+def paging(offset: int, limit: int | None) -> tuple[int, int | None]:
+    """Offset and limit from the query string, narrowed by a Range header if one is sent."""
+    wanted = parse_range(request.headers)
+    if wanted is None:
+        return offset, limit
+    first, size = wanted
+    if size is not None and limit is not None:
+        size = min(size, limit)
+    return offset + first, size if size is not None else limit
+
+
+def count_rows(selected: sa.Select, method: str, max_rows: int) -> int:
+    """The total PostgREST's count=exact|planned|estimated asks for."""
+    if method == "exact":
+        return Session.execute(count_select(selected)).scalar_one()
+    if method == "estimated":
+        # Exact while the rows are few; the planner's estimate beyond the row cap.
+        capped = Session.execute(count_select(selected, cap=max_rows + 1)).scalar_one()
+        if capped <= max_rows:
+            return capped
+    return planned_rows(selected)
+
+
+def planned_rows(selected: sa.Select) -> int:
+    """The planner's estimate of a statement's rows (EXPLAIN), never a scan."""
+    compiled = selected.compile(dialect=Session.get_bind().dialect)
+    # The SQL text is SQLAlchemy's, built from catalog names; values stay bound parameters.
+    plan = (
+        Session.connection()
+        .exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params)
+        .scalar_one()
+    )
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def render_rows(rows: list[dict], keys: list[str], media_type: str, headers: dict, status: int):
+    """The rows as JSON, as one JSON object, or as CSV."""
+    if media_type == OBJECT:
+        if len(rows) != 1:
+            raise ApiError(
+                406,
+                "JSON object requested, multiple (or no) rows returned",
+                code="PGRST116",
+                details=f"The result contains {len(rows)} rows",
+            )
+        return Response(dumps(rows[0]), status=200, headers=headers, mimetype=OBJECT)
+    if media_type == CSV:
+        return Response(csv_text(keys, rows), status=status, headers=headers, mimetype=CSV)
+    return Response(dumps(rows), status=status, headers=headers, mimetype="application/json")
 
 
 def content_range(offset: int, count: int, total: int | None = None) -> str:

@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -65,3 +67,27 @@ def dumps(data: Any) -> bytes:
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response with our encoding."""
     return Response(dumps(data), status=status, headers=headers, mimetype="application/json")
+
+
+def csv_cell(value: Any) -> str:
+    """A value as CSV text: empty for null, JSON for arrays and objects, else as in JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return dumps(value).decode("utf-8")
+    encoded = dumps(value).decode("utf-8")
+    return encoded[1:-1] if encoded.startswith('"') else encoded
+
+
+def csv_text(keys: list[str], rows: list[dict]) -> str:
+    """Rows as CSV with a header line (RFC 4180 quoting)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow(csv_cell(row[key]) for key in keys)
+    return out.getvalue()

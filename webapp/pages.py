@@ -11,7 +11,7 @@ from db.session import Session
 
 from .encoding import dumps
 from .grammar import ReadRequest, parse_count, parse_read
-from .query import build_select
+from .query import build_select, page
 from .state import current_catalog
 
 bp = Blueprint("pages", __name__)
@@ -48,7 +48,7 @@ def table_page(schema: str, name: str):
     parsed = parse_read(request.args)
     offset = parse_count("offset", request.args.get("offset")) or 0
     read = ReadRequest(filters=parsed.filters, order=parsed.order, limit=PAGE_SIZE, offset=offset)
-    stmt, limit = build_select(relation, read, PAGE_SIZE)
+    stmt, limit = page(build_select(relation, read), offset, PAGE_SIZE, PAGE_SIZE)
     result = Session.execute(stmt)
     columns = list(result.keys())
     rows = result.all()

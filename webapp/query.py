@@ -116,12 +116,8 @@ def _is_clause(column: sa.Column, value: str) -> sa.ColumnElement[bool]:
     return column.is_(sa.true() if value == "true" else sa.false())
 
 
-def build_select(relation: Relation, read: ReadRequest, max_rows: int) -> tuple[sa.Select, int]:
-    """The SELECT for a read, and the row limit applied (never above max_rows).
-
-    The statement fetches one row more than the limit so the caller can tell whether
-    the cap cut the result.
-    """
+def build_select(relation: Relation, read: ReadRequest) -> sa.Select:
+    """The SELECT of a read's columns, filters and order, before paging."""
     table = relation.table
     if read.select:
         columns = [
@@ -146,6 +142,22 @@ def build_select(relation: Relation, read: ReadRequest, max_rows: int) -> tuple[
     if not read.order and relation.primary_key:
         # A stable order makes limit/offset pages consistent.
         stmt = stmt.order_by(*(table.columns[name] for name in relation.primary_key))
-    limit = min(read.limit, max_rows) if read.limit is not None else max_rows
-    stmt = stmt.limit(limit + 1).offset(read.offset)
-    return stmt, limit
+    return stmt
+
+
+def page(stmt: sa.Select, offset: int, limit: int | None, max_rows: int) -> tuple[sa.Select, int]:
+    """Apply offset and a limit never above max_rows; returns the statement and that limit.
+
+    The statement fetches one row more than the limit so the caller can tell whether
+    more rows follow (and whether the cap cut the result).
+    """
+    limit = min(limit, max_rows) if limit is not None else max_rows
+    return stmt.limit(limit + 1).offset(offset), limit
+
+
+def count_select(stmt: sa.Select, cap: int | None = None) -> sa.Select:
+    """SELECT count(*) over a read's rows (order dropped), counting at most cap rows if given."""
+    inner = stmt.order_by(None)
+    if cap is not None:
+        inner = inner.limit(cap)
+    return sa.select(sa.func.count()).select_from(inner.subquery("counted"))

@@ -1,0 +1,77 @@
+"""The request headers of PostgREST's protocol: Prefer, Range and the Accept formats."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from werkzeug.datastructures import Headers
+
+from .errors import ApiError
+
+JSON = "application/json"
+OBJECT = "application/vnd.pgrst.object+json"
+CSV = "text/csv"
+FORMATS = (JSON, OBJECT, CSV)
+COUNT_METHODS = ("exact", "planned", "estimated")
+_RANGE = re.compile(r"^\s*(\d+)-(\d*)\s*$")
+
+
+@dataclass(frozen=True)
+class Prefer:
+    """The preferences of a Prefer header that we honour."""
+
+    count: str | None = None
+    applied: tuple[str, ...] = ()
+
+
+def parse_prefer(headers: Headers) -> Prefer:
+    """Read `Prefer: count=exact, ...`; unknown preferences are ignored, as RFC 7240 allows."""
+    count = None
+    applied = []
+    for value in headers.getlist("Prefer"):
+        for token in value.split(","):
+            name, _, argument = token.strip().partition("=")
+            if name == "count" and argument in COUNT_METHODS:
+                count = argument
+                applied.append(f"count={argument}")
+    return Prefer(count=count, applied=tuple(applied))
+
+
+def parse_range(headers: Headers) -> tuple[int, int | None] | None:
+    """The (offset, limit) of a `Range: 0-24` header with Range-Unit items, or None."""
+    value = headers.get("Range")
+    if value is None:
+        return None
+    unit = headers.get("Range-Unit", "items")
+    if unit != "items":
+        raise ApiError(416, f"Range-Unit {unit!r} is not supported; use items", code="PGRST103")
+    match = _RANGE.match(value.removeprefix("items="))
+    if not match:
+        raise ApiError(416, f"Range {value!r} is not of the form first-last", code="PGRST103")
+    first = int(match[1])
+    if not match[2]:
+        return first, None
+    last = int(match[2])
+    if last < first:
+        raise ApiError(416, f"Range {value!r} ends before it starts", code="PGRST103")
+    return first, last - first + 1
+
+
+def choose_format(headers: Headers) -> str:
+    """The response format the Accept header asks for (JSON when it does not say)."""
+    accept = headers.get("Accept", "").strip()
+    if not accept or accept == "*/*":
+        return JSON
+    wanted = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    for media_type in wanted:
+        if media_type in FORMATS:
+            return media_type
+        if media_type in ("*/*", "application/*"):
+            return JSON
+    raise ApiError(
+        406,
+        f"none of the media types in Accept ({accept}) can be produced",
+        code="PGRST107",
+        hint="use " + ", ".join(FORMATS),
+    )
