@@ -24,12 +24,16 @@ RELATION_KINDS = {
 _RELATIONS_SQL = sa.text(
     """
     SELECT n.nspname AS schema, c.relname AS name, c.relkind AS relkind,
-           c.relispartition AS is_partition
+           c.relispartition AS is_partition,
+           pg_relation_is_updatable(c.oid::regclass, true) AS updatable
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
     """
 )
+
+# Bits of pg_relation_is_updatable(): 1 << CMD_UPDATE, 1 << CMD_INSERT, 1 << CMD_DELETE.
+_COMMAND_BITS = {"UPDATE": 4, "INSERT": 8, "DELETE": 16}
 
 _COLUMN_TYPES_SQL = sa.text(
     """
@@ -60,6 +64,8 @@ class Relation:
     table: sa.Table
     kind: str
     is_partition: bool = False
+    # The commands PostgreSQL accepts on it: a subset of INSERT, UPDATE, DELETE.
+    writable: frozenset[str] = frozenset()
     type_names: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -144,7 +150,11 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str]) -> Catalog:
     metadata = sa.MetaData()
     with engine.connect() as conn:
         kinds = {
-            (row.schema, row.name): (RELATION_KINDS[row.relkind], row.is_partition)
+            (row.schema, row.name): (
+                RELATION_KINDS[row.relkind],
+                row.is_partition,
+                frozenset(cmd for cmd, bit in _COMMAND_BITS.items() if row.updatable & bit),
+            )
             for row in conn.execute(_RELATIONS_SQL, {"schemas": list(schemas)})
         }
         type_names: dict[tuple[str, str], dict[str, str]] = {}
@@ -157,11 +167,12 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str]) -> Catalog:
         key = (table.schema, table.name)
         if key not in kinds:  # a table outside the served schemas, pulled in by a foreign key
             continue
-        kind, is_partition = kinds[key]
+        kind, is_partition, writable = kinds[key]
         relations[key] = Relation(
             table=table,
             kind=kind,
             is_partition=is_partition,
+            writable=writable,
             type_names=MappingProxyType(type_names.get(key, {})),
         )
     return Catalog(

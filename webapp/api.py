@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
 
 from db.catalog import Relation
 from db.session import Session
 
+from . import mutations
 from .encoding import csv_text, dumps
 from .errors import ApiError
 from .grammar import parse_read
@@ -18,10 +21,10 @@ from .state import app_state, current_catalog
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-def resolve_relation(name: str) -> Relation:
-    """The relation named in the path, in the schema of Accept-Profile (else the default)."""
+def resolve_relation(name: str, profile_header: str = "Accept-Profile") -> Relation:
+    """The relation named in the path, in the schema of the profile header (else the default)."""
     catalog = current_catalog()
-    schema = request.headers.get("Accept-Profile")
+    schema = request.headers.get(profile_header)
     if schema is not None and schema not in catalog.schemas:
         raise ApiError(
             406,
@@ -64,6 +67,82 @@ def read_rows(name: str):
         headers["X-Row-Cap"] = str(max_rows)
     partial = total is not None and len(rows) < total
     return render_rows(rows, keys, media_type, headers, status=206 if partial else 200)
+
+
+@bp.post("/<name>")
+def create_rows(name: str):
+    """Insert one object or an array of them in one statement; upsert with Prefer: resolution."""
+    relation = resolve_relation(name, "Content-Profile")
+    mutations.require_writable(relation, "INSERT")
+    prefer = parse_prefer(request.headers)
+    rows = mutations.parse_body(json_body())
+    names = mutations.payload_columns(relation, rows, request.args.get("columns"))
+    values = mutations.insert_rows(relation, rows, names, missing_default=prefer.missing_default)
+    stmt = mutations.insert_statement(
+        relation, values, prefer.resolution, request.args.get("on_conflict")
+    )
+    return run_write(relation, stmt, prefer, status=201)
+
+
+@bp.patch("/<name>")
+def update_rows(name: str):
+    """Update the rows the filters select with the body's values."""
+    relation = resolve_relation(name, "Content-Profile")
+    mutations.require_writable(relation, "UPDATE")
+    rows = mutations.parse_body(json_body())
+    if len(rows) != 1:
+        raise ApiError(400, "PATCH takes one JSON object", code="PGRST102")
+    names = mutations.payload_columns(relation, rows, request.args.get("columns"))
+    values = mutations.assignments(relation, rows[0], names)
+    stmt = mutations.update_statement(relation, values, parse_read(request.args))
+    return run_write(relation, stmt, parse_prefer(request.headers), status=204)
+
+
+@bp.delete("/<name>")
+def delete_rows(name: str):
+    """Delete the rows the filters select."""
+    relation = resolve_relation(name, "Content-Profile")
+    mutations.require_writable(relation, "DELETE")
+    stmt = mutations.delete_statement(relation, parse_read(request.args))
+    return run_write(relation, stmt, parse_prefer(request.headers), status=204)
+
+
+def json_body() -> bytes:
+    """The raw body of a write, which must be sent as JSON."""
+    if request.mimetype != "application/json":
+        raise ApiError(
+            415,
+            f"send the body as application/json, not {request.mimetype or 'nothing'}",
+            code="PGRST102",
+        )
+    return request.get_data()
+
+
+def run_write(relation: Relation, stmt, prefer, status: int) -> Response:
+    """Run one write statement, commit, and answer as Prefer: return= asks."""
+    result = Session.execute(stmt)
+    keys = list(result.keys())
+    rows = [dict(zip(keys, row, strict=True)) for row in result]
+    Session.commit()
+    headers = {"Content-Range": content_range(0, len(rows), None)}
+    if prefer.applied:
+        headers["Preference-Applied"] = ", ".join(prefer.applied)
+    if prefer.returning == "representation":
+        return Response(
+            dumps(rows),
+            status=200 if status == 204 else status,
+            headers=headers,
+            mimetype="application/json",
+        )
+    if prefer.returning == "headers-only" and len(rows) == 1 and relation.primary_key:
+        headers["Location"] = location(relation, rows[0])
+    return Response(status=201 if status == 201 else 204, headers=headers)
+
+
+def location(relation: Relation, row: dict) -> str:
+    """The API URL of one row, by its primary key."""
+    query = "&".join(f"{quote(name)}=eq.{quote(str(row[name]))}" for name in relation.primary_key)
+    return f"/api/{quote(relation.name)}?{query}"
 
 
 def paging(offset: int, limit: int | None) -> tuple[int, int | None]:

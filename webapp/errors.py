@@ -89,8 +89,13 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
     """Translate a driver error into an ApiError, without leaking SQL text."""
     orig = exc.orig
     sqlstate = getattr(orig, "sqlstate", None)
-    if sqlstate is None or exc.connection_invalidated:
+    if exc.connection_invalidated or (
+        sqlstate is None and isinstance(exc, sa.exc.OperationalError)
+    ):
         return unavailable("the database connection was lost", code=sqlstate or "08006")
+    if sqlstate is None:  # a driver-side failure (e.g. a value it cannot adapt): our bug
+        log.error("driver error without SQLSTATE: %s", exc.orig)
+        return ApiError(500, "internal server error", code="PGRST000")
     diag = orig.diag
     status = status_for_sqlstate(sqlstate)
     error = ApiError(

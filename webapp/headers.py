@@ -22,20 +22,35 @@ class Prefer:
     """The preferences of a Prefer header that we honour."""
 
     count: str | None = None
+    returning: str = "minimal"  # representation, minimal or headers-only
+    resolution: str | None = None  # merge-duplicates or ignore-duplicates
+    missing_default: bool = False
     applied: tuple[str, ...] = ()
 
 
+_PREFERENCES = {
+    "count": COUNT_METHODS,
+    "return": ("representation", "minimal", "headers-only"),
+    "resolution": ("merge-duplicates", "ignore-duplicates"),
+    "missing": ("default", "null"),
+}
+
+
 def parse_prefer(headers: Headers) -> Prefer:
-    """Read `Prefer: count=exact, ...`; unknown preferences are ignored, as RFC 7240 allows."""
-    count = None
-    applied = []
+    """Read `Prefer: count=exact, return=representation, ...`; others are ignored (RFC 7240)."""
+    chosen: dict[str, str] = {}
     for value in headers.getlist("Prefer"):
         for token in value.split(","):
             name, _, argument = token.strip().partition("=")
-            if name == "count" and argument in COUNT_METHODS:
-                count = argument
-                applied.append(f"count={argument}")
-    return Prefer(count=count, applied=tuple(applied))
+            if argument in _PREFERENCES.get(name, ()):
+                chosen[name] = argument
+    return Prefer(
+        count=chosen.get("count"),
+        returning=chosen.get("return", "minimal"),
+        resolution=chosen.get("resolution"),
+        missing_default=chosen.get("missing") == "default",
+        applied=tuple(f"{name}={argument}" for name, argument in chosen.items()),
+    )
 
 
 def parse_range(headers: Headers) -> tuple[int, int | None] | None:

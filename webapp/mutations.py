@@ -1,0 +1,185 @@
+"""Writes: request bodies checked against the catalog, and INSERT/UPDATE/DELETE statements.
+
+One request is one statement in one transaction: a multi-row POST is a single
+INSERT, so one bad row means no row is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from db.catalog import Relation
+
+from .errors import ApiError
+from .grammar import GrammarError, ReadRequest
+from .query import coerce_value, condition_clause, python_type
+
+
+def parse_body(raw: bytes) -> list[dict[str, Any]]:
+    """A JSON object or array of objects from the request body (numbers kept exact)."""
+    try:
+        data = json.loads(raw, parse_float=Decimal) if raw else None
+    except (ValueError, RecursionError) as exc:
+        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ApiError(400, f"the body is not valid JSON: {reason}", code="PGRST102") from None
+    rows = data if isinstance(data, list) else [data]
+    if not rows or not all(isinstance(row, dict) for row in rows):
+        raise ApiError(
+            400, "the body must be a JSON object or a non-empty array of objects", code="PGRST102"
+        )
+    return rows
+
+
+def payload_columns(relation: Relation, rows: list[dict], columns: str | None) -> list[str]:
+    """The columns a write sets: `columns=` if given, else every key of the body's rows."""
+    if columns:
+        names = [name.strip() for name in columns.split(",") if name.strip()]
+    else:
+        names = list(dict.fromkeys(key for row in rows for key in row))
+    for name in names:
+        if name not in relation.table.columns:
+            raise ApiError(
+                400, f"column {name!r} does not exist in {relation.qualified_name}", code="PGRST204"
+            )
+    if not names:
+        raise ApiError(400, "the body names no columns", code="PGRST102")
+    return names
+
+
+def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
+    """Convert one JSON value for a column; a value that cannot fit is a 400 naming it."""
+    where = f"row {row}: " if row is not None else ""
+    if value is None:
+        return None
+    kind = python_type(column)
+    if isinstance(column.type, sa.JSON):
+        return value
+    if kind is bytes:
+        if not isinstance(value, str):
+            raise GrammarError(f"{where}column {column.name!r} takes base64 text")
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise GrammarError(f"{where}column {column.name!r} takes base64 text") from None
+    if kind is list:
+        if not isinstance(value, list):
+            raise GrammarError(f"{where}column {column.name!r} takes an array")
+        return value
+    if isinstance(value, dict | list):
+        raise GrammarError(
+            f"{where}column {column.name!r} takes a single value, not JSON {type(value).__name__}"
+        )
+    if kind is int and isinstance(value, Decimal | float) and value != int(value):
+        raise GrammarError(f"{where}{value} is not an integer, as column {column.name!r} requires")
+    if isinstance(value, str):
+        try:
+            return coerce_value(column, value)
+        except GrammarError as exc:
+            raise GrammarError(where + exc.message) from None
+    return value
+
+
+def insert_rows(relation: Relation, rows: list[dict], names: list[str], *, missing_default: bool):
+    """The column -> value dicts of a multi-row INSERT, converted and checked, row by row."""
+    default = sa.literal_column("DEFAULT")
+    values = []
+    for index, row in enumerate(rows):
+        converted = {}
+        for name in names:
+            if name in row:
+                converted[name] = coerce_json(relation.table.columns[name], row[name], index)
+            else:
+                converted[name] = default if missing_default else None
+        values.append(converted)
+    return values
+
+
+def insert_statement(
+    relation: Relation, values: list[dict], resolution: str | None, on_conflict: str | None
+) -> sa.Insert:
+    """INSERT ... VALUES (...), (...) [ON CONFLICT ...] RETURNING every column."""
+    table = relation.table
+    stmt = pg_insert(table).values(values)
+    if resolution:
+        keys = conflict_columns(relation, on_conflict)
+        if resolution == "ignore-duplicates":
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        else:
+            updated = {name: stmt.excluded[name] for name in values[0] if name not in keys}
+            stmt = (
+                stmt.on_conflict_do_update(index_elements=keys, set_=updated)
+                if updated
+                else stmt.on_conflict_do_nothing(index_elements=keys)
+            )
+    return stmt.returning(*table.columns)
+
+
+def conflict_columns(relation: Relation, on_conflict: str | None) -> list[str]:
+    """The columns of on_conflict=, or the primary key; each must exist."""
+    if on_conflict:
+        names = [name.strip() for name in on_conflict.split(",") if name.strip()]
+        for name in names:
+            relation.column(name)
+        return names
+    if not relation.primary_key:
+        raise ApiError(
+            400,
+            f"{relation.qualified_name} has no primary key: name the unique "
+            "columns with on_conflict=",
+            code="PGRST120",
+        )
+    return list(relation.primary_key)
+
+
+def assignments(relation: Relation, body: dict, names: list[str]) -> dict[str, Any]:
+    """The SET of a PATCH: converted values for the named columns."""
+    return {name: coerce_json(relation.table.columns[name], body.get(name)) for name in names}
+
+
+def require_writable(relation: Relation, command: str) -> None:
+    """405 when PostgreSQL would refuse the command on this relation (a view, a matview)."""
+    if command not in relation.writable:
+        raise ApiError(
+            405,
+            f"{relation.qualified_name} is a {relation.kind} that does not accept {command}",
+            code="PGRST205" if relation.is_view else "HTTP405",
+            hint="write to its underlying tables instead" if relation.is_view else None,
+        )
+
+
+def where_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElement[bool]]:
+    """The WHERE of a PATCH or DELETE; refused without any filter, so no write hits every row."""
+    if not read.filters:
+        raise ApiError(
+            400,
+            f"a filter is required to change rows of {relation.qualified_name}",
+            code="PGRST106",
+            hint="add one, e.g. ?id=eq.1; to change every row, say so: ?id=not.is.null",
+        )
+    if read.limit is not None or read.order or read.offset:
+        raise ApiError(400, "limit, offset and order are not supported on writes", code="PGRST100")
+    return [condition_clause(relation, condition) for condition in read.filters]
+
+
+def update_statement(relation: Relation, values: dict, read: ReadRequest) -> sa.Update:
+    """UPDATE ... SET ... WHERE <filters> RETURNING every column."""
+    table = relation.table
+    return (
+        sa.update(table)
+        .values(values)
+        .where(*where_clauses(relation, read))
+        .returning(*table.columns)
+    )
+
+
+def delete_statement(relation: Relation, read: ReadRequest) -> sa.Delete:
+    """DELETE ... WHERE <filters> RETURNING every column."""
+    table = relation.table
+    return sa.delete(table).where(*where_clauses(relation, read)).returning(*table.columns)
