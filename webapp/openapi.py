@@ -1,0 +1,265 @@
+"""The OpenAPI 3.1 document of the API, generated from the catalog (one per served schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, request
+
+from db.catalog import Catalog, Relation
+
+from .encoding import json_response
+from .errors import ApiError
+from .headers import COUNT_METHODS, CSV, JSON, OBJECT
+from .query import python_type
+from .state import current_catalog
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+_FORMATS: dict[type, dict[str, str]] = {
+    bool: {"type": "boolean"},
+    float: {"type": "number", "format": "double"},
+    Decimal: {"type": "number"},
+    str: {"type": "string"},
+    uuid.UUID: {"type": "string", "format": "uuid"},
+    dt.date: {"type": "string", "format": "date"},
+    dt.datetime: {"type": "string", "format": "date-time"},
+    dt.time: {"type": "string", "format": "time"},
+    dt.timedelta: {"type": "string", "format": "duration"},
+    bytes: {"type": "string", "contentEncoding": "base64"},
+}
+_ERROR = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string", "description": "SQLSTATE, or PGRSTnnn for API errors"},
+        "message": {"type": "string"},
+        "details": {"type": ["string", "null"]},
+        "hint": {"type": ["string", "null"]},
+    },
+    "required": ["code", "message", "details", "hint"],
+}
+
+
+@bp.get("/")
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI document of the schema Accept-Profile names (the default schema otherwise)."""
+    catalog = current_catalog()
+    schema = request.headers.get("Accept-Profile", catalog.default_schema)
+    if schema not in catalog.schemas:
+        raise ApiError(406, f"schema {schema!r} is not served", code="PGRST106")
+    return json_response(build_document(catalog, schema))
+
+
+def build_document(catalog: Catalog, schema: str) -> dict[str, Any]:
+    """The whole document for one schema."""
+    relations = catalog.in_schema(schema)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"pgfront API: schema {schema}",
+            "version": "1",
+            "description": "Tables and views of the database, in PostgREST's grammar. "
+            f"Select this schema with the Accept-Profile / Content-Profile header {schema!r}.",
+        },
+        "servers": [{"url": "/api"}],
+        "paths": {f"/{rel.name}": path_item(rel) for rel in relations},
+        "components": {
+            "schemas": {**{rel.name: row_schema(rel) for rel in relations}, "Error": _ERROR},
+            "parameters": _shared_parameters(),
+            "responses": {
+                "Error": {
+                    "description": "An error in PostgREST's shape",
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+            },
+        },
+    }
+
+
+def column_schema(column: sa.Column) -> dict[str, Any]:
+    """The JSON Schema of one column's values."""
+    kind = python_type(column)
+    if isinstance(column.type, sa.JSON):
+        schema: dict[str, Any] = {}
+    elif kind is int:
+        big = isinstance(column.type, sa.BigInteger)
+        schema = {"type": "integer", "format": "int64" if big else "int32"}
+    elif kind is list:
+        schema = {"type": "array", "items": column_schema(sa.Column("item", column.type.item_type))}
+    else:
+        schema = dict(_FORMATS.get(kind, {"type": "string"}))
+        enums = getattr(column.type, "enums", None)
+        if enums:
+            schema["enum"] = list(enums)
+    if column.nullable and "type" in schema:
+        schema["type"] = [schema["type"], "null"]
+    notes = [column.comment] if column.comment else []
+    if column.primary_key:
+        notes.append("Primary key.")
+    for fk in column.foreign_keys:
+        notes.append(f"Foreign key to {fk.column.table.name}.{fk.column.name}.")
+    if notes:
+        schema["description"] = " ".join(notes)
+    return schema
+
+
+def row_schema(relation: Relation) -> dict[str, Any]:
+    """The JSON Schema of one row; required lists what an INSERT must give."""
+    columns = relation.table.columns
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {col.name: column_schema(col) for col in columns},
+    }
+    required = [
+        col.name
+        for col in columns
+        if not col.nullable
+        and col.server_default is None
+        and col.identity is None
+        and not col.computed
+    ]
+    if required and "INSERT" in relation.writable:
+        schema["required"] = required
+    if relation.comment:
+        schema["description"] = relation.comment
+    return schema
+
+
+def path_item(relation: Relation) -> dict[str, Any]:
+    """The operations on one table or view."""
+    ref = {"$ref": f"#/components/schemas/{relation.name}"}
+    rows = {"type": "array", "items": ref}
+    filters = [
+        {
+            "name": col.name,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": f"filter on {col.name}: op.value, e.g. eq.1, in.(1,2), is.null",
+        }
+        for col in relation.table.columns
+    ]
+    error = {"$ref": "#/components/responses/Error"}
+    item: dict[str, Any] = {
+        "summary": f"{relation.kind} {relation.qualified_name}",
+        "get": {
+            "operationId": f"read_{relation.name}",
+            "description": relation.comment or f"Rows of {relation.qualified_name}",
+            "parameters": [
+                *(
+                    {"$ref": f"#/components/parameters/{name}"}
+                    for name in (
+                        "select",
+                        "order",
+                        "limit",
+                        "offset",
+                        "or",
+                        "and",
+                        "Range",
+                        "Prefer",
+                    )
+                ),
+                *filters,
+            ],
+            "responses": {
+                "200": {
+                    "description": "The rows",
+                    "content": {
+                        JSON: {"schema": rows},
+                        OBJECT: {"schema": ref},
+                        CSV: {"schema": {"type": "string"}},
+                    },
+                },
+                "206": {
+                    "description": "Part of the rows (a count was asked for)",
+                    "content": {JSON: {"schema": rows}},
+                },
+                "400": error,
+                "404": error,
+                "406": error,
+                "416": error,
+            },
+        },
+    }
+    body = {"required": True, "content": {JSON: {"schema": {"oneOf": [ref, rows]}}}}
+    written = {
+        "200": {
+            "description": "The rows written (Prefer: return=representation)",
+            "content": {JSON: {"schema": rows}},
+        }
+    }
+    if "INSERT" in relation.writable:
+        item["post"] = {
+            "operationId": f"create_{relation.name}",
+            "requestBody": body,
+            "parameters": [
+                {"$ref": "#/components/parameters/Prefer"},
+                {"$ref": "#/components/parameters/columns"},
+                {"$ref": "#/components/parameters/on_conflict"},
+            ],
+            "responses": {
+                "201": {"description": "Created", "content": {JSON: {"schema": rows}}},
+                "400": error,
+                "409": error,
+            },
+        }
+    if "UPDATE" in relation.writable:
+        item["patch"] = {
+            "operationId": f"update_{relation.name}",
+            "requestBody": {"required": True, "content": {JSON: {"schema": ref}}},
+            "parameters": [{"$ref": "#/components/parameters/Prefer"}, *filters],
+            "responses": {**written, "204": {"description": "Updated"}, "400": error, "409": error},
+        }
+    if "DELETE" in relation.writable:
+        item["delete"] = {
+            "operationId": f"delete_{relation.name}",
+            "parameters": [{"$ref": "#/components/parameters/Prefer"}, *filters],
+            "responses": {**written, "204": {"description": "Deleted"}, "400": error, "409": error},
+        }
+    return item
+
+
+def _shared_parameters() -> dict[str, Any]:
+    """The query and header parameters every relation shares."""
+
+    def query(name: str, description: str, schema: dict | None = None) -> dict:
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": schema or {"type": "string"},
+            "description": description,
+        }
+
+    return {
+        "select": query("select", "columns to return, alias:column renames"),
+        "order": query("order", "col.asc|desc.nullsfirst|nullslast, comma-separated"),
+        "limit": query("limit", "at most this many rows", {"type": "integer", "minimum": 0}),
+        "offset": query("offset", "skip this many rows", {"type": "integer", "minimum": 0}),
+        "or": query("or", "logic tree: (a.eq.1,and(b.gt.2,c.is.null))"),
+        "and": query("and", "logic tree: (a.eq.1,b.eq.2)"),
+        "columns": query("columns", "the body keys to insert, comma-separated"),
+        "on_conflict": query("on_conflict", "unique columns for an upsert (default: primary key)"),
+        "Range": {
+            "name": "Range",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "pattern": "^\\d+-\\d*$"},
+            "description": "rows first-last, e.g. 0-24",
+        },
+        "Prefer": {
+            "name": "Prefer",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "count="
+            + "|".join(COUNT_METHODS)
+            + ", return=representation|minimal|headers-only,"
+            " resolution=merge-duplicates|ignore-duplicates, missing=default",
+        },
+    }
