@@ -49,12 +49,14 @@ _COLUMN_TYPES_SQL = sa.text(
 
 
 class NotInCatalog(LookupError):
-    """A name asked for is not a served table or view."""
+    """A name asked for is not a served table or view (or, with `relation`, not one of its columns)."""
 
-    def __init__(self, name: str, schema: str | None = None):
+    def __init__(self, name: str, schema: str | None = None, relation: str | None = None):
         self.name = name
         self.schema = schema
-        super().__init__(f"{schema}.{name}" if schema else name)
+        self.relation = relation
+        where = relation or (f"{schema}.{name}" if schema else name)
+        super().__init__(f"{name} in {where}" if relation else where)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class Relation:
         try:
             return self.table.columns[name]
         except KeyError:
-            raise NotInCatalog(name, self.qualified_name) from None
+            raise NotInCatalog(name, self.schema, relation=self.qualified_name) from None
 
 
 @dataclass(frozen=True)

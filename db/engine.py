@@ -67,7 +67,12 @@ def check_reachable(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except sa.exc.DBAPIError as exc:
-        lines = [line.strip() for line in str(exc.orig or exc).splitlines() if line.strip()]
-        reason = lines[0] if lines else type(exc).__name__
+        reason = first_line(exc.orig or exc)
         where = engine.url.render_as_string(hide_password=True)
         raise DatabaseUnreachable(f"cannot connect to the database at {where}: {reason}") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an error message, which names the problem."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -13,6 +13,8 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from .engine import first_line
+
 LEDGER_SCHEMA = "pgfront"
 LEDGER_TABLE = "applied_sql_files"
 _NUMBERED = re.compile(r"^\d+.*\.sql$")
@@ -137,7 +139,7 @@ def _apply_one(conn: sa.Connection, sql_file: SqlFile) -> None:
             conn.connection.driver_connection.execute(sql_file.text)
         except psycopg.Error as exc:
             raise SqlFileFailed(
-                f"{sql_file.name} failed and was rolled back: {_first_line(exc)}"
+                f"{sql_file.name} failed and was rolled back: {first_line(exc)}"
             ) from exc
         conn.execute(
             _ledger.insert().values(
@@ -146,9 +148,3 @@ def _apply_one(conn: sa.Connection, sql_file: SqlFile) -> None:
                 duration_ms=int((time.perf_counter() - started) * 1000),
             )
         )
-
-
-def _first_line(exc: Exception) -> str:
-    """The first line of a driver error, which names the problem."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -170,7 +170,9 @@ def count_rows(selected: sa.Select, method: str, max_rows: int) -> int:
 
 def planned_rows(selected: sa.Select) -> int:
     """The planner's estimate of a statement's rows (EXPLAIN), never a scan."""
-    compiled = selected.compile(dialect=Session.get_bind().dialect)
+    compiled = selected.compile(
+        dialect=Session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
     # The SQL text is SQLAlchemy's, built from catalog names; values stay bound parameters.
     plan = (
         Session.connection()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from db.catalog import NotInCatalog
+from db.engine import first_line
 
 from .encoding import json_response
 from .grammar import GrammarError
@@ -93,6 +95,9 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
         sqlstate is None and isinstance(exc, sa.exc.OperationalError)
     ):
         return unavailable("the database connection was lost", code=sqlstate or "08006")
+    if sqlstate is None and isinstance(exc.orig, psycopg.DataError):
+        # The driver refused a value before sending it (a NUL character, an unloadable value).
+        return ApiError(400, f"invalid value: {first_line(exc.orig)}", code="22000")
     if sqlstate is None:  # a driver-side failure (e.g. a value it cannot adapt): our bug
         log.error("driver error without SQLSTATE: %s", exc.orig)
         return ApiError(500, "internal server error", code="PGRST000")
@@ -149,14 +154,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(NotInCatalog)
     def handle_not_in_catalog(error: NotInCatalog):
-        if error.schema and "." in error.schema:  # a column of a known relation
-            return render_error(
-                ApiError(
-                    400,
-                    f"column {error.name!r} does not exist in {error.schema}",
-                    code="42703",
-                )
-            )
+        if error.relation:  # a column of a known relation
+            message = f"column {error.name!r} does not exist in {error.relation}"
+            return render_error(ApiError(400, message, code="42703"))
         where = f"{error.schema}.{error.name}" if error.schema else error.name
         return render_error(
             ApiError(

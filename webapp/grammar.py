@@ -6,6 +6,7 @@ knows nothing of SQL or of the catalog. `query.py` resolves the names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ IS_VALUES = frozenset({"null", "true", "false", "unknown"})
 MAX_IN_VALUES = 1000
 MAX_TREE_DEPTH = 8
 MAX_CONDITIONS = 200
+MAX_VALUES = 5000  # bound values per request, well under the driver's 65,535 parameters
 
 
 class GrammarError(ValueError):
@@ -198,7 +200,7 @@ def parse_count(name: str, text: str | None) -> int | None:
     """Parse limit or offset: a non-negative integer, or None when absent."""
     if text is None or text == "":
         return None
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", text):
         raise GrammarError(f"{name}={text!r} must be a non-negative integer")
     return int(text)
 
@@ -273,16 +275,34 @@ def count_conditions(conditions: tuple[Condition, ...]) -> int:
     )
 
 
+def count_values(conditions: tuple[Condition, ...]) -> int:
+    """How many values a request binds (each in-list element counts)."""
+    return sum(
+        count_values(item.conditions)
+        if isinstance(item, Logic)
+        else len(item.value)
+        if isinstance(item.value, tuple)
+        else 1
+        for item in conditions
+    )
+
+
 def parse_read(args: Mapping[str, str] | object) -> ReadRequest:
     """Parse a GET's query string (a werkzeug MultiDict) into a ReadRequest."""
     filters = []
     for key, value in args.items(multi=True):  # type: ignore[attr-defined]
+        if "\x00" in key or "\x00" in value:
+            raise GrammarError(
+                "the query string contains a NUL character, which PostgreSQL refuses"
+            )
         if key in ("or", "and", "not.or", "not.and"):
             filters.append(parse_logic(key, value))
         elif key not in RESERVED:
             filters.append(parse_filter(key, value))
     if count_conditions(tuple(filters)) > MAX_CONDITIONS:
         raise GrammarError(f"more than {MAX_CONDITIONS} filter conditions in one request")
+    if count_values(tuple(filters)) > MAX_VALUES:
+        raise GrammarError(f"more than {MAX_VALUES} filter values in one request")
     return ReadRequest(
         filters=tuple(filters),
         select=parse_select(args.get("select")),  # type: ignore[attr-defined]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import sqlalchemy as sa
 from flask import Blueprint
 
+from db.engine import first_line
+
 from .encoding import json_response
+from .errors import RETRY_AFTER_SECONDS
 from .state import app_state
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger("webapp.health")
 
 
 @bp.get("/live")
@@ -36,8 +41,9 @@ def ready():
         with state.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        body.update(status="not ready", database=f"unreachable: {reason}")
-        return json_response(body, status=503, headers={"Retry-After": "2"})
+        # Where the database is (host, port) goes to the log, not to every client.
+        log.warning("not ready: %s", first_line(getattr(exc, "orig", None) or exc))
+        body.update(status="not ready", database="unreachable")
+        return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     body.update(status="ready", database="ok")
     return json_response(body)

@@ -59,11 +59,21 @@ def python_type(column: sa.Column) -> type | None:
 
 
 def coerce_value(column: sa.Column, text: str) -> Any:
-    """Convert request text to the column's Python type, or raise GrammarError naming the column."""
+    """Convert request text to the column's Python type, or raise GrammarError naming the column.
+
+    Types without a Python converter (arrays, jsonb, interval, citext, enums, extension
+    types) are bound untyped, so PostgreSQL reads the text as the column's own type.
+    """
     kind = python_type(column)
     converter = _CONVERTERS.get(kind) if kind else None
     if converter is None:
-        return text
+        enums = getattr(column.type, "enums", None)
+        if enums and text not in enums:
+            raise GrammarError(
+                f"{text!r} is not one of the values of column {column.name!r}",
+                hint="one of " + ", ".join(enums),
+            )
+        return sa.bindparam(None, text, type_=sa.types.NullType())
     try:
         return converter(text)
     except (ValueError, KeyError, InvalidOperation, TypeError):
