@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 # relkind in pg_class -> the word we show users.
@@ -164,6 +165,7 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str]) -> Catalog:
             type_names.setdefault((row.schema, row.relation), {})[row.column] = row.type_name
         _reflect_schemas(conn, metadata, schemas)
         conn.rollback()
+    _domains_as_base_types(metadata)
     relations = {}
     for table in metadata.tables.values():
         key = (table.schema, table.name)
@@ -195,6 +197,17 @@ def _reflect_schemas(conn: Connection, metadata: sa.MetaData, schemas: tuple[str
         for schema in schemas:
             # Reflect with an explicit schema so every Table is schema-qualified, public included.
             metadata.reflect(conn, schema=schema, views=True)
+
+
+def _domains_as_base_types(metadata: sa.MetaData) -> None:
+    """Give domain columns their base type: values convert, compare and encode as that type.
+
+    The domain's own name stays in Relation.type_names; PostgreSQL still checks its rules.
+    """
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, postgresql.DOMAIN):
+                column.type = column.type.data_type
 
 
 class CatalogHolder:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
 
 import sqlalchemy as sa
+from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
 from sqlalchemy.engine import URL, Engine, make_url
 
 
@@ -41,8 +45,10 @@ def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
         f"-c statement_timeout={options.statement_timeout_ms}"
         f" -c idle_in_transaction_session_timeout={options.idle_in_transaction_timeout_ms}"
     )
-    return sa.create_engine(
+    engine = sa.create_engine(
         normalize_url(url),
+        # jsonb numbers keep every digit (floats become Decimal, as numeric columns do).
+        json_deserializer=partial(json.loads, parse_float=Decimal),
         pool_size=options.pool_size,
         max_overflow=options.max_overflow,
         pool_timeout=options.pool_timeout,
@@ -59,6 +65,34 @@ def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
             "options": server_settings,
         },
     )
+    sa.event.listen(engine, "connect", _register_loaders)
+    return engine
+
+
+def _infinity_aware(loader: type) -> type:
+    """A date/timestamp loader that returns 'infinity' and '-infinity' as text, not an error."""
+
+    class InfinityAware(loader):
+        def load(self, data):
+            if bytes(data) in (b"infinity", b"-infinity"):
+                return bytes(data).decode()
+            return super().load(data)
+
+    InfinityAware.__name__ = f"InfinityAware{loader.__name__}"
+    return InfinityAware
+
+
+_LOADERS = {
+    "date": _infinity_aware(DateLoader),
+    "timestamp": _infinity_aware(TimestampLoader),
+    "timestamptz": _infinity_aware(TimestamptzLoader),
+}
+
+
+def _register_loaders(dbapi_connection, connection_record) -> None:
+    """Per connection: PostgreSQL values Python's types cannot hold still load."""
+    for type_name, loader in _LOADERS.items():
+        dbapi_connection.adapters.register_loader(type_name, loader)
 
 
 def check_reachable(engine: Engine) -> None:

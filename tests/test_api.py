@@ -92,6 +92,17 @@ def test_views_are_readable(client):
         ("/api/books?title=approx.x", 400, "PGRST100", "unknown operator"),
         ("/api/books?limit=-3", 400, "PGRST100", "limit"),
         ("/api/books?order=title.sideways", 400, "PGRST100", "sideways"),
+        ("/api/books?limit=%C2%B2", 400, "PGRST100", "limit"),
+        ("/api/books?offset=%D9%A1", 400, "PGRST100", "offset"),
+        ("/api/books?title=eq.a%00b", 400, "PGRST100", "NUL"),
+        ("/api/books?genre=eq.nosuch", 400, "PGRST100", "column 'genre'"),
+        (
+            "/api/books?" + "&".join(f"id=in.({','.join(['x'] * 900)})" for _ in range(7)),
+            400,
+            "PGRST100",
+            "filter values",
+        ),
+        ("/api/books?%ff=eq.1", 400, "42703", "%FF"),
     ],
 )
 def test_client_errors_are_json(client, path, status, code, fragment):
@@ -149,3 +160,35 @@ def test_logic_trees(client, db_connection):
 def test_select_renames(client):
     response = client.get("/api/branches?select=branch:name,id&order=id&limit=1")
     assert response.json == [{"branch": "Central", "id": 1}]
+
+
+@pytest.mark.parametrize(
+    ("query", "sql"),
+    [
+        ("tags=cs.{x}", None),
+        ("tags=eq.{book-club}", "tags = '{book-club}'"),
+        ("details=eq.{}", "details = '{}'"),
+        ("extension=eq.14 days", None),
+        ("cover=eq.abc", "cover = 'abc'"),
+    ],
+)
+def test_untyped_filters_match_postgresql(client, db_connection, query, sql):
+    table = "loans" if query.startswith("extension") else "books"
+    response = client.get(f"/api/{table}?{query}&select=id&limit=1000")
+    if sql is None and query.startswith("tags=cs"):
+        assert response.status_code == 400  # cs is not an operator (yet)
+        return
+    where = sql or "extension = '14 days'"
+    expected = db_connection.execute(
+        sa.text(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT 1000) s")
+    ).scalar()
+    assert response.status_code == 200, response.json
+    assert len(response.json) == expected
+
+
+def test_citext_filters_ignore_case(client, db_connection):
+    email = db_connection.execute(
+        sa.text("SELECT email::text FROM members ORDER BY id LIMIT 1")
+    ).scalar()
+    response = client.get(f"/api/members?email=eq.{email.upper()}&select=id")
+    assert len(response.json) == 1

@@ -1,5 +1,6 @@
 """Reflection matches what sql/ created: every table and view, keys and foreign keys."""
 
+import pytest
 import sqlalchemy as sa
 
 from db.catalog import CatalogHolder, NotInCatalog, reflect_catalog
@@ -91,12 +92,12 @@ def test_lookup_by_name(app):
     catalog = app.extensions["pgfront"].catalogs.current
     assert catalog.table("reporting.branch_targets").schema == "reporting"
     assert catalog.table("books") is catalog.table("books", "public")
-    try:
+    with pytest.raises(NotInCatalog) as info:
         catalog.relation("no_such_table")
-    except NotInCatalog as exc:
-        assert exc.name == "no_such_table"
-    else:
-        raise AssertionError("an unknown name must raise NotInCatalog")
+    assert info.value.name == "no_such_table" and info.value.relation is None
+    with pytest.raises(NotInCatalog) as info:
+        catalog.relation("books").column("nope")
+    assert info.value.relation == "public.books"
 
 
 def test_swap_keeps_old_snapshot_usable(app, engine):

@@ -96,3 +96,24 @@ def test_encoder_edge_cases(value, encoded):
 def test_iso_duration_round_numbers():
     assert iso_duration(dt.timedelta(days=14)) == "P14D"
     assert iso_duration(dt.timedelta(minutes=90)) == "PT1H30M"
+
+
+def test_values_python_cannot_hold(client, db_connection):
+    db_connection.execute(
+        sa.text(
+            'UPDATE books SET details = \'{"big": 123456789012345678901234567890,'
+            " \"exact\": 0.1000000000000000055511151231257827}', published_on = 'infinity',"
+            " added_at = '-infinity' WHERE isbn = (SELECT min(isbn) FROM books)"
+        )
+    )
+    response = client.get("/api/books?select=details,published_on,added_at&order=isbn&limit=1")
+    assert response.status_code == 200
+    raw = response.get_data(as_text=True)
+    assert '"big":123456789012345678901234567890' in raw
+    assert '"exact":0.1000000000000000055511151231257827' in raw
+    assert response.json[0]["published_on"] == "infinity"
+    assert response.json[0]["added_at"] == "-infinity"
+
+
+def test_time_with_zone():
+    assert dumps(dt.time(1, 2, tzinfo=dt.UTC)).decode() == '"01:02:00+00:00"'

@@ -1,6 +1,7 @@
 """The HTML index, the table page, the team view and HTML errors."""
 
 import re
+from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
 
@@ -68,3 +69,23 @@ def test_unknown_page_is_html_error(client):
     assert response.status_code == 404
     assert response.mimetype == "text/html"
     assert "nothing_here" in response.get_data(as_text=True)
+
+
+def test_paging_links_keep_every_filter(client):
+    html = client.get("/browse/public/authors?name=like.*a*&id=gt.1&id=lt.700").get_data(
+        as_text=True
+    )
+    assert 'rel="next"' in html
+    next_link = re.search(r'href="([^"]+)" rel="next"', html)[1].replace("&amp;", "&")
+    path, _, query = next_link.partition("?")
+    assert path == "/browse/public/authors"
+    assert parse_qsl(query) == [
+        ("name", "like.*a*"),
+        ("id", "gt.1"),
+        ("id", "lt.700"),
+        ("offset", "50"),
+    ]
+
+
+def test_schema_with_a_dot_is_a_404(client):
+    assert client.get("/browse/a.b/books").status_code == 404

@@ -46,6 +46,22 @@ def probe_app(make_app):
         Session.execute(sa.text("SELECT pg_sleep(0)"))
         raise RuntimeError("boom after a statement")
 
+    @probe.get("/probe/thread")
+    def thread():
+        outer = Session()
+        outer.execute(sa.text("SELECT 1"))
+        found = {}
+
+        def job():
+            with session_scope(bind=app.extensions["pgfront"].engine) as session:
+                found["value"] = session.execute(sa.text("SELECT 41 + 1")).scalar()
+                found["separate"] = session is not outer
+
+        worker = threading.Thread(target=job)
+        worker.start()
+        worker.join()
+        return {**found, "outer_in_transaction": outer.in_transaction()}
+
     app.register_blueprint(probe)
     app.probe_seen = seen
     return app
@@ -141,3 +157,22 @@ def test_cli_command_runs_in_its_own_scope(probe_app):
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "6"
     assert engine.pool.checkedout() == 0
+
+
+def test_background_thread_uses_its_own_session(probe_app):
+    body = probe_app.test_client().get("/probe/thread").json
+    assert body == {"value": 42, "separate": True, "outer_in_transaction": True}
+    assert probe_app.extensions["pgfront"].engine.pool.checkedout() == 0
+
+
+def test_reentered_app_context_leaks_nothing(probe_app):
+    engine = probe_app.extensions["pgfront"].engine
+    ctx = probe_app.app_context()
+    with ctx:
+        first = Session()
+        first.execute(sa.text("SELECT 1"))
+        with ctx:
+            assert Session() is first
+        assert first.in_transaction()
+    assert engine.pool.checkedout() == 0
+    assert Session.registry.has() is False

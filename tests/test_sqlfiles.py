@@ -82,4 +82,9 @@ def test_percent_signs_and_quotes_in_files_are_left_alone(empty_engine, tmp_path
 
 def test_project_sql_files_are_numbered():
     names = [f.name for f in read_sql_dir(Path(__file__).resolve().parent.parent / "sql")]
-    assert names == sorted(names) and len(names) >= 3
+    assert names == [
+        "001_extensions.sql",
+        "002_library.sql",
+        "003_reporting.sql",
+        "004_sample_data.sql",
+    ]

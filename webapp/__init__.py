@@ -32,7 +32,9 @@ def _scope_sessions_to_app_contexts(app: Flask) -> None:
     """Each app context (each request, each CLI command) gets its own Session, removed at teardown."""
 
     def open_scope(sender: Flask, **extra: Any) -> None:
-        g._session_scope = enter_scope(**app_state().session_options)
+        # The same context object may be pushed again (re-entered); it keeps its one scope.
+        if g.get("_session_scope") is None:
+            g._session_scope = enter_scope(**app_state().session_options)
 
     # weak=False: the signal would otherwise drop this closure once create_app returns.
     appcontext_pushed.connect(open_scope, app, weak=False)

@@ -21,7 +21,8 @@ from typing import Any
 import orjson
 from flask import Response
 
-_OPTIONS = orjson.OPT_NON_STR_KEYS
+# Dates and times come to encode_value: orjson refuses times with a zone.
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def encode_value(value: Any) -> Any:
@@ -30,6 +31,8 @@ def encode_value(value: Any) -> Any:
         return orjson.Fragment(str(value)) if value.is_finite() else str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
     if isinstance(value, dt.timedelta):
         return iso_duration(value)
     return str(value)
@@ -61,7 +64,22 @@ def iso_duration(delta: dt.timedelta) -> str:
 
 def dumps(data: Any) -> bytes:
     """Encode data as JSON bytes."""
-    return orjson.dumps(data, default=encode_value, option=_OPTIONS)
+    try:
+        return orjson.dumps(data, default=encode_value, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        # jsonb may hold integers beyond 64 bits, which orjson does not encode itself.
+        return orjson.dumps(_big_ints_as_text(data), default=encode_value, option=_OPTIONS)
+
+
+def _big_ints_as_text(data: Any) -> Any:
+    """A copy of data with integers beyond 64 bits as exact JSON number fragments."""
+    if isinstance(data, dict):
+        return {key: _big_ints_as_text(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_big_ints_as_text(value) for value in data]
+    if isinstance(data, int) and not isinstance(data, bool) and not -(2**63) <= data < 2**64:
+        return orjson.Fragment(str(data))
+    return data
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Blueprint, render_template, request, url_for
@@ -10,7 +11,7 @@ from flask import Blueprint, render_template, request, url_for
 from db.session import Session
 
 from .encoding import dumps
-from .grammar import ReadRequest, parse_count, parse_read
+from .grammar import ReadRequest, parse_read
 from .query import build_select, page
 from .state import current_catalog
 
@@ -46,26 +47,17 @@ def table_page(schema: str, name: str):
     """One page of rows of a relation; the query string filters it with the API's grammar."""
     relation = current_catalog().relation(name, schema)
     parsed = parse_read(request.args)
-    offset = parse_count("offset", request.args.get("offset")) or 0
-    read = ReadRequest(filters=parsed.filters, order=parsed.order, limit=PAGE_SIZE, offset=offset)
+    read = ReadRequest(filters=parsed.filters, order=parsed.order)
+    offset = parsed.offset
     stmt, limit = page(build_select(relation, read), offset, PAGE_SIZE, PAGE_SIZE)
     result = Session.execute(stmt)
     columns = list(result.keys())
     rows = result.all()
     has_next = len(rows) > limit
     rows = rows[:limit]
-    args = request.args.to_dict(flat=True)
     pages = {
-        "previous": url_for(
-            ".table_page", schema=schema, name=name, **{**args, "offset": max(offset - limit, 0)}
-        )
-        if offset > 0
-        else None,
-        "next": url_for(
-            ".table_page", schema=schema, name=name, **{**args, "offset": offset + limit}
-        )
-        if has_next
-        else None,
+        "previous": page_url(max(offset - limit, 0)) if offset > 0 else None,
+        "next": page_url(offset + limit) if has_next else None,
     }
     return render_template(
         "table.html",
@@ -79,6 +71,14 @@ def table_page(schema: str, name: str):
         if schema == current_catalog().default_schema
         else None,
     )
+
+
+def page_url(offset: int) -> str:
+    """This page's URL with every query parameter kept (repeated ones too) and a new offset."""
+    args = [(key, value) for key, value in request.args.items(multi=True) if key != "offset"]
+    if offset:
+        args.append(("offset", str(offset)))
+    return request.path + ("?" + urlencode(args) if args else "")
 
 
 @bp.app_template_filter("cell")

@@ -50,6 +50,16 @@ _TYPE_WORDS = {
 }
 
 
+class Untyped(sa.types.UserDefinedType):
+    """A bound value sent as untyped text, so PostgreSQL reads it as the column's own type."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        """Only used if something renders the type; binds carry no cast."""
+        return "TEXT"
+
+
 def python_type(column: sa.Column) -> type | None:
     """The Python type a column's values convert to, or None to pass text through."""
     try:
@@ -73,7 +83,7 @@ def coerce_value(column: sa.Column, text: str) -> Any:
                 f"{text!r} is not one of the values of column {column.name!r}",
                 hint="one of " + ", ".join(enums),
             )
-        return sa.bindparam(None, text, type_=sa.types.NullType())
+        return sa.bindparam(None, text, type_=Untyped())
     try:
         return converter(text)
     except (ValueError, KeyError, InvalidOperation, TypeError):
