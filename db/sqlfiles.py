@@ -18,6 +18,11 @@ from .engine import first_line
 LEDGER_SCHEMA = "pgfront"
 LEDGER_TABLE = "applied_sql_files"
 _NUMBERED = re.compile(r"^\d+.*\.sql$")
+# A transaction statement on a line of its own (plpgsql's BEGIN has no semicolon).
+_TRANSACTION_CONTROL = re.compile(
+    r"^\s*(BEGIN|START\s+TRANSACTION|COMMIT|ROLLBACK|ABORT)\s*(WORK|TRANSACTION)?\s*;",
+    re.IGNORECASE,
+)
 # An arbitrary constant: only one process applies sql/ to a database at a time.
 _ADVISORY_LOCK_ID = 7_361_204_117
 
@@ -75,7 +80,13 @@ def read_sql_dir(directory: Path) -> list[SqlFile]:
     for path in sorted(directory.iterdir(), key=lambda p: p.name):
         if path.is_file() and _NUMBERED.match(path.name):
             raw = path.read_bytes()
-            files.append(SqlFile(path, raw.decode("utf-8"), hashlib.sha256(raw).hexdigest()))
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise SqlFileFailed(
+                    f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+                ) from None
+            files.append(SqlFile(path, text, hashlib.sha256(raw).hexdigest()))
     return files
 
 
@@ -84,29 +95,75 @@ def apply_sql_dir(
 ) -> list[str]:
     """Apply the files not yet in the ledger, each in its own transaction; return their names.
 
-    Raises SqlFileChanged, before applying anything, when an applied file was edited since.
+    Raises SqlFileChanged, before applying anything, when an applied file was edited since,
+    and SqlFileFailed for a file that fails (that file and the ones after it are not applied).
     """
     files = read_sql_dir(directory)
+    for sql_file in files:
+        _refuse_transaction_control(sql_file)
     applied_names = []
     with engine.connect() as conn:
-        # A session-level lock: it outlives the transactions below.
-        conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
-        conn.commit()
+        _take_lock(conn)
         try:
             with conn.begin():
                 conn.exec_driver_sql(_LEDGER_DDL)
             ledger = _read_ledger(conn)
             _refuse_changed(files, ledger)
+            last_applied = max(ledger, default="")
             for sql_file in files:
                 if sql_file.name in ledger:
                     continue
+                if sql_file.name < last_applied:
+                    log(
+                        f"note: {sql_file.name} sorts before {last_applied}, which is already "
+                        "applied; it is applied now, after it"
+                    )
                 _apply_one(conn, sql_file)
                 applied_names.append(sql_file.name)
                 log(f"applied {sql_file.name}")
         finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID})
-            conn.commit()
+            _release_lock(conn)
     return applied_names
+
+
+def _take_lock(conn: sa.Connection, wait_seconds: float = 60.0) -> None:
+    """Take the session-level apply lock (waiting for another apply-sql), with no statement timeout.
+
+    A file may build an index for minutes: the connection's statement_timeout is lifted
+    until _release_lock resets it.
+    """
+    conn.exec_driver_sql("SET statement_timeout = 0")
+    deadline = time.monotonic() + wait_seconds
+    while not conn.execute(
+        sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID}
+    ).scalar():
+        if time.monotonic() > deadline:
+            conn.exec_driver_sql("RESET ALL")
+            raise SqlFileFailed(
+                f"another apply-sql has held this database for {wait_seconds:.0f}s; try again later"
+            )
+        time.sleep(0.5)
+    conn.commit()
+
+
+def _release_lock(conn: sa.Connection) -> None:
+    """Give back the apply lock and every session setting a file may have changed."""
+    conn.rollback()
+    conn.exec_driver_sql("RESET SESSION AUTHORIZATION")
+    conn.exec_driver_sql("RESET ALL")
+    conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID})
+    conn.commit()
+
+
+def _refuse_transaction_control(sql_file: SqlFile) -> None:
+    """A file may not BEGIN, COMMIT or ROLLBACK: each file already is one transaction."""
+    for number, line in enumerate(sql_file.text.splitlines(), start=1):
+        match = _TRANSACTION_CONTROL.match(line)
+        if match:
+            raise SqlFileFailed(
+                f"{sql_file.name} line {number}: {match[1].upper()} is not allowed; apply-sql runs "
+                "each file in one transaction of its own, so remove BEGIN/COMMIT/ROLLBACK"
+            )
 
 
 def _read_ledger(conn: sa.Connection) -> dict[str, tuple[str, object]]:
@@ -130,17 +187,23 @@ def _refuse_changed(files: list[SqlFile], ledger: dict[str, tuple[str, object]])
 
 
 def _apply_one(conn: sa.Connection, sql_file: SqlFile) -> None:
-    """Run one file and record it in the ledger, in one transaction."""
+    """Run one file and record it in the ledger, in one transaction; reset what it SET after."""
     started = time.perf_counter()
+    driver = conn.connection.driver_connection
     with conn.begin():
         # The raw psycopg connection runs a multi-statement script as the DBA wrote it;
         # with no parameters, nothing in the file is taken for a placeholder.
         try:
-            conn.connection.driver_connection.execute(sql_file.text)
+            driver.execute(sql_file.text)
         except psycopg.Error as exc:
             raise SqlFileFailed(
                 f"{sql_file.name} failed and was rolled back: {first_line(exc)}"
             ) from exc
+        if driver.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+            raise SqlFileFailed(f"{sql_file.name} ended its transaction itself; check it by hand")
+        # The file may have changed role: record it as the user that applies.
+        conn.exec_driver_sql("RESET SESSION AUTHORIZATION")
+        conn.exec_driver_sql("RESET ROLE")
         conn.execute(
             _ledger.insert().values(
                 filename=sql_file.name,
@@ -148,3 +211,7 @@ def _apply_one(conn: sa.Connection, sql_file: SqlFile) -> None:
                 duration_ms=int((time.perf_counter() - started) * 1000),
             )
         )
+    # A SET in one file (search_path, say) must not change what the next file does.
+    conn.exec_driver_sql("RESET ALL")
+    conn.exec_driver_sql("SET statement_timeout = 0")
+    conn.commit()

@@ -88,3 +88,68 @@ def test_project_sql_files_are_numbered():
         "003_reporting.sql",
         "004_sample_data.sql",
     ]
+
+
+def test_transaction_control_in_a_file_is_refused_before_anything_runs(empty_engine, tmp_path):
+    _write(tmp_path, "001_ok.sql", "CREATE TABLE ok (x int);")
+    _write(tmp_path, "002_tx.sql", "begin;\nCREATE TABLE a (x int);\nCOMMIT ;\n")
+    with pytest.raises(SqlFileFailed, match="002_tx.sql line 1: BEGIN is not allowed"):
+        apply_sql_dir(empty_engine, tmp_path)
+    with empty_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT to_regclass('ok')")).scalar() is None
+
+
+def test_plpgsql_begin_end_is_fine(empty_engine, tmp_path):
+    _write(
+        tmp_path,
+        "001_f.sql",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$;",
+    )
+    assert apply_sql_dir(empty_engine, tmp_path) == ["001_f.sql"]
+
+
+def test_settings_of_one_file_do_not_reach_the_next(empty_engine, tmp_path):
+    _write(
+        tmp_path,
+        "001_app.sql",
+        "CREATE SCHEMA app; SET search_path = app; CREATE ROLE apply_test_role;"
+        " SET ROLE apply_test_role;",
+    )
+    _write(tmp_path, "002_b.sql", "CREATE TABLE b (x int);")
+    try:
+        assert apply_sql_dir(empty_engine, tmp_path) == ["001_app.sql", "002_b.sql"]
+        with empty_engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT to_regclass('public.b')")).scalar() == "b"
+    finally:
+        with empty_engine.begin() as conn:
+            conn.execute(sa.text("DROP ROLE IF EXISTS apply_test_role"))
+
+
+def test_no_statement_timeout_while_applying(pg_server, tmp_path):
+    from db.engine import EngineOptions, make_engine
+
+    engine = make_engine(
+        pg_server.create_database("pgfront_slow"), EngineOptions(statement_timeout_ms=100)
+    )
+    _write(tmp_path, "001_slow.sql", "SELECT pg_sleep(0.3);")
+    try:
+        assert apply_sql_dir(engine, tmp_path) == ["001_slow.sql"]
+        with engine.connect() as conn:  # the pooled connection has its own timeout back
+            assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "100ms"
+    finally:
+        engine.dispose()
+
+
+def test_non_utf8_file_is_a_clear_error(empty_engine, tmp_path):
+    (tmp_path / "001_latin1.sql").write_bytes("SELECT 'café';".encode("latin-1"))
+    with pytest.raises(SqlFileFailed, match="001_latin1.sql is not UTF-8"):
+        apply_sql_dir(empty_engine, tmp_path)
+
+
+def test_out_of_order_file_is_noted(empty_engine, tmp_path):
+    _write(tmp_path, "002_b.sql", "CREATE TABLE b (x int);")
+    apply_sql_dir(empty_engine, tmp_path)
+    _write(tmp_path, "001_a.sql", "CREATE TABLE a (x int);")
+    lines = []
+    assert apply_sql_dir(empty_engine, tmp_path, log=lines.append) == ["001_a.sql"]
+    assert lines[0].startswith("note: 001_a.sql sorts before 002_b.sql")
