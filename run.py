@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 
-from db.embedded import EmbeddedError
+from db.embedded import EmbeddedError, exit_on_sigterm
 from db.engine import DatabaseUnreachable
 from db.sqlfiles import SqlFileChanged, SqlFileFailed
 from webapp.config import ConfigError, describe_settings, load_settings
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     flags = {"HOST": args.host, "PORT": args.port, "THREADS": args.threads}
     config = {name: value for name, value in flags.items() if value is not None}
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     from webapp import commands
 
     try:
@@ -66,11 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-def _exit_on_sigterm(signum, frame):
-    """SIGTERM stops like Ctrl-C: waitress closes, the pool closes, the embedded server stops."""
-    raise SystemExit(0)
 
 
 if __name__ == "__main__":

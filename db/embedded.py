@@ -101,7 +101,7 @@ class EmbeddedPostgres:
         in_main_thread = threading.current_thread() is threading.main_thread()
         if in_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             # SIGTERM would otherwise end the process without running atexit handlers.
-            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            signal.signal(signal.SIGTERM, exit_on_sigterm)
 
     # -- connecting -------------------------------------------------------------
 
@@ -244,5 +244,6 @@ def _prepare_for_system_user(folder: Path, pgdata: Path, pwfile: Path) -> None:
         os.chown(log, entry.pw_uid, entry.pw_gid)
 
 
-def _exit_on_sigterm(signum, frame):  # noqa: ARG001
-    raise SystemExit(128 + signum)
+def exit_on_sigterm(signum, frame) -> None:
+    """SIGTERM stops like Ctrl-C: the server loop ends, atexit handlers run, exit status 0."""
+    raise SystemExit(0)

@@ -34,6 +34,22 @@ def test_config_wins_over_environment():
         ("PORT", "70000", "PORT='70000' must be between 0 and 65535"),
         ("DB_SCHEMAS", " , ", "DB_SCHEMAS=' , ' must name at least one schema"),
         ("DB_POOL_TIMEOUT", "-1", "DB_POOL_TIMEOUT='-1' must be a positive number"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' must be DEBUG, INFO, WARNING or ERROR"),
+        (
+            "DATABASE_URL",
+            "mysql://u:secret@h/d",
+            "DATABASE_URL=(hidden) is not a postgresql://user:password@host:port/dbname URL",
+        ),
+        (
+            "DATABASE_URL",
+            "garbage",
+            "DATABASE_URL=(hidden) is not a postgresql://user:password@host:port/dbname URL",
+        ),
+        (
+            "DATABASE_URL",
+            "postgresql://u:secret@h:notaport/d",
+            "DATABASE_URL=(hidden) is not a postgresql://user:password@host:port/dbname URL",
+        ),
     ],
 )
 def test_bad_values_name_the_setting(name, value, message):

@@ -102,6 +102,12 @@ def test_waitress_serve_call_works(database_url):
     [
         (["--threads", "zero"], {}, "error: THREADS='zero' is not valid\n"),
         ([], {"PORT": "99999"}, "error: PORT='99999' must be between 0 and 65535\n"),
+        ([], {"LOG_LEVEL": "x"}, "error: LOG_LEVEL='x' must be DEBUG, INFO, WARNING or ERROR\n"),
+        (
+            [],
+            {"DATABASE_URL": "mysql://u:pw@h/d"},
+            "error: DATABASE_URL=(hidden) is not a postgresql://user:password@host:port/dbname URL\n",
+        ),
     ],
 )
 def test_bad_settings_give_one_line(args, env, message):
@@ -132,3 +138,10 @@ def test_apply_sql_command(pg_server, tmp_path):
     assert changed.returncode == 2
     assert changed.stderr.startswith("error: 001_t.sql was applied on")
     assert changed.stderr.count("\n") == 1
+
+
+def test_missing_schema_gives_one_line(database_url):
+    url = database_url.render_as_string(hide_password=False)
+    result = _run(DATABASE_URL=url, DB_SCHEMAS="public,nowhere")
+    assert result.returncode == 2
+    assert result.stderr == "error: DB_SCHEMAS names schemas the database does not have: nowhere\n"

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from db.engine import normalize_url
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -75,11 +77,30 @@ def _optional_text(text: str) -> str | None:
     return text.strip() or None
 
 
+def _database_url(text: str) -> str | None:
+    """A PostgreSQL URL, checked now so a typo fails at startup (the password never printed)."""
+    if not text.strip():
+        return None
+    try:
+        url = normalize_url(text.strip())
+        _ = url.port  # parses the port
+    except Exception:  # noqa: BLE001 - make_url raises several kinds; all mean the same here
+        raise ValueError("is not a postgresql://user:password@host:port/dbname URL") from None
+    return text.strip()
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
 SETTINGS = (
     Setting(
         "DATABASE_URL",
         None,
-        _optional_text,
+        _database_url,
         "postgresql://user:password@host:5432/dbname; unset: start the embedded PostgreSQL",
     ),
     Setting(
@@ -119,7 +140,7 @@ SETTINGS = (
         "MAX_ROWS",
         1000,
         _positive_int,
-        "hard cap on rows in one API response or page; a larger limit is cut and reported",
+        "hard cap on rows in one API response; a larger limit is cut and reported",
     ),
     Setting(
         "DATA_DIR",
@@ -133,7 +154,7 @@ SETTINGS = (
         _text,
         "the numbered .sql files applied by apply-sql and by the embedded default",
     ),
-    Setting("LOG_LEVEL", "INFO", lambda t: _text(t).upper(), "DEBUG, INFO, WARNING or ERROR"),
+    Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR"),
 )
 
 EMBEDDED_DATABASE = "library"
@@ -218,8 +239,9 @@ def _parse(setting: Setting, raw: Any) -> Any:
     try:
         return setting.parse(raw)
     except ValueError as exc:
-        reason = str(exc) if "must" in str(exc) else "is not valid"
-        raise ConfigError(f"{setting.name}={raw!r} {reason}") from None
+        reason = str(exc) if str(exc).startswith(("must", "is not")) else "is not valid"
+        shown = "(hidden)" if setting.name == "DATABASE_URL" else repr(raw)
+        raise ConfigError(f"{setting.name}={shown} {reason}") from None
 
 
 def describe_settings() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from flask import current_app, g
 from sqlalchemy.engine import Engine
 
@@ -13,7 +14,7 @@ from db.embedded import EmbeddedPostgres
 from db.engine import EngineOptions, check_reachable, make_engine
 from db.sqlfiles import apply_sql_dir
 
-from .config import EMBEDDED_DATABASE, Settings
+from .config import EMBEDDED_DATABASE, ConfigError, Settings
 
 log = logging.getLogger("webapp")
 
@@ -46,6 +47,7 @@ def open_state(settings: Settings) -> AppState:
         applied = apply_sql_dir(engine, settings.sql_dir, log=log.info)
         if applied:
             log.info("embedded database: applied %d sql/ file(s)", len(applied))
+    require_schemas(engine, settings.schemas)
     catalog = reflect_catalog(engine, settings.schemas)
     log.info(
         "reflected %d relations from schemas %s in %.2fs",
@@ -54,6 +56,22 @@ def open_state(settings: Settings) -> AppState:
         catalog.load_seconds,
     )
     return AppState(settings, engine, CatalogHolder(catalog), embedded)
+
+
+def require_schemas(engine: Engine, schemas: tuple[str, ...]) -> None:
+    """Fail at startup when DB_SCHEMAS names a schema the database does not have."""
+    with engine.connect() as conn:
+        found = set(
+            conn.execute(
+                sa.text("SELECT nspname FROM pg_namespace WHERE nspname = ANY(:names)"),
+                {"names": list(schemas)},
+            ).scalars()
+        )
+    missing = [name for name in schemas if name not in found]
+    if missing:
+        raise ConfigError(
+            f"DB_SCHEMAS names schemas the database does not have: {', '.join(missing)}"
+        )
 
 
 def engine_options(settings: Settings) -> EngineOptions:
@@ -72,7 +90,10 @@ def engine_options(settings: Settings) -> EngineOptions:
 def start_embedded(settings: Settings) -> EmbeddedPostgres:
     """Start (or reuse) the embedded server in DATA_DIR; it stops when the process exits."""
     embedded = EmbeddedPostgres(settings.data_dir / "postgres")
-    embedded.start()
+    try:
+        embedded.start()
+    except OSError as exc:
+        raise ConfigError(f"DATA_DIR={settings.data_dir}: {exc.strerror or exc}") from None
     embedded.stop_at_exit()
     if embedded.ensure_database(EMBEDDED_DATABASE):
         log.info("embedded database %r created in %s", EMBEDDED_DATABASE, embedded.folder)
