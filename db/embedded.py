@@ -133,6 +133,7 @@ class EmbeddedPostgres:
     # -- internals --------------------------------------------------------------
 
     def _password(self) -> str:
+        """The generated superuser password, kept 0600 in the folder."""
         return (self.folder / "password").read_text().strip()
 
     def _initdb(self) -> None:
@@ -174,9 +175,11 @@ class EmbeddedPostgres:
         return int(lines[3])
 
     def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess:
+        """Run pg_ctl on our cluster."""
         return self._run("pg_ctl", "-D", str(self.pgdata), *args)
 
     def _run(self, program: str, *args: str) -> subprocess.CompletedProcess:
+        """Run one of the wheel's programs, as the server user when we are root."""
         # stdout/stderr to files, not pipes: the postmaster inherits them and would hold a pipe open.
         with open(self.folder / f".{program}.out", "w+") as out:
             result = subprocess.run(
@@ -197,6 +200,7 @@ class EmbeddedPostgres:
         return result
 
     def _log_tail(self) -> str:
+        """The last line of the server log, for error messages."""
         try:
             lines = self.logfile.read_text().strip().splitlines()
         except OSError:
@@ -204,6 +208,7 @@ class EmbeddedPostgres:
         return lines[-1] if lines else "empty server log"
 
     def _take_lock(self) -> None:
+        """Hold the folder's lock for this process, or say who has it."""
         if self._lock_fd is not None:
             return
         fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -218,6 +223,7 @@ class EmbeddedPostgres:
         self._lock_fd = fd
 
     def _release_lock(self) -> None:
+        """Let go of the folder's lock."""
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -11,8 +11,22 @@ def test_pool_covers_the_waitress_threads(make_app):
     app = make_app(THREADS="6")
     engine = app.extensions["pgfront"].engine
     assert engine.pool.size() >= 6
-    assert engine.pool._pre_ping
     assert engine.pool.timeout() <= 10
+
+
+def test_killed_idle_connections_are_replaced_unnoticed(make_app, engine):
+    app = make_app(DB_APPLICATION_NAME="pgfront-kill-test", THREADS="2")
+    client = app.test_client()
+    assert client.get("/api/branches?limit=1").status_code == 200  # a pooled connection exists
+    with engine.connect() as conn:
+        killed = conn.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = 'pgfront-kill-test'"
+            )
+        ).scalar()
+    assert killed >= 1
+    assert [client.get("/api/branches?limit=1").status_code for _ in range(5)] == [200] * 5
 
 
 def test_connections_carry_name_and_timeouts(make_app):

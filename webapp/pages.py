@@ -23,7 +23,10 @@ PAGE_SIZE = 50
 _ESTIMATES_SQL = sa.text(
     """
     SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS estimate,
-           pg_total_relation_size(c.oid) AS bytes
+           CASE WHEN c.relkind = 'p'  -- a partitioned table's data is in its partitions
+                THEN (SELECT sum(pg_total_relation_size(relid))::bigint
+                      FROM pg_partition_tree(c.oid))
+                ELSE pg_total_relation_size(c.oid) END AS bytes
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = ANY(:schemas)
     """

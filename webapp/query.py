@@ -129,6 +129,7 @@ _COMPARISONS = {
 
 
 def _is_clause(column: sa.Column, value: str) -> sa.ColumnElement[bool]:
+    """IS NULL, IS TRUE, IS FALSE or IS UNKNOWN."""
     if value == "null":
         return column.is_(None)
     if value == "unknown":
