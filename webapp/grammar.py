@@ -172,6 +172,18 @@ def parse_select(text: str | None) -> tuple[SelectItem, ...] | None:
     return tuple(items)
 
 
+def parse_names(text: str) -> list[str]:
+    """A comma-separated list of column names, each possibly in double quotes (`"a","b"`)."""
+    names = []
+    for part in text.split(","):
+        name = part.strip()
+        if len(name) >= 2 and name[0] == '"' == name[-1]:
+            name = name[1:-1].replace('""', '"')
+        if name:
+            names.append(name)
+    return names
+
+
 def parse_order(text: str | None) -> tuple[OrderTerm, ...]:
     """Parse `order=a.desc.nullslast,b`."""
     if not text:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from db.catalog import Relation
 
 from .errors import ApiError
-from .grammar import GrammarError, ReadRequest
+from .grammar import GrammarError, ReadRequest, parse_names
 from .query import coerce_value, condition_clause, python_type
 
 
@@ -40,7 +40,7 @@ def parse_body(raw: bytes) -> list[dict[str, Any]]:
 def payload_columns(relation: Relation, rows: list[dict], columns: str | None) -> list[str]:
     """The columns a write sets: `columns=` if given, else every key of the body's rows."""
     if columns:
-        names = [name.strip() for name in columns.split(",") if name.strip()]
+        names = parse_names(columns)
     else:
         names = list(dict.fromkeys(key for row in rows for key in row))
     for name in names:
@@ -124,7 +124,7 @@ def insert_statement(
 def conflict_columns(relation: Relation, on_conflict: str | None) -> list[str]:
     """The columns of on_conflict=, or the primary key; each must exist."""
     if on_conflict:
-        names = [name.strip() for name in on_conflict.split(",") if name.strip()]
+        names = parse_names(on_conflict)
         for name in names:
             relation.column(name)
         return names

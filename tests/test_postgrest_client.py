@@ -1,0 +1,71 @@
+"""The `postgrest` Python client, unchanged, against the API served by waitress."""
+
+import threading
+
+import pytest
+import waitress
+from postgrest import SyncPostgrestClient
+
+
+@pytest.fixture
+def postgrest(app, db_connection):
+    """A real waitress server on a free port (one thread: the test's outer transaction is shared)."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=1)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    client = SyncPostgrestClient(f"http://127.0.0.1:{server.effective_port}/api")
+    yield client
+    client.session.close()
+
+    def close_everything():  # runs in the server's own loop, so the loop ends cleanly
+        for dispatcher in list(server._map.values()):
+            dispatcher.close()
+
+    server.trigger.pull_trigger(close_everything)
+    thread.join(timeout=10)
+    server.task_dispatcher.shutdown()
+
+
+def test_select_filter_order_range(postgrest):
+    result = (
+        postgrest.from_("branches")
+        .select("id,name", count="exact")
+        .neq("name", "Central")
+        .order("id", desc=True)
+        .range(0, 2)
+        .execute()
+    )
+    assert [row["name"] for row in result.data] == ["University", "Old Town", "Harbour"]
+    assert result.count == 5
+    either = (
+        postgrest.from_("branches").select("name").or_("name.eq.Central,name.eq.Harbour").execute()
+    )
+    assert sorted(row["name"] for row in either.data) == ["Central", "Harbour"]
+    listed = postgrest.from_("branches").select("name").in_("id", [1, 2]).execute()
+    assert len(listed.data) == 2
+
+
+def test_single_and_other_schema(postgrest):
+    harbour = postgrest.from_("branches").select("*").eq("name", "Harbour").single().execute()
+    assert harbour.data["name"] == "Harbour"
+    targets = postgrest.schema("reporting").from_("branch_targets").select("*").limit(3).execute()
+    assert len(targets.data) == 3
+
+
+def test_insert_upsert_update_delete(postgrest):
+    created = postgrest.from_("branches").insert({"name": "Seaside", "city": "Portsea"}).execute()
+    assert created.data[0]["name"] == "Seaside"
+    upserted = (
+        postgrest.from_("branches")
+        .upsert([{"name": "Harbour", "city": "New Port"}], on_conflict="name")
+        .execute()
+    )
+    assert upserted.data[0]["city"] == "New Port"
+    updated = (
+        postgrest.from_("branches").update({"phone": "+1 555"}).eq("name", "Seaside").execute()
+    )
+    assert updated.data[0]["phone"] == "+1 555"
+    deleted = postgrest.from_("branches").delete().eq("name", "Seaside").execute()
+    assert deleted.data[0]["name"] == "Seaside"
+    left = postgrest.from_("branches").select("name").eq("name", "Seaside").execute()
+    assert left.data == []
