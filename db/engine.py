@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
+import orjson
 import sqlalchemy as sa
 from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
 from sqlalchemy.engine import URL, Engine, make_url
@@ -49,6 +50,7 @@ def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
         normalize_url(url),
         # jsonb numbers keep every digit (floats become Decimal, as numeric columns do).
         json_deserializer=partial(json.loads, parse_float=Decimal),
+        json_serializer=_json_text,
         pool_size=options.pool_size,
         max_overflow=options.max_overflow,
         pool_timeout=options.pool_timeout,
@@ -67,6 +69,17 @@ def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
     )
     sa.event.listen(engine, "connect", _register_loaders)
     return engine
+
+
+def _json_text(value: object) -> str:
+    """jsonb parameters as JSON text; Decimal numbers keep every digit."""
+    return orjson.dumps(value, default=_exact_decimal).decode()
+
+
+def _exact_decimal(value: object) -> object:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value)) if value.is_finite() else str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _infinity_aware(loader: type) -> type:

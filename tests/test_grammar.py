@@ -11,13 +11,11 @@ from webapp.grammar import (
     GrammarError,
     Logic,
     OrderTerm,
-    SelectItem,
     parse_filter,
     parse_logic,
     parse_order,
-    parse_read,
-    parse_select,
 )
+from webapp.reads import Embed, ReadRequest, SelectItem, parse_read, parse_select
 
 
 @pytest.mark.parametrize(
@@ -77,11 +75,48 @@ def test_parse_order():
 
 
 def test_parse_select():
-    assert parse_select("*") is None
-    assert parse_select("id, name:title") == (SelectItem("id"), SelectItem("title", "name"))
-    for bad in ("id,,title", ":title", "author(*)", "price::text"):
+    assert parse_select("*") == (None, ())
+    assert parse_select("id, name:title") == ((SelectItem("id"), SelectItem("title", "name")), ())
+    for bad in ("id,,title", ":title", "author(*", "price::text", "x:(a)", "books!(a)"):
         with pytest.raises(GrammarError):
             parse_select(bad)
+
+
+def test_parse_select_with_embeds():
+    columns, embeds = parse_select(
+        "title,writer:authors(name),copies!copies_book_id_fkey(copy_no,branches(*))"
+    )
+    assert columns == (SelectItem("title"),)
+    assert embeds == (
+        Embed("authors", "writer", read=ReadRequest(select=(SelectItem("name"),))),
+        Embed(
+            "copies",
+            hint="copies_book_id_fkey",
+            read=ReadRequest(select=(SelectItem("copy_no"),), embeds=(Embed("branches"),)),
+        ),
+    )
+
+
+def test_embedded_parameters_go_to_their_embed():
+    read = parse_read(
+        MultiDict(
+            [
+                ("select", "*,copies(*,branches(name))"),
+                ("copies.order", "copy_no.desc"),
+                ("copies.limit", "2"),
+                ("copies.condition", "eq.new"),
+                ("copies.branches.name", "neq.Central"),
+                ("copies.not.or", "(copy_no.eq.1,copy_no.eq.2)"),
+                ("title", "like.*a*"),
+            ]
+        )
+    )
+    assert read.filters == (Filter("title", "like", "*a*"),)
+    (copies,) = read.embeds
+    assert copies.read.limit == 2 and copies.read.order == (OrderTerm("copy_no", descending=True),)
+    assert copies.read.filters[0] == Filter("condition", "eq", "new")
+    assert copies.read.filters[1].negated and copies.read.filters[1].op == "or"
+    assert copies.read.embeds[0].read.filters == (Filter("name", "neq", "Central"),)
 
 
 def test_parse_read_collects_filters_and_paging():

@@ -11,11 +11,12 @@ from db.catalog import Relation
 from db.session import Session
 
 from . import mutations
+from .embedding import attach_embeds, join_columns
 from .encoding import csv_text, dumps
 from .errors import ApiError
-from .grammar import parse_read
 from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
-from .query import build_select, count_select, page
+from .query import HIDDEN, build_select, count_select, page
+from .reads import parse_read
 from .state import app_state, current_catalog
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -44,13 +45,22 @@ def read_rows(name: str):
     prefer = parse_prefer(request.headers)
     offset, limit = paging(read.offset, read.limit)
     max_rows = app_state().settings.max_rows
-    selected = build_select(relation, read)
+    catalog = current_catalog()
+    hidden = join_columns(catalog, relation, read.embeds)
+    selected = build_select(relation, read, hidden=hidden)
     stmt, limit = page(selected, offset, limit, max_rows)
     result = Session.execute(stmt)
-    keys = list(result.keys())
-    rows = [dict(zip(keys, row, strict=True)) for row in result]
+    names = list(result.keys())
+    keys = [name for name in names if not name.startswith(HIDDEN)]
+    rows = [dict(zip(names, row, strict=True)) for row in result]
     more = len(rows) > limit
     del rows[limit:]
+    if read.embeds:
+        attach_embeds(Session(), catalog, relation, rows, read.embeds)
+        keys += [embed.key for embed in read.embeds]
+        for row in rows:
+            for name in hidden:
+                row.pop(HIDDEN + name, None)
     total = count_rows(selected, prefer.count, max_rows) if prefer.count else None
     if total is not None and offset > 0 and offset >= total:
         raise ApiError(

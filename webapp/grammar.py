@@ -1,13 +1,13 @@
-"""The query-string grammar (PostgREST's): filters, logic trees, select, order, limit and offset.
+"""The query-string grammar (PostgREST's): filters, logic trees, order, limit and offset.
 
 Parsing only: this module turns request text into small immutable values and
-knows nothing of SQL or of the catalog. `query.py` resolves the names.
+knows nothing of SQL or of the catalog. `reads.py` puts a whole request together;
+`query.py` resolves the names.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 RESERVED = frozenset({"select", "order", "limit", "offset", "columns", "on_conflict", "or", "and"})
@@ -51,36 +51,12 @@ Condition = Filter | Logic
 
 
 @dataclass(frozen=True)
-class SelectItem:
-    """One selected column, possibly renamed: `alias:column`."""
-
-    column: str
-    alias: str | None = None
-
-    @property
-    def key(self) -> str:
-        """The key the value has in the response."""
-        return self.alias or self.column
-
-
-@dataclass(frozen=True)
 class OrderTerm:
     """One sort key: `published_on.desc.nullslast`."""
 
     column: str
     descending: bool = False
     nulls: str | None = None  # "first", "last" or None for PostgreSQL's default
-
-
-@dataclass(frozen=True)
-class ReadRequest:
-    """What a GET asks for, before names are checked against the catalog."""
-
-    filters: tuple[Condition, ...] = ()
-    select: tuple[SelectItem, ...] | None = None
-    order: tuple[OrderTerm, ...] = ()
-    limit: int | None = None
-    offset: int = 0
 
 
 def parse_filter(column: str, text: str) -> Filter:
@@ -150,28 +126,6 @@ def _split_list(body: str, column: str) -> list[str]:
     return values
 
 
-def parse_select(text: str | None) -> tuple[SelectItem, ...] | None:
-    """Parse `select=a,alias:b` (or `*`); None means every column."""
-    if text is None or text.strip() in ("", "*"):
-        return None
-    items = []
-    for part in (part.strip() for part in text.split(",")):
-        alias, colon, column = part.partition(":")
-        if not colon:
-            alias, column = "", alias
-        if "(" in part or ")" in part:
-            raise GrammarError(
-                f"embedding related tables ({part!r}) is not supported yet",
-                hint="select columns of this table only",
-            )
-        if "::" in part:
-            raise GrammarError(f"casts ({part!r}) are not supported in select")
-        if not column or (colon and not alias):
-            raise GrammarError(f"empty name in select={text!r}")
-        items.append(SelectItem(column, alias or None))
-    return tuple(items)
-
-
 def parse_names(text: str) -> list[str]:
     """A comma-separated list of column names, each possibly in double quotes (`"a","b"`)."""
     names = []
@@ -225,7 +179,7 @@ def parse_logic(key: str, text: str, depth: int = 0) -> Logic:
         raise GrammarError(f"logic trees nest deeper than {MAX_TREE_DEPTH} levels")
     if len(text) < 2 or text[0] != "(" or text[-1] != ")":
         raise GrammarError(f"{key}= needs its conditions in parentheses: {key}=(a.eq.1,b.eq.2)")
-    parts = _split_top_level(text[1:-1], key)
+    parts = split_top_level(text[1:-1], key)
     if not parts or any(not part for part in parts):
         raise GrammarError(f"empty condition in {key}={text}")
     return Logic(op, tuple(_parse_tree_item(part, depth + 1) for part in parts), negated)
@@ -250,7 +204,7 @@ def _parse_tree_item(text: str, depth: int) -> Condition:
     return condition
 
 
-def _split_top_level(body: str, key: str) -> list[str]:
+def split_top_level(body: str, key: str) -> list[str]:
     """Split on commas outside parentheses and double quotes, keeping the text as it is."""
     parts, start, depth, quoted, i = [], 0, 0, False, 0
     while i < len(body):
@@ -296,29 +250,4 @@ def count_values(conditions: tuple[Condition, ...]) -> int:
         if isinstance(item.value, tuple)
         else 1
         for item in conditions
-    )
-
-
-def parse_read(args: Mapping[str, str] | object) -> ReadRequest:
-    """Parse a GET's query string (a werkzeug MultiDict) into a ReadRequest."""
-    filters = []
-    for key, value in args.items(multi=True):  # type: ignore[attr-defined]
-        if "\x00" in key or "\x00" in value:
-            raise GrammarError(
-                "the query string contains a NUL character, which PostgreSQL refuses"
-            )
-        if key in ("or", "and", "not.or", "not.and"):
-            filters.append(parse_logic(key, value))
-        elif key not in RESERVED:
-            filters.append(parse_filter(key, value))
-    if count_conditions(tuple(filters)) > MAX_CONDITIONS:
-        raise GrammarError(f"more than {MAX_CONDITIONS} filter conditions in one request")
-    if count_values(tuple(filters)) > MAX_VALUES:
-        raise GrammarError(f"more than {MAX_VALUES} filter values in one request")
-    return ReadRequest(
-        filters=tuple(filters),
-        select=parse_select(args.get("select")),  # type: ignore[attr-defined]
-        order=parse_order(args.get("order")),  # type: ignore[attr-defined]
-        limit=parse_count("limit", args.get("limit")),  # type: ignore[attr-defined]
-        offset=parse_count("offset", args.get("offset")) or 0,  # type: ignore[attr-defined]
     )

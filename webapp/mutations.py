@@ -18,8 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from db.catalog import Relation
 
 from .errors import ApiError
-from .grammar import GrammarError, ReadRequest, parse_names
+from .grammar import GrammarError, parse_names
 from .query import coerce_value, condition_clause, python_type
+from .reads import ReadRequest
 
 
 def parse_body(raw: bytes) -> list[dict[str, Any]]:

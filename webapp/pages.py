@@ -11,8 +11,8 @@ from flask import Blueprint, render_template, request, url_for
 from db.session import Session
 
 from .encoding import dumps
-from .grammar import ReadRequest, parse_read
 from .query import build_select, page
+from .reads import ReadRequest, parse_read
 from .state import current_catalog
 
 bp = Blueprint("pages", __name__)

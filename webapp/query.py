@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from db.catalog import Relation
 
-from .grammar import Condition, Filter, GrammarError, ReadRequest
+from .grammar import Condition, Filter, GrammarError
+from .reads import ReadRequest
 
 _BOOLEANS = {
     "true": True,
@@ -137,8 +138,14 @@ def _is_clause(column: sa.Column, value: str) -> sa.ColumnElement[bool]:
     return column.is_(sa.true() if value == "true" else sa.false())
 
 
-def build_select(relation: Relation, read: ReadRequest) -> sa.Select:
-    """The SELECT of a read's columns, filters and order, before paging."""
+HIDDEN = "_pgfront_join_"  # prefix of columns fetched only to join embeds, never returned
+
+
+def build_select(relation: Relation, read: ReadRequest, hidden: tuple[str, ...] = ()) -> sa.Select:
+    """The SELECT of a read's columns, filters and order, before paging.
+
+    hidden names columns fetched (as HIDDEN + name) only so embeds can be joined to them.
+    """
     table = relation.table
     if read.select:
         columns = [
@@ -149,9 +156,16 @@ def build_select(relation: Relation, read: ReadRequest) -> sa.Select:
         ]
     else:
         columns = list(table.columns)
+    columns += [relation.column(name).label(HIDDEN + name) for name in hidden]
     stmt = sa.select(*columns).select_from(table)
     for condition in read.filters:
         stmt = stmt.where(condition_clause(relation, condition))
+    return stmt.order_by(*order_clauses(relation, read))
+
+
+def order_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElement]:
+    """ORDER BY of a read; the primary key when it asks for none, so pages are stable."""
+    clauses = []
     for term in read.order:
         column = relation.column(term.column)
         key = column.desc() if term.descending else column.asc()
@@ -159,11 +173,10 @@ def build_select(relation: Relation, read: ReadRequest) -> sa.Select:
             key = key.nulls_first()
         elif term.nulls == "last":
             key = key.nulls_last()
-        stmt = stmt.order_by(key)
-    if not read.order and relation.primary_key:
-        # A stable order makes limit/offset pages consistent.
-        stmt = stmt.order_by(*(table.columns[name] for name in relation.primary_key))
-    return stmt
+        clauses.append(key)
+    if not clauses:
+        clauses = [relation.table.columns[name] for name in relation.primary_key]
+    return clauses
 
 
 def page(stmt: sa.Select, offset: int, limit: int | None, max_rows: int) -> tuple[sa.Select, int]:

@@ -1,0 +1,166 @@
+"""Embedding related rows (`select=*,authors(*)`) along foreign keys, in both directions.
+
+One query per embed per level, whatever the number of parent rows: the parents'
+key values go into one `IN (...)` and the children are attached in Python, so they
+are encoded exactly like top-level rows. A per-parent limit uses row_number().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from db.catalog import Catalog, NotInCatalog, Relation
+
+from .errors import ApiError
+from .query import HIDDEN, build_select, order_clauses
+from .reads import Embed
+
+
+@dataclass(frozen=True)
+class Join:
+    """How embedded rows relate to their parent row: matching columns, and which side is many."""
+
+    child: Relation
+    parent_columns: tuple[str, ...]
+    child_columns: tuple[str, ...]
+    to_many: bool
+    name: str
+
+
+def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
+    """The one foreign key between parent and the embedded relation (a hint picks among several)."""
+    child = _embedded_relation(catalog, parent, embed)
+    candidates = []
+    for fk in parent.table.foreign_key_constraints:  # parent -> child: one object
+        if fk.referred_table is child.table:
+            candidates.append(
+                Join(
+                    child,
+                    tuple(c.name for c in fk.columns),
+                    tuple(e.column.name for e in fk.elements),
+                    False,
+                    fk.name,
+                )
+            )
+    for fk in child.table.foreign_key_constraints:  # child -> parent: a list
+        if fk.referred_table is parent.table:
+            candidates.append(
+                Join(
+                    child,
+                    tuple(e.column.name for e in fk.elements),
+                    tuple(c.name for c in fk.columns),
+                    True,
+                    fk.name,
+                )
+            )
+    if embed.hint:
+        candidates = [
+            join
+            for join in candidates
+            if embed.hint == join.name
+            or embed.hint in (join.parent_columns if not join.to_many else join.child_columns)
+        ]
+    if not candidates:
+        raise ApiError(
+            400,
+            f"no foreign key relates {parent.qualified_name} and "
+            f"{child.qualified_name}" + (f" by {embed.hint!r}" if embed.hint else ""),
+            code="PGRST200",
+        )
+    if len(candidates) > 1:
+        raise ApiError(
+            300,
+            f"more than one foreign key relates {parent.qualified_name} and {child.qualified_name}",
+            code="PGRST201",
+            hint="name one: " + ", ".join(f"{embed.relation}!{join.name}" for join in candidates),
+        )
+    return candidates[0]
+
+
+def _embedded_relation(catalog: Catalog, parent: Relation, embed: Embed) -> Relation:
+    """The embedded relation: in the parent's schema, else in the default one."""
+    try:
+        return catalog.relation(embed.relation, parent.schema)
+    except NotInCatalog:
+        return catalog.relation(embed.relation)
+
+
+def join_columns(
+    catalog: Catalog, relation: Relation, embeds: tuple[Embed, ...]
+) -> tuple[str, ...]:
+    """The columns of relation that its embeds join on (fetched hidden)."""
+    names: list[str] = []
+    for embed in embeds:
+        for name in resolve_join(catalog, relation, embed).parent_columns:
+            if name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def attach_embeds(
+    session: orm.Session,
+    catalog: Catalog,
+    parent: Relation,
+    rows: list[dict],
+    embeds: tuple[Embed, ...],
+) -> None:
+    """Fetch each embed for all rows in one query and attach it to each row (recursively)."""
+    for embed in embeds:
+        join = resolve_join(catalog, parent, embed)
+        keys = {_key(row, join.parent_columns) for row in rows}
+        keys.discard(None)
+        children = _fetch_children(session, catalog, join, embed, sorted(keys, key=repr))
+        grouped: dict[tuple, list[dict]] = {}
+        for child in children:
+            grouped.setdefault(_key(child, join.child_columns), []).append(child)
+        for row in rows:
+            found = grouped.get(_key(row, join.parent_columns), [])
+            row[embed.key] = found if join.to_many else (found[0] if found else None)
+        for child in children:
+            _drop_hidden(child)
+
+
+def _fetch_children(session, catalog, join: Join, embed: Embed, keys: list[tuple]) -> list[dict]:
+    """The embedded rows of every parent key, with their own embeds attached."""
+    if not keys:
+        return []
+    child, read = join.child, embed.read
+    hidden = tuple(dict.fromkeys(join.child_columns + join_columns(catalog, child, read.embeds)))
+    stmt = build_select(child, read, hidden=hidden)
+    match = [child.table.columns[name] for name in join.child_columns]
+    stmt = stmt.where(
+        sa.tuple_(*match).in_(keys) if len(match) > 1 else match[0].in_([k[0] for k in keys])
+    )
+    if join.to_many and (read.limit is not None or read.offset):
+        stmt = _per_parent_page(stmt, child, read, match)
+    result = session.execute(stmt)
+    names = list(result.keys())
+    rows = [dict(zip(names, values, strict=True)) for values in result]
+    attach_embeds(session, catalog, child, rows, read.embeds)
+    return rows
+
+
+def _per_parent_page(stmt: sa.Select, child: Relation, read, match) -> sa.Select:
+    """Keep rows offset+1 .. offset+limit of each parent, in the embed's order."""
+    number = sa.func.row_number().over(partition_by=match, order_by=order_clauses(child, read))
+    ranked = stmt.add_columns(number.label("_pgfront_n")).order_by(None).subquery("ranked")
+    kept = ranked.c._pgfront_n > read.offset
+    if read.limit is not None:
+        kept = sa.and_(kept, ranked.c._pgfront_n <= read.offset + read.limit)
+    visible = [column for column in ranked.c if column.key != "_pgfront_n"]
+    return sa.select(*visible).where(kept).order_by(ranked.c._pgfront_n)
+
+
+def _key(row: dict, columns: tuple[str, ...]) -> tuple | None:
+    """A row's values of the join columns (fetched hidden or selected), None if any is null."""
+    values = tuple(row.get(HIDDEN + name, row.get(name)) for name in columns)
+    return None if any(value is None for value in values) else values
+
+
+def _drop_hidden(row: dict) -> None:
+    """Remove the columns fetched only for joining."""
+    for key in [key for key in row if key.startswith(HIDDEN)]:
+        del row[key]

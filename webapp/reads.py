@@ -1,0 +1,209 @@
+"""A whole read request: the query string as filters, selection (with embeds), order and paging.
+
+`select=title,writer:authors(name),copies(copy_no,branches(name))` selects columns and
+embeds related rows; parameters prefixed with an embed's path (`copies.order=copy_no.desc`,
+`copies.limit=2`, `copies.condition=eq.new`) apply to that embed's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from .grammar import (
+    MAX_CONDITIONS,
+    MAX_VALUES,
+    RESERVED,
+    Condition,
+    GrammarError,
+    OrderTerm,
+    count_conditions,
+    count_values,
+    parse_count,
+    parse_filter,
+    parse_logic,
+    parse_order,
+    split_top_level,
+)
+
+MAX_EMBED_DEPTH = 4
+_PAGING = ("order", "limit", "offset")
+_LOGIC = ("or", "and", "not.or", "not.and")
+
+
+@dataclass(frozen=True)
+class SelectItem:
+    """One selected column, possibly renamed: `alias:column`."""
+
+    column: str
+    alias: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The key the value has in the response."""
+        return self.alias or self.column
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What a GET asks for, before names are checked against the catalog."""
+
+    filters: tuple[Condition, ...] = ()
+    select: tuple[SelectItem, ...] | None = None  # None: every column
+    order: tuple[OrderTerm, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+    embeds: tuple[Embed, ...] = ()
+
+
+@dataclass(frozen=True)
+class Embed:
+    """Related rows to embed: `alias:relation!hint(select...)`, with their own read."""
+
+    relation: str
+    alias: str | None = None
+    hint: str | None = None
+    read: ReadRequest = field(default_factory=ReadRequest)
+
+    @property
+    def key(self) -> str:
+        """The key the embedded rows have in each parent row."""
+        return self.alias or self.relation
+
+
+def parse_select(
+    text: str | None, depth: int = 0
+) -> tuple[tuple[SelectItem, ...] | None, tuple[Embed, ...]]:
+    """Parse `select=`: the columns (None for all) and the embeds."""
+    if text is None or not text.strip():
+        return None, ()
+    if depth > MAX_EMBED_DEPTH:
+        raise GrammarError(f"embeds nest deeper than {MAX_EMBED_DEPTH} levels")
+    columns: list[SelectItem] = []
+    embeds: list[Embed] = []
+    star = False
+    for part in split_top_level(text.strip(), "select"):
+        if part == "*":
+            star = True
+        elif "(" in part:
+            embeds.append(_parse_embed(part, depth))
+        else:
+            columns.append(_parse_column(part, text))
+    return (None if star or not columns else tuple(columns)), tuple(embeds)
+
+
+def _parse_column(part: str, text: str) -> SelectItem:
+    """`column` or `alias:column`."""
+    if "::" in part:
+        raise GrammarError(f"casts ({part!r}) are not supported in select")
+    alias, colon, column = part.partition(":")
+    if not colon:
+        alias, column = "", alias
+    if not column or (colon and not alias) or ")" in part:
+        raise GrammarError(f"empty or malformed name {part!r} in select={text!r}")
+    return SelectItem(column, alias or None)
+
+
+def _parse_embed(part: str, depth: int) -> Embed:
+    """`alias:relation!hint(inner select)`."""
+    head, _, rest = part.partition("(")
+    if not rest.endswith(")"):
+        raise GrammarError(f"embed {part!r} must end with ')'")
+    alias, colon, target = head.partition(":")
+    if not colon:
+        alias, target = "", alias
+    name, bang, hint = target.partition("!")
+    if not name or (bang and not hint) or (colon and not alias):
+        raise GrammarError(
+            f"malformed embed {part!r}: write relation(...), alias:relation(...) "
+            "or relation!foreign_key(...)"
+        )
+    columns, embeds = parse_select(rest[:-1] or "*", depth + 1)
+    return Embed(name, alias or None, hint or None, ReadRequest(select=columns, embeds=embeds))
+
+
+def parse_read(args: Mapping[str, str] | object) -> ReadRequest:
+    """Parse a GET's query string (a werkzeug MultiDict) into a ReadRequest with its embeds."""
+    columns, embeds = parse_select(args.get("select"))  # type: ignore[attr-defined]
+    paths = _embed_paths(embeds)
+    params: dict[str, list[tuple[str, str]]] = {}
+    for key, value in args.items(multi=True):  # type: ignore[attr-defined]
+        if "\x00" in key or "\x00" in value:
+            raise GrammarError(
+                "the query string contains a NUL character, which PostgreSQL refuses"
+            )
+        path, name = _split_path(key, paths)
+        params.setdefault(path, []).append((name, value))
+    read = _build_read(params.get("", []), columns, embeds, params, "")
+    if count_conditions(_all_filters(read)) > MAX_CONDITIONS:
+        raise GrammarError(f"more than {MAX_CONDITIONS} filter conditions in one request")
+    if count_values(_all_filters(read)) > MAX_VALUES:
+        raise GrammarError(f"more than {MAX_VALUES} filter values in one request")
+    return read
+
+
+def _build_read(pairs, columns, embeds, params, path) -> ReadRequest:
+    """One level's ReadRequest from its (name, value) pairs, with its embeds' reads inside."""
+    filters: list[Condition] = []
+    paging: dict[str, str] = {}
+    for name, value in pairs:
+        if name in _LOGIC:
+            filters.append(parse_logic(name, value))
+        elif name in _PAGING:
+            paging[name] = value
+        elif name not in RESERVED:
+            filters.append(parse_filter(name, value))
+    nested = tuple(
+        replace(
+            embed,
+            read=_build_read(
+                params.get(f"{path}{embed.key}", []),
+                embed.read.select,
+                embed.read.embeds,
+                params,
+                f"{path}{embed.key}.",
+            ),
+        )
+        for embed in embeds
+    )
+    return ReadRequest(
+        filters=tuple(filters),
+        select=columns,
+        order=parse_order(paging.get("order")),
+        limit=parse_count("limit", paging.get("limit")),
+        offset=parse_count("offset", paging.get("offset")) or 0,
+        embeds=nested,
+    )
+
+
+def _embed_paths(embeds: tuple[Embed, ...], prefix: str = "") -> set[str]:
+    """Every embed's dotted path by key: {"copies", "copies.branches"}."""
+    paths = set()
+    for embed in embeds:
+        path = prefix + embed.key
+        paths.add(path)
+        paths |= _embed_paths(embed.read.embeds, path + ".")
+    return paths
+
+
+def _split_path(key: str, paths: set[str]) -> tuple[str, str]:
+    """`copies.order` -> ("copies", "order") when copies is embedded; else ("", key)."""
+    if "." in key and key not in _LOGIC:
+        path, _, name = key.rpartition(".")
+        if path in ("not",):
+            return "", key
+        if path in paths:
+            return path, name
+        # A logic tree on an embed: copies.or=(...)
+        head, _, tail = path.rpartition(".")
+        if tail == "not" and head in paths:
+            return head, f"not.{name}"
+    return "", key
+
+
+def _all_filters(read: ReadRequest) -> tuple[Condition, ...]:
+    """The filters of a read and of all its embeds."""
+    found = list(read.filters)
+    for embed in read.embeds:
+        found.extend(_all_filters(embed.read))
+    return tuple(found)
