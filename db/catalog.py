@@ -118,6 +118,8 @@ class Catalog:
     metadata: sa.MetaData
     loaded_at: float
     load_seconds: float
+    # The schema SQLAlchemy leaves off names found on the search path (usually public).
+    search_schema: str = "public"
 
     @property
     def default_schema(self) -> str:
@@ -137,6 +139,14 @@ class Catalog:
     def table(self, name: str, schema: str | None = None) -> sa.Table:
         """The reflected Table for name ("books" or "reporting.loan_events")."""
         return self.relation(name, schema).table
+
+    def is_relation(self, table: sa.Table, relation: Relation) -> bool:
+        """True when table (say, a foreign key's target) is relation's table.
+
+        A foreign key to a table on the search path is reflected without a schema, as a
+        second Table object; names, not identity, tell them apart.
+        """
+        return (table.schema or self.search_schema, table.name) == (relation.schema, relation.name)
 
     def in_schema(self, schema: str) -> list[Relation]:
         """The relations of one schema, sorted by name."""
@@ -164,6 +174,7 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str]) -> Catalog:
         for row in conn.execute(_COLUMN_TYPES_SQL, {"schemas": list(schemas)}):
             type_names.setdefault((row.schema, row.relation), {})[row.column] = row.type_name
         _reflect_schemas(conn, metadata, schemas)
+        search_schema = conn.dialect.default_schema_name or "public"
         conn.rollback()
     _domains_as_base_types(metadata)
     relations = {}
@@ -185,6 +196,7 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str]) -> Catalog:
         metadata=metadata,
         loaded_at=time.time(),
         load_seconds=time.perf_counter() - started,
+        search_schema=search_schema,
     )
 
 

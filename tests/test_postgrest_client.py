@@ -69,3 +69,10 @@ def test_insert_upsert_update_delete(postgrest):
     assert deleted.data[0]["name"] == "Seaside"
     left = postgrest.from_("branches").select("name").eq("name", "Seaside").execute()
     assert left.data == []
+
+
+def test_embedding_through_the_client(postgrest):
+    books = postgrest.from_("books").select("title, authors(name)").order("isbn").limit(2).execute()
+    assert all(book["authors"]["name"] for book in books.data)
+    authors = postgrest.from_("authors").select("name, books(title)").eq("id", 1).execute()
+    assert isinstance(authors.data[0]["books"], list)

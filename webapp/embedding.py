@@ -35,7 +35,7 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
     child = _embedded_relation(catalog, parent, embed)
     candidates = []
     for fk in parent.table.foreign_key_constraints:  # parent -> child: one object
-        if fk.referred_table is child.table:
+        if catalog.is_relation(fk.referred_table, child):
             candidates.append(
                 Join(
                     child,
@@ -46,7 +46,7 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
                 )
             )
     for fk in child.table.foreign_key_constraints:  # child -> parent: a list
-        if fk.referred_table is parent.table:
+        if catalog.is_relation(fk.referred_table, parent):
             candidates.append(
                 Join(
                     child,
@@ -57,12 +57,7 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
                 )
             )
     if embed.hint:
-        candidates = [
-            join
-            for join in candidates
-            if embed.hint == join.name
-            or embed.hint in (join.parent_columns if not join.to_many else join.child_columns)
-        ]
+        candidates = [join for join in candidates if _hint_matches(embed.hint, join, parent)]
     if not candidates:
         raise ApiError(
             400,
@@ -78,6 +73,18 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
             hint="name one: " + ", ".join(f"{embed.relation}!{join.name}" for join in candidates),
         )
     return candidates[0]
+
+
+def _hint_matches(hint: str, join: Join, parent: Relation) -> bool:
+    """A hint names the foreign key constraint or its column.
+
+    A self-reference relates a table to itself both ways: there the column name picks the
+    referenced row (`books!sequel_of`), the constraint name the referencing rows.
+    """
+    fk_columns = join.child_columns if join.to_many else join.parent_columns
+    if join.child is parent:
+        return hint == join.name if join.to_many else hint in fk_columns
+    return hint == join.name or hint in fk_columns
 
 
 def _embedded_relation(catalog: Catalog, parent: Relation, embed: Embed) -> Relation:

@@ -1,0 +1,137 @@
+"""Embedding related rows: both directions, hints, nesting, per-embed reads, and no N+1."""
+
+import csv
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+
+
+@pytest.fixture
+def statements(db_connection):
+    """The SQL statements the app runs during the test (through the outer connection)."""
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            seen.append(statement)
+
+    sa.event.listen(db_connection, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(db_connection, "before_cursor_execute", record)
+
+
+def test_many_to_one(client, db_connection):
+    response = client.get("/api/books?select=title,authors(name,country)&order=isbn&limit=5")
+    assert response.status_code == 200, response.json
+    expected = (
+        db_connection.execute(
+            sa.text(
+                "SELECT a.name FROM books b JOIN authors a ON a.id = b.author_id ORDER BY b.isbn LIMIT 5"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert [row["authors"]["name"] for row in response.json] == expected
+    assert set(response.json[0]) == {"title", "authors"}
+    assert set(response.json[0]["authors"]) == {"name", "country"}
+
+
+def test_one_to_many_with_its_own_order_limit_and_filter(client, db_connection):
+    author = db_connection.execute(
+        sa.text(
+            "SELECT author_id FROM books GROUP BY author_id HAVING count(*) >= 4 ORDER BY 1 LIMIT 1"
+        )
+    ).scalar()
+    titles = (
+        db_connection.execute(
+            sa.text(
+                "SELECT title FROM books WHERE author_id = :a AND pages > 100 ORDER BY title DESC LIMIT 2 OFFSET 1"
+            ),
+            {"a": author},
+        )
+        .scalars()
+        .all()
+    )
+    response = client.get(
+        f"/api/authors?select=name,books(title)&id=eq.{author}"
+        "&books.order=title.desc&books.limit=2&books.offset=1&books.pages=gt.100"
+    )
+    assert [book["title"] for book in response.json[0]["books"]] == titles
+
+
+def test_alias_hint_and_composite_keys_nested(client, db_connection):
+    response = client.get(
+        "/api/loans?select=id,item:copies!loans_book_id_copy_no_fkey(copy_no,branches(name))&order=id&limit=3"
+    )
+    assert response.status_code == 200, response.json
+    expected = db_connection.execute(
+        sa.text(
+            "SELECT c.copy_no, br.name FROM loans l JOIN copies c USING (book_id, copy_no)"
+            " JOIN branches br ON br.id = c.branch_id ORDER BY l.id LIMIT 3"
+        )
+    ).all()
+    assert [(r["item"]["copy_no"], r["item"]["branches"]["name"]) for r in response.json] == [
+        tuple(row) for row in expected
+    ]
+
+
+def test_self_reference_needs_and_takes_a_hint(client, db_connection):
+    ambiguous = client.get("/api/books?select=title,books(title)&limit=1")
+    assert ambiguous.status_code == 300 and ambiguous.json["code"] == "PGRST201"
+    sequel = db_connection.execute(
+        sa.text(
+            "SELECT b.isbn, p.title FROM books b JOIN books p ON p.id = b.sequel_of ORDER BY b.isbn LIMIT 1"
+        )
+    ).one()
+    up = client.get(f"/api/books?select=title,prequel:books!sequel_of(title)&isbn=eq.{sequel.isbn}")
+    assert up.status_code == 200, up.json
+    assert up.json[0]["prequel"] == {"title": sequel.title}
+    down = client.get(
+        f"/api/books?select=title,sequels:books!books_sequel_of_fkey(isbn)&title=eq.{sequel.title}"
+    )
+    assert sequel.isbn in [s["isbn"] for row in down.json for s in row["sequels"]]
+
+
+def test_other_schema_embeds_public_table(client):
+    response = client.get(
+        "/api/branch_targets?select=month,branches(name)&limit=2",
+        headers={"Accept-Profile": "reporting"},
+    )
+    assert response.status_code == 200, response.json
+    assert response.json[0]["branches"]["name"]
+
+
+def test_one_query_per_embed_level(client, statements):
+    response = client.get(
+        "/api/authors?select=name,books(title,copies(copy_no,branches(name)))&limit=100"
+    )
+    assert response.status_code == 200
+    assert sum(len(author["books"]) for author in response.json) > 100
+    assert len(statements) == 4  # authors, books, copies, branches: never one per row
+
+
+@pytest.mark.parametrize(
+    ("select", "status", "code"),
+    [
+        ("name,authors(*)", 400, "PGRST200"),
+        ("name,nothing(*)", 404, "42P01"),
+        ("name,members!nope(*)", 400, "PGRST200"),
+        ("name,members(nope)", 400, "42703"),
+    ],
+)
+def test_embed_errors(client, select, status, code):
+    response = client.get(f"/api/branches?select={select}")
+    assert response.status_code == status
+    assert response.json["code"] == code
+
+
+def test_csv_with_embed(client):
+    response = client.get(
+        "/api/books?select=isbn,authors(name)&order=isbn&limit=2", headers={"Accept": "text/csv"}
+    )
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0] == ["isbn", "authors"]
+    assert json.loads(rows[1][1])["name"]
