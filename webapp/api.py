@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from dataclasses import replace
+from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
@@ -10,7 +11,7 @@ from flask import Blueprint, Response, request
 from db.catalog import Relation
 from db.session import Session
 
-from . import mutations
+from . import keyset, mutations
 from .embedding import attach_embeds, join_columns
 from .encoding import csv_text, dumps
 from .errors import ApiError
@@ -46,8 +47,17 @@ def read_rows(name: str):
     offset, limit = paging(read.offset, read.limit)
     max_rows = app_state().settings.max_rows
     catalog = current_catalog()
-    hidden = join_columns(catalog, relation, read.embeds)
+    after = None
+    if "cursor" in request.args:
+        read, after = keyset.read_after_cursor(relation, read, request.args["cursor"])
+    order = keyset.keyset_order(relation, read)
+    if order:
+        read = replace(read, order=order)
+    sort_keys = tuple(term.column for term in order or ())
+    hidden = tuple(dict.fromkeys(join_columns(catalog, relation, read.embeds) + sort_keys))
     selected = build_select(relation, read, hidden=hidden)
+    if after is not None:
+        selected = selected.where(after)
     stmt, limit = page(selected, offset, limit, max_rows)
     result = Session.execute(stmt)
     names = list(result.keys())
@@ -55,12 +65,16 @@ def read_rows(name: str):
     rows = [dict(zip(names, row, strict=True)) for row in result]
     more = len(rows) > limit
     del rows[limit:]
+    next_cursor = None
+    if more and order and rows:
+        last = rows[-1]
+        next_cursor = keyset.encode_cursor(order, {n: last[HIDDEN + n] for n in sort_keys})
     if read.embeds:
         attach_embeds(Session(), catalog, relation, rows, read.embeds)
         keys += [embed.key for embed in read.embeds]
-        for row in rows:
-            for name in hidden:
-                row.pop(HIDDEN + name, None)
+    for row in rows:
+        for name in hidden:
+            row.pop(HIDDEN + name, None)
     total = count_rows(selected, prefer.count, max_rows) if prefer.count else None
     if total is not None and offset > 0 and offset >= total:
         raise ApiError(
@@ -75,6 +89,9 @@ def read_rows(name: str):
     if more and limit == max_rows and (read.limit is None or read.limit > max_rows):
         # The hard cap cut this response; say so rather than truncate silently.
         headers["X-Row-Cap"] = str(max_rows)
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+        headers["Link"] = f'<{next_page_url(next_cursor)}>; rel="next"'
     partial = total is not None and len(rows) < total
     return render_rows(rows, keys, media_type, headers, status=206 if partial else 200)
 
@@ -153,6 +170,12 @@ def location(relation: Relation, row: dict) -> str:
     """The API URL of one row, by its primary key."""
     query = "&".join(f"{quote(name)}=eq.{quote(str(row[name]))}" for name in relation.primary_key)
     return f"/api/{quote(relation.name)}?{query}"
+
+
+def next_page_url(cursor: str) -> str:
+    """This request's URL with the cursor for the next page (and no offset)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("cursor", "offset")]
+    return request.path + "?" + urlencode([*args, ("cursor", cursor)])
 
 
 def paging(offset: int, limit: int | None) -> tuple[int, int | None]:

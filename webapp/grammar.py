@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-RESERVED = frozenset({"select", "order", "limit", "offset", "columns", "on_conflict", "or", "and"})
+RESERVED = frozenset(
+    {"select", "order", "limit", "offset", "columns", "on_conflict", "or", "and", "cursor"}
+)
 OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is"})
 IS_VALUES = frozenset({"null", "true", "false", "unknown"})
 MAX_IN_VALUES = 1000
