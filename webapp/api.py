@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
@@ -46,6 +46,42 @@ def read_rows(name: str):
     prefer = parse_prefer(request.headers)
     offset, limit = paging(read.offset, read.limit)
     max_rows = app_state().settings.max_rows
+    found = fetch_page(relation, read, offset, limit, max_rows)
+    total = count_rows(found.selected, prefer.count, max_rows) if prefer.count else None
+    if total is not None and offset > 0 and offset >= total:
+        raise ApiError(
+            416,
+            f"offset {offset} is beyond the {total} rows",
+            code="PGRST103",
+            headers={"Content-Range": f"*/{total}"},
+        )
+    headers = {"Content-Range": content_range(offset, len(found.rows), total)}
+    if prefer.applied:
+        headers["Preference-Applied"] = ", ".join(prefer.applied)
+    if found.more and found.limit == max_rows and (read.limit is None or read.limit > max_rows):
+        # The hard cap cut this response; say so rather than truncate silently.
+        headers["X-Row-Cap"] = str(max_rows)
+    if found.next_cursor:
+        headers["X-Next-Cursor"] = found.next_cursor
+        headers["Link"] = f'<{next_page_url(found.next_cursor)}>; rel="next"'
+    status = 206 if total is not None and len(found.rows) < total else 200
+    return render_rows(found.rows, found.keys, media_type, headers, status=status)
+
+
+@dataclass
+class Page:
+    """One page of rows, ready to render, and what the response headers need to know."""
+
+    rows: list[dict]
+    keys: list[str]
+    limit: int
+    more: bool
+    next_cursor: str | None
+    selected: sa.Select  # the statement before paging, for counts
+
+
+def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_rows: int) -> Page:
+    """Run a read: a keyset cursor if sent, the page, then its embeds (one query each)."""
     catalog = current_catalog()
     after = None
     if "cursor" in request.args:
@@ -61,39 +97,20 @@ def read_rows(name: str):
     stmt, limit = page(selected, offset, limit, max_rows)
     result = Session.execute(stmt)
     names = list(result.keys())
-    keys = [name for name in names if not name.startswith(HIDDEN)]
     rows = [dict(zip(names, row, strict=True)) for row in result]
     more = len(rows) > limit
     del rows[limit:]
     next_cursor = None
     if more and order and rows:
-        last = rows[-1]
-        next_cursor = keyset.encode_cursor(order, {n: last[HIDDEN + n] for n in sort_keys})
+        next_cursor = keyset.encode_cursor(order, {n: rows[-1][HIDDEN + n] for n in sort_keys})
+    keys = [name for name in names if not name.startswith(HIDDEN)]
     if read.embeds:
         attach_embeds(Session(), catalog, relation, rows, read.embeds)
         keys += [embed.key for embed in read.embeds]
     for row in rows:
         for name in hidden:
             row.pop(HIDDEN + name, None)
-    total = count_rows(selected, prefer.count, max_rows) if prefer.count else None
-    if total is not None and offset > 0 and offset >= total:
-        raise ApiError(
-            416,
-            f"offset {offset} is beyond the {total} rows",
-            code="PGRST103",
-            headers={"Content-Range": f"*/{total}"},
-        )
-    headers = {"Content-Range": content_range(offset, len(rows), total)}
-    if prefer.applied:
-        headers["Preference-Applied"] = ", ".join(prefer.applied)
-    if more and limit == max_rows and (read.limit is None or read.limit > max_rows):
-        # The hard cap cut this response; say so rather than truncate silently.
-        headers["X-Row-Cap"] = str(max_rows)
-    if next_cursor:
-        headers["X-Next-Cursor"] = next_cursor
-        headers["Link"] = f'<{next_page_url(next_cursor)}>; rel="next"'
-    partial = total is not None and len(rows) < total
-    return render_rows(rows, keys, media_type, headers, status=206 if partial else 200)
+    return Page(rows, keys, limit, more, next_cursor, selected)
 
 
 @bp.post("/<name>")
