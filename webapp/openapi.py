@@ -155,6 +155,7 @@ def path_item(relation: Relation) -> dict[str, Any]:
                     {"$ref": f"#/components/parameters/{name}"}
                     for name in (
                         "select",
+                        "cursor",
                         "order",
                         "limit",
                         "offset",
@@ -244,6 +245,7 @@ def _shared_parameters() -> dict[str, Any]:
         "or": query("or", "logic tree: (a.eq.1,and(b.gt.2,c.is.null))"),
         "and": query("and", "logic tree: (a.eq.1,b.eq.2)"),
         "columns": query("columns", "the body keys to insert, comma-separated"),
+        "cursor": query("cursor", "continue after the page that gave this X-Next-Cursor"),
         "on_conflict": query("on_conflict", "unique columns for an upsert (default: primary key)"),
         "Range": {
             "name": "Range",
