@@ -70,7 +70,8 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
             300,
             f"more than one foreign key relates {parent.qualified_name} and {child.qualified_name}",
             code="PGRST201",
-            hint="name one: " + ", ".join(f"{embed.relation}!{join.name}" for join in candidates),
+            hint="name one: "
+            + ", ".join(f"{embed.relation}!{_hint_for(join, parent)}" for join in candidates),
         )
     return candidates[0]
 
@@ -85,6 +86,13 @@ def _hint_matches(hint: str, join: Join, parent: Relation) -> bool:
     if join.child is parent:
         return hint == join.name if join.to_many else hint in fk_columns
     return hint == join.name or hint in fk_columns
+
+
+def _hint_for(join: Join, parent: Relation) -> str:
+    """The hint that picks join: the constraint name, or the column for a self-reference's row."""
+    if join.child is parent and not join.to_many:
+        return ",".join(join.parent_columns)
+    return join.name
 
 
 def _embedded_relation(catalog: Catalog, parent: Relation, embed: Embed) -> Relation:

@@ -161,7 +161,7 @@ def where_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElemen
         raise ApiError(
             400,
             f"a filter is required to change rows of {relation.qualified_name}",
-            code="PGRST106",
+            code="21000",  # what pg-safeupdate answers for an UPDATE or DELETE without WHERE
             hint="add one, e.g. ?id=eq.1; to change every row, say so: ?id=not.is.null",
         )
     if read.limit is not None or read.order or read.offset:
