@@ -39,10 +39,10 @@ def _scope_key() -> Hashable:
     return scope if scope is not None else ("thread", threading.get_ident())
 
 
-def _new_session() -> orm.Session:
-    """Make the session of the active scope, with that scope's options."""
+def _new_session(**overrides: Any) -> orm.Session:
+    """Make the session of the active scope, with that scope's options (and any overrides)."""
     scope = _scope.get()
-    return orm.Session(**(scope.options if scope is not None else {}))
+    return orm.Session(**{**(scope.options if scope is not None else {}), **overrides})
 
 
 Session: orm.scoped_session[orm.Session] = orm.scoped_session(_new_session, scopefunc=_scope_key)  # type: ignore[arg-type]

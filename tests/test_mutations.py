@@ -215,3 +215,12 @@ def test_bad_writes_are_client_errors(client, db_connection, method, path, kwarg
     assert response.status_code == status, response.json
     assert response.json["code"] == code
     assert _branch_count(db_connection) == 6
+
+
+def test_read_only_switch_refuses_writes(make_app):
+    client = make_app(READ_ONLY="true").test_client()
+    for method in ("post", "patch", "delete"):
+        response = getattr(client, method)("/api/branches?id=eq.1", json={"city": "x"})
+        assert response.status_code == 405
+        assert response.json["message"] == "this API is read-only"
+    assert client.get("/api/branches?limit=1").status_code == 200

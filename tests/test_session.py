@@ -62,6 +62,15 @@ def probe_app(make_app):
         worker.join()
         return {**found, "outer_in_transaction": outer.in_transaction()}
 
+    @probe.route("/probe/readonly", methods=["GET", "POST"])
+    def readonly():
+        return {"read_only": Session.execute(sa.text("SHOW transaction_read_only")).scalar()}
+
+    @probe.get("/probe/write-in-get")
+    def write_in_get():
+        Session.execute(sa.text("CREATE TEMP TABLE probe_w (x int)"))
+        return {}
+
     app.register_blueprint(probe)
     app.probe_seen = seen
     return app
@@ -176,3 +185,13 @@ def test_reentered_app_context_leaks_nothing(probe_app):
         assert first.in_transaction()
     assert engine.pool.checkedout() == 0
     assert Session.registry.has() is False
+
+
+def test_get_and_head_run_read_only(probe_app):
+    client = probe_app.test_client()
+    assert client.get("/probe/readonly").json == {"read_only": "on"}
+    assert client.post("/probe/readonly").json == {"read_only": "off"}
+    refused = client.get("/probe/write-in-get")
+    assert refused.status_code == 405  # read_only_sql_transaction (25006), as an HTML page here
+    assert "read-only transaction" in refused.get_data(as_text=True)
+    assert probe_app.extensions["pgfront"].engine.pool.checkedout() == 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, appcontext_pushed, g
+from flask import Flask, appcontext_pushed, g, request
 
-from db.session import enter_scope, leave_scope
+from db.session import Session, enter_scope, leave_scope
 
 from .config import load_settings
 from .state import app_state, open_state
@@ -38,6 +38,17 @@ def _scope_sessions_to_app_contexts(app: Flask) -> None:
 
     # weak=False: the signal would otherwise drop this closure once create_app returns.
     appcontext_pushed.connect(open_scope, app, weak=False)
+
+    @app.before_request
+    def read_only_for_safe_methods() -> None:
+        """GET and HEAD run in read-only transactions: nothing they call can write."""
+        state = app_state()
+        if (
+            request.method in ("GET", "HEAD")
+            and state.session_options.get("bind") is state.engine
+            and not Session.registry.has()
+        ):
+            Session(bind=state.read_only_engine)
 
     @app.teardown_appcontext
     def close_scope(exc: BaseException | None) -> None:

@@ -23,6 +23,15 @@ from .state import app_state, current_catalog
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+@bp.before_request
+def refuse_writes_when_read_only() -> None:
+    """With READ_ONLY=true, every write is a 405 before it reaches the database."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and app_state().settings.read_only:
+        raise ApiError(
+            405, "this API is read-only", code="25006", hint="the server runs with READ_ONLY=true"
+        )
+
+
 def resolve_relation(name: str, profile_header: str = "Accept-Profile") -> Relation:
     """The relation named in the path, in the schema of the profile header (else the default)."""
     catalog = current_catalog()

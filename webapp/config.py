@@ -89,6 +89,13 @@ def _database_url(text: str) -> str | None:
     return text.strip()
 
 
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError("must be true or false")
+    return value in ("true", "1", "yes", "on")
+
+
 def _log_level(text: str) -> str:
     level = text.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -154,6 +161,7 @@ SETTINGS = (
         _text,
         "the numbered .sql files applied by apply-sql and by the embedded default",
     ),
+    Setting("READ_ONLY", False, _flag, "true: refuse every write with a 405"),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR"),
 )
 
@@ -180,6 +188,7 @@ class Settings:
     data_dir: Path
     sql_dir: Path
     log_level: str
+    read_only: bool
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -228,6 +237,7 @@ def load_settings(
         data_dir=Path(values["DATA_DIR"]),
         sql_dir=Path(values["SQL_DIR"]),
         log_level=values["LOG_LEVEL"],
+        read_only=values["READ_ONLY"],
         extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     )
 

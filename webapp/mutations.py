@@ -19,7 +19,7 @@ from db.catalog import Relation
 
 from .errors import ApiError
 from .grammar import GrammarError, parse_names
-from .query import coerce_value, condition_clause, python_type
+from .query import Untyped, coerce_value, condition_clause, python_type
 from .reads import ReadRequest
 
 
@@ -72,7 +72,13 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
     if kind is list:
         if not isinstance(value, list):
             raise GrammarError(f"{where}column {column.name!r} takes an array")
-        return value
+        try:
+            # Sent as PostgreSQL's array text, untyped: the column's element type parses it.
+            return sa.bindparam(None, array_literal(value), type_=Untyped())
+        except TypeError:
+            raise GrammarError(
+                f"{where}column {column.name!r} takes an array of plain values"
+            ) from None
     if isinstance(value, dict | list):
         raise GrammarError(
             f"{where}column {column.name!r} takes a single value, not JSON {type(value).__name__}"
@@ -85,6 +91,24 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
         except GrammarError as exc:
             raise GrammarError(where + exc.message) from None
     return value
+
+
+def array_literal(values: list) -> str:
+    """A JSON array as PostgreSQL array text: {"a","b"}, {{1,2},{3,4}}; TypeError for objects."""
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif isinstance(value, list):
+            parts.append(array_literal(value))
+        elif isinstance(value, bool):
+            parts.append("true" if value else "false")
+        elif isinstance(value, int | Decimal | str):
+            text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'"{text}"')
+        else:
+            raise TypeError(type(value).__name__)
+    return "{" + ",".join(parts) + "}"
 
 
 def insert_rows(relation: Relation, rows: list[dict], names: list[str], *, missing_default: bool):

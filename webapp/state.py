@@ -32,6 +32,8 @@ class AppState:
 
     def __post_init__(self):
         self.session_options.setdefault("bind", self.engine)
+        # Same pool; its transactions start with BEGIN READ ONLY (no extra round trip).
+        self.read_only_engine = self.engine.execution_options(postgresql_readonly=True)
 
 
 def open_state(settings: Settings) -> AppState:
