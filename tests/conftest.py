@@ -105,7 +105,7 @@ def make_app(database_url):
 
     yield build
     for app in apps:
-        app.extensions["pgfront"].engine.dispose()
+        app.extensions["pgfront"].close()
 
 
 @pytest.fixture(scope="session")

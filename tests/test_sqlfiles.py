@@ -87,6 +87,7 @@ def test_project_sql_files_are_numbered():
         "002_library.sql",
         "003_reporting.sql",
         "004_sample_data.sql",
+        "005_reload_on_ddl.sql",
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 from db.engine import check_reachable, make_engine
@@ -21,7 +22,9 @@ def serve(config: dict) -> int:
     from . import create_app
 
     app = create_app(config)
-    settings = app.extensions["pgfront"].settings
+    state = app.extensions["pgfront"]
+    settings = state.settings
+    signal.signal(signal.SIGHUP, lambda signum, frame: state.reloader.request_reload("SIGHUP"))
     server = waitress.create_server(
         app,
         host=settings.host,
@@ -41,7 +44,7 @@ def serve(config: dict) -> int:
         pass
     finally:
         server.close()
-        app.extensions["pgfront"].engine.dispose()  # once, at shutdown: close the pool
+        state.close()
         print("Stopped.", flush=True)
     return 0
 

@@ -162,6 +162,18 @@ SETTINGS = (
         "the numbered .sql files applied by apply-sql and by the embedded default",
     ),
     Setting("READ_ONLY", False, _flag, "true: refuse every write with a 405"),
+    Setting(
+        "RELOAD_CHANNEL",
+        "pgfront",
+        lambda t: t.strip() or None,
+        "LISTEN channel for NOTIFY <channel>, 'reload schema' (empty: do not listen)",
+    ),
+    Setting(
+        "ADMIN_TOKEN",
+        None,
+        _optional_text,
+        "bearer token for POST /admin/reload (unset: admin endpoints are off)",
+    ),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR"),
 )
 
@@ -189,6 +201,8 @@ class Settings:
     sql_dir: Path
     log_level: str
     read_only: bool
+    reload_channel: str | None
+    admin_token: str | None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -238,6 +252,8 @@ def load_settings(
         sql_dir=Path(values["SQL_DIR"]),
         log_level=values["LOG_LEVEL"],
         read_only=values["READ_ONLY"],
+        reload_channel=values["RELOAD_CHANNEL"],
+        admin_token=values["ADMIN_TOKEN"],
         extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     )
 
@@ -250,7 +266,7 @@ def _parse(setting: Setting, raw: Any) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         reason = str(exc) if str(exc).startswith(("must", "is not")) else "is not valid"
-        shown = "(hidden)" if setting.name == "DATABASE_URL" else repr(raw)
+        shown = "(hidden)" if setting.name in ("DATABASE_URL", "ADMIN_TOKEN") else repr(raw)
         raise ConfigError(f"{setting.name}={shown} {reason}") from None
 
 

@@ -182,6 +182,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sa.exc.DBAPIError)
     def handle_database_error(error: sa.exc.DBAPIError):
         api_error = from_database_error(error)
+        if api_error.code in ("42P01", "42703"):
+            # The catalog said it exists, the database says not: the schema changed under us.
+            from .state import app_state
+
+            app_state().reloader.request_reload(f"{api_error.code} from the database")
+            api_error.hint = "the schema changed; it is being reloaded, try again in a moment"
         if api_error.status >= 500:
             log.warning("database error %s: %s", api_error.code, api_error.message)
         return render_error(api_error)

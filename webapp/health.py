@@ -29,13 +29,23 @@ def ready():
     """Ready when the database answers and a catalog is loaded; 503 with the reason otherwise."""
     state = app_state()
     catalog = state.catalogs.current
+    last = state.reloader.last
     body = {
+        "last_reload": None
+        if last is None
+        else {
+            "ok": last.ok,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last.finished_at)),
+            "reason": last.reason,
+            "error": last.error,
+        },
+        "listening": state.reloader.listening if state.reloader.channel else None,
         "catalog": {
             "relations": len(catalog.relations),
             "schemas": list(catalog.schemas),
             "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(catalog.loaded_at)),
             "age_seconds": round(time.time() - catalog.loaded_at, 1),
-        }
+        },
     }
     try:
         with state.engine.connect() as conn:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from db.catalog import Catalog, CatalogHolder, reflect_catalog
 from db.embedded import EmbeddedPostgres
 from db.engine import EngineOptions, check_reachable, make_engine
+from db.reload import Reloader
 from db.sqlfiles import apply_sql_dir
 
 from .config import EMBEDDED_DATABASE, ConfigError, Settings
@@ -26,6 +27,7 @@ class AppState:
     settings: Settings
     engine: Engine
     catalogs: CatalogHolder
+    reloader: Reloader
     embedded: EmbeddedPostgres | None = None
     # What each request's Session is made with; tests bind it to an outer transaction instead.
     session_options: dict = field(default_factory=dict)
@@ -34,6 +36,11 @@ class AppState:
         self.session_options.setdefault("bind", self.engine)
         # Same pool; its transactions start with BEGIN READ ONLY (no extra round trip).
         self.read_only_engine = self.engine.execution_options(postgresql_readonly=True)
+
+    def close(self) -> None:
+        """At shutdown: stop the reload threads and close the pool (once, never per request)."""
+        self.reloader.stop()
+        self.engine.dispose()
 
 
 def open_state(settings: Settings) -> AppState:
@@ -57,7 +64,10 @@ def open_state(settings: Settings) -> AppState:
         ", ".join(settings.schemas),
         catalog.load_seconds,
     )
-    return AppState(settings, engine, CatalogHolder(catalog), embedded)
+    holder = CatalogHolder(catalog)
+    reloader = Reloader(engine, settings.schemas, holder, channel=settings.reload_channel)
+    reloader.start()
+    return AppState(settings, engine, holder, reloader, embedded)
 
 
 def require_schemas(engine: Engine, schemas: tuple[str, ...]) -> None:
