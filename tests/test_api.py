@@ -1,5 +1,7 @@
 """GET /api/<table>: rows, paging, the row cap, key lookups and errors in PostgREST's shape."""
 
+from urllib.parse import quote
+
 import pytest
 import sqlalchemy as sa
 
@@ -192,3 +194,33 @@ def test_citext_filters_ignore_case(client, db_connection):
     ).scalar()
     response = client.get(f"/api/members?email=eq.{email.upper()}&select=id")
     assert len(response.json) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("/api/members?active=gt.false&limit=1", 200),
+        ("/api/members?or=(active.lte.true)&limit=1", 200),
+        ("/api/books?pages=eq.1_000", 400),
+        ("/api/books?published_on=eq.infinity", 200),
+        ("/api/books?added_at=lt.-infinity", 200),
+    ],
+)
+def test_typed_comparisons(client, query, status):
+    response = client.get(query)
+    assert response.status_code == status, response.json
+
+
+def test_untyped_filters_find_rows(client, db_connection):
+    book = db_connection.execute(
+        sa.text(
+            "SELECT id, tags::text, details::text FROM books WHERE cardinality(tags) > 0"
+            " AND details IS NOT NULL ORDER BY id LIMIT 1"
+        )
+    ).one()
+    by_tags = client.get(f"/api/books?select=id&tags=eq.{book.tags}&id=eq.{book.id}")
+    assert by_tags.json == [{"id": str(book.id)}]
+    by_details = client.get(
+        "/api/books?select=id&details=eq." + quote(book.details) + f"&id=eq.{book.id}"
+    )
+    assert by_details.json == [{"id": str(book.id)}]

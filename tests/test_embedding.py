@@ -136,3 +136,27 @@ def test_csv_with_embed(client):
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0] == ["isbn", "authors"]
     assert json.loads(rows[1][1])["name"]
+
+
+def test_embed_only_select_and_repeated_names(client):
+    only = client.get("/api/books?select=authors(name)&order=isbn&limit=2")
+    assert [set(row) for row in only.json] == [{"authors"}, {"authors"}]
+    clash = client.get("/api/books?select=title,title:authors(name)")
+    assert clash.status_code == 400 and "'title'" in clash.json["message"]
+
+
+def test_nested_composite_embeds_at_scale(client, db_connection):
+    capped = client.get("/api/branches?select=id,copies(book_id,copy_no,loans(id))")
+    assert capped.status_code == 413 and "copies.limit" in capped.json["hint"]
+    response = client.get(
+        "/api/branches?select=id,copies(book_id,copy_no,loans(id))&copies.limit=300&order=id"
+    )
+    assert response.status_code == 200, response.json
+    copies = response.json[0]["copies"]
+    assert len(copies) == 300
+    sample = copies[0]
+    expected = db_connection.execute(
+        sa.text("SELECT count(*) FROM loans WHERE book_id = :b AND copy_no = :c"),
+        {"b": sample["book_id"], "c": sample["copy_no"]},
+    ).scalar()
+    assert len(sample["loans"]) == expected

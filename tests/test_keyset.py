@@ -67,3 +67,27 @@ def test_bad_cursors_are_400(client, query):
     response = client.get(f"/api/loans?{query}")
     assert response.status_code == 400
     assert response.json["code"] == "PGRST100"
+
+
+def test_boolean_and_nulls_modifiers_page_through(client, db_connection):
+    expected = (
+        db_connection.execute(
+            sa.text("SELECT id FROM members ORDER BY active DESC, joined_at, id LIMIT 900")
+        )
+        .scalars()
+        .all()
+    )
+    rows = _walk(
+        client, "/api/members?select=id&order=active.desc,joined_at.asc.nullslast&limit=300", 3
+    )
+    assert [row["id"] for row in rows] == expected
+
+
+def test_cursor_with_count_range_and_page_size(client):
+    first = client.get("/api/branches?limit=2", headers={"Prefer": "count=exact"})
+    cursor = first.headers["X-Next-Cursor"]
+    assert "limit=2" in first.headers["Link"]
+    second = client.get(f"/api/branches?limit=2&cursor={cursor}", headers={"Prefer": "count=exact"})
+    assert second.headers["Content-Range"].endswith("/6")  # the count ignores the cursor
+    ranged = client.get(f"/api/branches?cursor={cursor}", headers={"Range": "2-3"})
+    assert ranged.status_code == 400

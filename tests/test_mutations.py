@@ -224,3 +224,61 @@ def test_read_only_switch_refuses_writes(make_app):
         assert response.status_code == 405
         assert response.json["message"] == "this API is read-only"
     assert client.get("/api/branches?limit=1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "fragment"),
+    [
+        ("/api/members?id=eq.1", {"active": 2}, "does not fit column 'active'"),
+        (
+            "/api/books?isbn=eq.9780000000001",
+            {"genre": 5},
+            "column 'genre' takes one of its values",
+        ),
+        ("/api/books?isbn=eq.9780000000001", {"tags": [1, {"a": 1}]}, "array of plain values"),
+        ("/api/books?isbn=eq.9780000000001", {"pages": True}, "does not fit column 'pages'"),
+    ],
+)
+def test_json_values_of_the_wrong_shape(client, path, body, fragment):
+    response = client.patch(path, json=body)
+    assert response.status_code == 400
+    assert fragment in response.json["message"]
+
+
+def test_upsert_with_a_repeated_key_is_a_client_error(client, db_connection):
+    response = client.post(
+        "/api/branches?on_conflict=name",
+        json=[{"name": "Dup", "city": "A"}, {"name": "Dup", "city": "B"}],
+        headers={"Prefer": "resolution=merge-duplicates"},
+    )
+    assert response.status_code == 400 and response.json["code"] == "21000"
+    assert _branch_count(db_connection) == 6
+
+
+def test_accept_on_writes(client, db_connection):
+    two = [{"name": "X1", "city": "c"}, {"name": "X2", "city": "c"}]
+    refused = client.post(
+        "/api/branches",
+        json=two,
+        headers={"Prefer": "return=representation", "Accept": "application/vnd.pgrst.object+json"},
+    )
+    assert refused.status_code == 406
+    assert _branch_count(db_connection) == 6  # rolled back
+    as_csv = client.post(
+        "/api/branches?columns=name,city",
+        json=two,
+        headers={"Prefer": "return=representation", "Accept": "text/csv"},
+    )
+    assert as_csv.mimetype == "text/csv" and as_csv.get_data(as_text=True).count("\n") == 3
+    patched = client.patch(
+        "/api/branches?name=eq.X1",
+        json={"city": "d"},
+        headers={"Prefer": "return=representation, count=exact, missing=default"},
+    )
+    assert patched.headers["Preference-Applied"] == "return=representation"
+
+
+def test_too_many_values_for_one_statement(client, db_connection):
+    rows = [{"name": f"a{i}", "born_on": None, "country": None, "bio": None} for i in range(17000)]
+    response = client.post("/api/authors", json=rows)
+    assert response.status_code == 413 and "at most 15000 rows" in response.json["hint"]

@@ -75,4 +75,4 @@ def test_embedding_through_the_client(postgrest):
     books = postgrest.from_("books").select("title, authors(name)").order("isbn").limit(2).execute()
     assert all(book["authors"]["name"] for book in books.data)
     authors = postgrest.from_("authors").select("name, books(title)").eq("id", 1).execute()
-    assert isinstance(authors.data[0]["books"], list)
+    assert authors.data[0]["books"] and all(book["title"] for book in authors.data[0]["books"])

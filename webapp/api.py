@@ -57,7 +57,7 @@ def read_rows(name: str):
     max_rows = app_state().settings.max_rows
     found = fetch_page(relation, read, offset, limit, max_rows)
     total = count_rows(found.selected, prefer.count, max_rows) if prefer.count else None
-    if total is not None and offset > 0 and offset >= total:
+    if total is not None and offset > total:
         raise ApiError(
             416,
             f"offset {offset} is beyond the {total} rows",
@@ -65,14 +65,14 @@ def read_rows(name: str):
             headers={"Content-Range": f"*/{total}"},
         )
     headers = {"Content-Range": content_range(offset, len(found.rows), total)}
-    if prefer.applied:
-        headers["Preference-Applied"] = ", ".join(prefer.applied)
+    if applied_preferences(prefer, ("count",)):
+        headers["Preference-Applied"] = applied_preferences(prefer, ("count",))
     if found.more and found.limit == max_rows and (read.limit is None or read.limit > max_rows):
         # The hard cap cut this response; say so rather than truncate silently.
         headers["X-Row-Cap"] = str(max_rows)
     if found.next_cursor:
         headers["X-Next-Cursor"] = found.next_cursor
-        headers["Link"] = f'<{next_page_url(found.next_cursor)}>; rel="next"'
+        headers["Link"] = f'<{next_page_url(found.next_cursor, found.limit)}>; rel="next"'
     status = 206 if total is not None and len(found.rows) < total else 200
     return render_rows(found.rows, found.keys, media_type, headers, status=status)
 
@@ -94,6 +94,12 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     catalog = current_catalog()
     after = None
     if "cursor" in request.args:
+        if offset:
+            raise ApiError(
+                400,
+                "cursor= does not go with an offset (or a Range not starting at 0)",
+                code="PGRST100",
+            )
         read, after = keyset.read_after_cursor(relation, read, request.args["cursor"])
     order = keyset.keyset_order(relation, read)
     if order:
@@ -101,9 +107,8 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     sort_keys = tuple(term.column for term in order or ())
     hidden = tuple(dict.fromkeys(join_columns(catalog, relation, read.embeds) + sort_keys))
     selected = build_select(relation, read, hidden=hidden)
-    if after is not None:
-        selected = selected.where(after)
-    stmt, limit = page(selected, offset, limit, max_rows)
+    paged = selected.where(after) if after is not None else selected
+    stmt, limit = page(paged, offset, limit, max_rows)
     result = Session.execute(stmt)
     names = list(result.keys())
     rows = [dict(zip(names, row, strict=True)) for row in result]
@@ -114,12 +119,13 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
         next_cursor = keyset.encode_cursor(order, {n: rows[-1][HIDDEN + n] for n in sort_keys})
     keys = [name for name in names if not name.startswith(HIDDEN)]
     if read.embeds:
-        attach_embeds(Session(), catalog, relation, rows, read.embeds)
+        # Embedded rows get a cap of their own: ten times MAX_ROWS per embed, a 413 beyond.
+        attach_embeds(Session(), catalog, relation, rows, read.embeds, 10 * max_rows)
         keys += [embed.key for embed in read.embeds]
     for row in rows:
         for name in hidden:
             row.pop(HIDDEN + name, None)
-    return Page(rows, keys, limit, more, next_cursor, selected)
+    return Page(rows, keys, limit, more, next_cursor, selected)  # counts ignore the cursor
 
 
 @bp.post("/<name>")
@@ -134,7 +140,7 @@ def create_rows(name: str):
     stmt = mutations.insert_statement(
         relation, values, prefer.resolution, request.args.get("on_conflict")
     )
-    return run_write(relation, stmt, prefer, status=201)
+    return run_write(relation, stmt, prefer, 201, ("return", "resolution", "missing"))
 
 
 @bp.patch("/<name>")
@@ -171,25 +177,38 @@ def json_body() -> bytes:
     return request.get_data()
 
 
-def run_write(relation: Relation, stmt, prefer, status: int) -> Response:
-    """Run one write statement, commit, and answer as Prefer: return= asks."""
+def run_write(
+    relation: Relation, stmt, prefer, status: int, honoured: tuple[str, ...] = ("return",)
+) -> Response:
+    """Run one write statement, commit, and answer as Prefer: return= and Accept ask."""
+    media_type = choose_format(request.headers)
     result = Session.execute(stmt)
     keys = list(result.keys())
     rows = [dict(zip(keys, row, strict=True)) for row in result]
+    representation = prefer.returning == "representation"
+    if representation and media_type == OBJECT and len(rows) != 1:
+        # Refused before the commit: the teardown rolls the write back.
+        raise ApiError(
+            406,
+            "JSON object requested, multiple (or no) rows written",
+            code="PGRST116",
+            details=f"The write affected {len(rows)} rows",
+        )
     Session.commit()
     headers = {"Content-Range": content_range(0, len(rows), None)}
-    if prefer.applied:
-        headers["Preference-Applied"] = ", ".join(prefer.applied)
-    if prefer.returning == "representation":
-        return Response(
-            dumps(rows),
-            status=200 if status == 204 else status,
-            headers=headers,
-            mimetype="application/json",
-        )
+    applied = applied_preferences(prefer, honoured)
+    if applied:
+        headers["Preference-Applied"] = applied
+    if representation:
+        return render_rows(rows, keys, media_type, headers, status=200 if status == 204 else status)
     if prefer.returning == "headers-only" and len(rows) == 1 and relation.primary_key:
         headers["Location"] = location(relation, rows[0])
     return Response(status=201 if status == 201 else 204, headers=headers)
+
+
+def applied_preferences(prefer, names: tuple[str, ...]) -> str:
+    """The Preference-Applied value: only the preferences this method honours."""
+    return ", ".join(item for item in prefer.applied if item.split("=")[0] in names)
 
 
 def location(relation: Relation, row: dict) -> str:
@@ -198,10 +217,11 @@ def location(relation: Relation, row: dict) -> str:
     return f"/api/{quote(relation.name)}?{query}"
 
 
-def next_page_url(cursor: str) -> str:
-    """This request's URL with the cursor for the next page (and no offset)."""
-    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("cursor", "offset")]
-    return request.path + "?" + urlencode([*args, ("cursor", cursor)])
+def next_page_url(cursor: str, limit: int) -> str:
+    """This request's URL for the next page: the cursor, the page size, and no offset."""
+    dropped = ("cursor", "offset", "limit")
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in dropped]
+    return request.path + "?" + urlencode([*args, ("limit", str(limit)), ("cursor", cursor)])
 
 
 def paging(offset: int, limit: int | None) -> tuple[int, int | None]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.dialects import postgresql
 
 from db.catalog import Catalog, NotInCatalog, Relation
 
@@ -121,13 +122,14 @@ def attach_embeds(
     parent: Relation,
     rows: list[dict],
     embeds: tuple[Embed, ...],
+    max_rows: int,
 ) -> None:
     """Fetch each embed for all rows in one query and attach it to each row (recursively)."""
     for embed in embeds:
         join = resolve_join(catalog, parent, embed)
         keys = {_key(row, join.parent_columns) for row in rows}
         keys.discard(None)
-        children = _fetch_children(session, catalog, join, embed, sorted(keys, key=repr))
+        children = _fetch_children(session, catalog, join, embed, sorted(keys, key=repr), max_rows)
         grouped: dict[tuple, list[dict]] = {}
         for child in children:
             grouped.setdefault(_key(child, join.child_columns), []).append(child)
@@ -138,7 +140,9 @@ def attach_embeds(
             _drop_hidden(child)
 
 
-def _fetch_children(session, catalog, join: Join, embed: Embed, keys: list[tuple]) -> list[dict]:
+def _fetch_children(
+    session, catalog, join: Join, embed: Embed, keys: list[tuple], max_rows: int
+) -> list[dict]:
     """The embedded rows of every parent key, with their own embeds attached."""
     if not keys:
         return []
@@ -146,16 +150,44 @@ def _fetch_children(session, catalog, join: Join, embed: Embed, keys: list[tuple
     hidden = tuple(dict.fromkeys(join.child_columns + join_columns(catalog, child, read.embeds)))
     stmt = build_select(child, read, hidden=hidden)
     match = [child.table.columns[name] for name in join.child_columns]
-    stmt = stmt.where(
-        sa.tuple_(*match).in_(keys) if len(match) > 1 else match[0].in_([k[0] for k in keys])
-    )
+    stmt = stmt.where(_matching(match, keys))
     if join.to_many and (read.limit is not None or read.offset):
         stmt = _per_parent_page(stmt, child, read, match)
-    result = session.execute(stmt)
+    result = session.execute(stmt.limit(max_rows + 1))
     names = list(result.keys())
     rows = [dict(zip(names, values, strict=True)) for values in result]
-    attach_embeds(session, catalog, child, rows, read.embeds)
+    if len(rows) > max_rows:
+        raise ApiError(
+            413,
+            f"embedding {embed.key} would return more than {max_rows} rows",
+            code="54000",
+            hint=f"narrow it, e.g. {embed.key}.limit=10, or ask for fewer parent rows",
+        )
+    attach_embeds(session, catalog, child, rows, read.embeds, max_rows)
     return rows
+
+
+def _matching(match: list[sa.Column], keys: list[tuple]) -> sa.ColumnElement[bool]:
+    """child key IN parent keys, as array parameters (any number of keys, two parameters).
+
+    A literal (a, b) IN ((..), (..), ...) list of thousands of keys overflows the
+    parser's stack and the driver's parameter limit; unnest of one array per column does not.
+    """
+    arrays = []
+    for position, column in enumerate(match):
+        if isinstance(column.type, sa.types.NullType):  # no array type to bind: a plain list
+            return (
+                sa.tuple_(*match).in_(keys)
+                if len(match) > 1
+                else match[0].in_([k[0] for k in keys])
+            )
+        arrays.append(
+            sa.bindparam(None, [key[position] for key in keys], type_=postgresql.ARRAY(column.type))
+        )
+    if len(match) == 1:
+        return match[0] == sa.any_(arrays[0])
+    pairs = sa.select(sa.literal_column("*")).select_from(sa.func.unnest(*arrays).alias("keys"))
+    return sa.tuple_(*match).in_(pairs)
 
 
 def _per_parent_page(stmt: sa.Select, child: Relation, read, match) -> sa.Select:

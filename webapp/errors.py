@@ -23,6 +23,7 @@ RETRY_AFTER_SECONDS = 2
 _STATUS_BY_SQLSTATE = {
     "23502": 400,  # not_null_violation
     "23503": 409,  # foreign_key_violation
+    "23P01": 409,  # exclusion_violation
     "23505": 409,  # unique_violation
     "23514": 400,  # check_violation
     "25006": 405,  # read_only_sql_transaction
@@ -38,15 +39,27 @@ _STATUS_BY_SQLSTATE = {
 }
 _STATUS_BY_CLASS = {
     "08": 503,  # connection exception
+    "09": 500,
     "0L": 403,
     "0P": 403,
-    "22": 400,  # data exception: invalid input syntax, out of range, ...
-    "23": 409,  # other integrity violations
+    "25": 500,
     "28": 403,  # invalid authorization
-    "42": 400,  # syntax error or access rule violation
+    "2D": 500,
+    "38": 500,
+    "39": 500,
+    "3B": 500,
+    "40": 500,
     "53": 503,  # insufficient resources
     "54": 413,  # program limit exceeded
+    "55": 500,
+    "57": 500,
+    "58": 500,
+    "F0": 500,
+    "HV": 500,
+    "P0": 500,
+    "XX": 500,
 }
+_DEFAULT_STATUS = 400  # as PostgREST: other classes (21, 22, 23, 42, 0A, ...) are the client's
 
 
 class ApiError(Exception):
@@ -84,7 +97,7 @@ def status_for_sqlstate(sqlstate: str | None) -> int:
     """The HTTP status for a PostgreSQL error code."""
     if not sqlstate:
         return 500
-    return _STATUS_BY_SQLSTATE.get(sqlstate) or _STATUS_BY_CLASS.get(sqlstate[:2], 500)
+    return _STATUS_BY_SQLSTATE.get(sqlstate) or _STATUS_BY_CLASS.get(sqlstate[:2], _DEFAULT_STATUS)
 
 
 def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
@@ -191,6 +204,12 @@ def register_error_handlers(app: Flask) -> None:
         if api_error.status >= 500:
             log.warning("database error %s: %s", api_error.code, api_error.message)
         return render_error(api_error)
+
+    @app.errorhandler(sa.exc.StatementError)
+    def handle_statement_error(error: sa.exc.StatementError):
+        # SQLAlchemy could not turn a value into a parameter: the value did not fit its column.
+        log.info("value refused before reaching the database: %s", error.orig)
+        return render_error(ApiError(400, f"invalid value: {first_line(error.orig)}", code="22000"))
 
     @app.errorhandler(sa.exc.TimeoutError)
     def handle_pool_timeout(error: sa.exc.TimeoutError):

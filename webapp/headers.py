@@ -73,12 +73,30 @@ def parse_range(headers: Headers) -> tuple[int, int | None] | None:
     return first, last - first + 1
 
 
+def _weighted(accept: str) -> list[tuple[float, str]]:
+    """(q, media type) for each entry of an Accept header, in the order sent."""
+    entries = []
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            entries.append((q, media.lower()))
+    return entries
+
+
 def choose_format(headers: Headers) -> str:
     """The response format the Accept header asks for (JSON when it does not say)."""
     accept = headers.get("Accept", "").strip()
     if not accept or accept == "*/*":
         return JSON
-    wanted = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    wanted = [media for _, media in sorted(_weighted(accept), key=lambda pair: -pair[0])]
     for media_type in wanted:
         if media_type in FORMATS:
             return media_type

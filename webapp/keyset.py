@@ -93,6 +93,7 @@ def read_after_cursor(
         raise GrammarError(
             "the cursor is not valid for this table", hint="start again without cursor="
         )
-    if read.order and tuple(read.order) != order[: len(read.order)]:
+    sort = [(term.column, term.descending) for term in order]  # nulls: the keys are NOT NULL
+    if read.order and [(t.column, t.descending) for t in read.order] != sort[: len(read.order)]:
         raise GrammarError("order= differs from the order the cursor was made in")
     return replace(read, order=order), after_clause(relation, order, values)

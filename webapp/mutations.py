@@ -22,6 +22,9 @@ from .grammar import GrammarError, parse_names
 from .query import Untyped, coerce_value, condition_clause, python_type
 from .reads import ReadRequest
 
+# Below the driver's limit of 65,535 parameters per statement.
+MAX_BOUND_VALUES = 60_000
+
 
 def parse_body(raw: bytes) -> list[dict[str, Any]]:
     """A JSON object or array of objects from the request body (numbers kept exact)."""
@@ -83,6 +86,10 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
         raise GrammarError(
             f"{where}column {column.name!r} takes a single value, not JSON {type(value).__name__}"
         )
+    if (kind is bool) != isinstance(value, bool) and not isinstance(value, str):
+        raise GrammarError(f"{where}{value!r} does not fit column {column.name!r}")
+    if getattr(column.type, "enums", None) and not isinstance(value, str):
+        raise GrammarError(f"{where}column {column.name!r} takes one of its values as text")
     if kind is int and isinstance(value, Decimal | float) and value != int(value):
         raise GrammarError(f"{where}{value} is not an integer, as column {column.name!r} requires")
     if isinstance(value, str):
@@ -113,6 +120,13 @@ def array_literal(values: list) -> str:
 
 def insert_rows(relation: Relation, rows: list[dict], names: list[str], *, missing_default: bool):
     """The column -> value dicts of a multi-row INSERT, converted and checked, row by row."""
+    if len(rows) * len(names) > MAX_BOUND_VALUES:
+        raise ApiError(
+            413,
+            f"{len(rows)} rows of {len(names)} columns are more values than one statement takes",
+            code="54000",
+            hint=f"send at most {MAX_BOUND_VALUES // len(names)} rows per request",
+        )
     default = sa.literal_column("DEFAULT")
     values = []
     for index, row in enumerate(rows):

@@ -8,6 +8,7 @@ first so a bad value is a 400 naming the column.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,14 +30,32 @@ _BOOLEANS = {
     "no": False,
     "0": False,
 }
+
+
+def _integer(text: str) -> int:
+    """Plain ASCII digits only (Python's int() also takes 1_000 and other scripts' digits)."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise ValueError(text)
+    return int(text)
+
+
+def _or_infinity(parse):
+    """Dates and timestamps also take PostgreSQL's infinity and -infinity."""
+
+    def convert(text: str):
+        return text if text in ("infinity", "-infinity") else parse(text)
+
+    return convert
+
+
 _CONVERTERS = {
-    int: int,
+    int: _integer,
     float: float,
     Decimal: Decimal,
     bool: lambda text: _BOOLEANS[text.lower()],
     uuid.UUID: uuid.UUID,
-    dt.date: dt.date.fromisoformat,
-    dt.datetime: dt.datetime.fromisoformat,
+    dt.date: _or_infinity(dt.date.fromisoformat),
+    dt.datetime: _or_infinity(dt.datetime.fromisoformat),
     dt.time: dt.time.fromisoformat,
 }
 _TYPE_WORDS = {
@@ -86,11 +105,14 @@ def coerce_value(column: sa.Column, text: str) -> Any:
             )
         return sa.bindparam(None, text, type_=Untyped())
     try:
-        return converter(text)
+        value = converter(text)
     except (ValueError, KeyError, InvalidOperation, TypeError):
         raise GrammarError(
             f"{text!r} is not {_TYPE_WORDS[kind]}, as column {column.name!r} requires"
         ) from None
+    if isinstance(value, str):  # infinity: let PostgreSQL read it as the column's type
+        return sa.bindparam(None, value, type_=Untyped())
+    return sa.bindparam(None, value, type_=column.type)
 
 
 def condition_clause(relation: Relation, condition: Condition) -> sa.ColumnElement[bool]:
@@ -147,7 +169,7 @@ def build_select(relation: Relation, read: ReadRequest, hidden: tuple[str, ...] 
     hidden names columns fetched (as HIDDEN + name) only so embeds can be joined to them.
     """
     table = relation.table
-    if read.select:
+    if read.select is not None:
         columns = [
             relation.column(item.column).label(item.alias)
             if item.alias

@@ -49,7 +49,7 @@ class ReadRequest:
     """What a GET asks for, before names are checked against the catalog."""
 
     filters: tuple[Condition, ...] = ()
-    select: tuple[SelectItem, ...] | None = None  # None: every column
+    select: tuple[SelectItem, ...] | None = None  # None: every column; (): none (embeds only)
     order: tuple[OrderTerm, ...] = ()
     limit: int | None = None
     offset: int = 0
@@ -89,7 +89,17 @@ def parse_select(
             embeds.append(_parse_embed(part, depth))
         else:
             columns.append(_parse_column(part, text))
-    return (None if star or not columns else tuple(columns)), tuple(embeds)
+    keys = [item.key for item in columns] + [embed.key for embed in embeds]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise GrammarError(
+            f"select names {', '.join(map(repr, repeated))} more than once",
+            hint="rename one with alias:name",
+        )
+    if star:
+        return None, tuple(embeds)
+    # Only embeds: the parent's own columns are left out, as PostgREST does.
+    return tuple(columns), tuple(embeds)
 
 
 def _parse_column(part: str, text: str) -> SelectItem:
