@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -145,3 +146,38 @@ def test_missing_schema_gives_one_line(database_url):
     result = _run(DATABASE_URL=url, DB_SCHEMAS="public,nowhere")
     assert result.returncode == 2
     assert result.stderr == "error: DB_SCHEMAS names schemas the database does not have: nowhere\n"
+
+
+@pytest.mark.slow
+def test_sighup_reloads_the_schema(database_url):
+    process = subprocess.Popen(
+        [sys.executable, "run.py", "--port", "0", "--threads", "2"],
+        cwd=PROJECT_DIR,
+        env=_env(
+            DATABASE_URL=database_url.render_as_string(hide_password=False),
+            DB_SCHEMAS="public,reporting",
+            LOG_LEVEL="WARNING",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        base = line.split()[2]
+        process.send_signal(signal.SIGHUP)
+        reason = None
+        for _ in range(100):
+            body = json.loads(_get(base + "ready")[2])
+            reason = (body["last_reload"] or {}).get("reason")
+            if reason:
+                break
+            time.sleep(0.1)
+        assert reason == "SIGHUP"
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
