@@ -115,3 +115,5 @@ def test_pool_timeout_is_a_503(own_server, make_app):
     assert response.json["code"] == "PGRST003"
     assert response.headers["Retry-After"]
     assert app.test_client().get("/api/items?limit=1").status_code == 200
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert "pgfront_pool_timeouts_total 1" in metrics

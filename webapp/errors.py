@@ -6,7 +6,7 @@ import logging
 
 import psycopg
 import sqlalchemy as sa
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from db.catalog import NotInCatalog
@@ -214,6 +214,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sa.exc.TimeoutError)
     def handle_pool_timeout(error: sa.exc.TimeoutError):
         log.error("no pooled connection became free in time: %s", error)
+        metrics = current_app.extensions.get("pgfront.metrics")
+        if metrics is not None:
+            metrics.pool_timeout()
         return render_error(unavailable("all database connections are busy", code="PGRST003"))
 
     @app.errorhandler(Exception)
