@@ -69,6 +69,8 @@ class Relation:
     is_partition: bool = False
     # The commands PostgreSQL accepts on it: a subset of INSERT, UPDATE, DELETE.
     writable: frozenset[str] = frozenset()
+    # Columns configured as hidden: never served, described or written (joins may use them).
+    hidden: frozenset[str] = frozenset()
     type_names: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -101,9 +103,16 @@ class Relation:
         """True for plain and materialized views."""
         return self.kind in ("view", "materialized view")
 
+    @property
+    def columns(self) -> list[sa.Column]:
+        """The served columns, in table order (hidden ones left out)."""
+        return [column for column in self.table.columns if column.name not in self.hidden]
+
     def column(self, name: str) -> sa.Column:
-        """The column called name, or NotInCatalog."""
+        """The served column called name, or NotInCatalog."""
         try:
+            if name in self.hidden:
+                raise KeyError(name)
             return self.table.columns[name]
         except KeyError:
             raise NotInCatalog(name, self.schema, relation=self.qualified_name) from None
@@ -156,9 +165,13 @@ class Catalog:
         )
 
 
-def reflect_catalog(engine: Engine, schemas: Iterable[str]) -> Catalog:
-    """Reflect every table and view of the schemas into a new, immutable Catalog."""
+def reflect_catalog(engine: Engine, schemas: Iterable[str], hidden: Iterable[str] = ()) -> Catalog:
+    """Reflect every table and view of the schemas into a new, immutable Catalog.
+
+    hidden names relations ("schema.table") and columns ("schema.table.column") to leave out.
+    """
     schemas = tuple(schemas)
+    hidden = frozenset(hidden)
     started = time.perf_counter()
     metadata = sa.MetaData()
     with engine.connect() as conn:
@@ -180,14 +193,19 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str]) -> Catalog:
     relations = {}
     for table in metadata.tables.values():
         key = (table.schema, table.name)
-        if key not in kinds:  # a table outside the served schemas, pulled in by a foreign key
-            continue
+        if key not in kinds or f"{key[0]}.{key[1]}" in hidden:
+            continue  # outside the served schemas (pulled in by a foreign key), or hidden
         kind, is_partition, writable = kinds[key]
         relations[key] = Relation(
             table=table,
             kind=kind,
             is_partition=is_partition,
             writable=writable,
+            hidden=frozenset(
+                name.rsplit(".", 1)[1]
+                for name in hidden
+                if name.rsplit(".", 1)[0] == f"{key[0]}.{key[1]}"
+            ),
             type_names=MappingProxyType(type_names.get(key, {})),
         )
     return Catalog(

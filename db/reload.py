@@ -47,7 +47,9 @@ class Reloader:
         *,
         channel: str | None = None,
         debounce: float = 0.5,
+        hidden: Iterable[str] = (),
     ):
+        self.hidden = tuple(hidden)
         self.engine = engine
         self.schemas = tuple(schemas)
         self.holder = holder
@@ -87,7 +89,7 @@ class Reloader:
         """Build a new catalog and swap it in; on failure keep the old one. Returns the result."""
         started = time.perf_counter()
         try:
-            catalog = reflect_catalog(self.engine, self.schemas)
+            catalog = reflect_catalog(self.engine, self.schemas, self.hidden)
         except Exception as exc:  # noqa: BLE001 - any failure must leave the old catalog serving
             result = ReloadResult(
                 time.time(), False, time.perf_counter() - started, first_line(exc), reason

@@ -96,6 +96,14 @@ def _flag(text: str) -> bool:
     return value in ("true", "1", "yes", "on")
 
 
+def _hidden_names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        if name.count(".") not in (1, 2):
+            raise ValueError(f"must list schema.table or schema.table.column, not {name!r}")
+    return names
+
+
 def _log_level(text: str) -> str:
     level = text.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -163,6 +171,18 @@ SETTINGS = (
     ),
     Setting("READ_ONLY", False, _flag, "true: refuse every write with a 405"),
     Setting(
+        "HIDDEN",
+        (),
+        _hidden_names,
+        "comma-separated schema.table and schema.table.column never served, described or written",
+    ),
+    Setting(
+        "MAX_BODY_BYTES",
+        10 * 1024 * 1024,
+        _positive_int,
+        "largest request body accepted; larger is a 413",
+    ),
+    Setting(
         "RELOAD_CHANNEL",
         "pgfront",
         lambda t: t.strip() or None,
@@ -201,6 +221,8 @@ class Settings:
     sql_dir: Path
     log_level: str
     read_only: bool
+    hidden: tuple[str, ...]
+    max_body_bytes: int
     reload_channel: str | None
     admin_token: str | None
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -252,6 +274,8 @@ def load_settings(
         sql_dir=Path(values["SQL_DIR"]),
         log_level=values["LOG_LEVEL"],
         read_only=values["READ_ONLY"],
+        hidden=values["HIDDEN"],
+        max_body_bytes=values["MAX_BODY_BYTES"],
         reload_channel=values["RELOAD_CHANNEL"],
         admin_token=values["ADMIN_TOKEN"],
         extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config

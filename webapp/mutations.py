@@ -48,7 +48,7 @@ def payload_columns(relation: Relation, rows: list[dict], columns: str | None) -
     else:
         names = list(dict.fromkeys(key for row in rows for key in row))
     for name in names:
-        if name not in relation.table.columns:
+        if name not in relation.table.columns or name in relation.hidden:
             raise ApiError(
                 400, f"column {name!r} does not exist in {relation.qualified_name}", code="PGRST204"
             )
@@ -157,7 +157,7 @@ def insert_statement(
                 if updated
                 else stmt.on_conflict_do_nothing(index_elements=keys)
             )
-    return stmt.returning(*table.columns)
+    return stmt.returning(*relation.columns)
 
 
 def conflict_columns(relation: Relation, on_conflict: str | None) -> list[str]:
@@ -214,11 +214,11 @@ def update_statement(relation: Relation, values: dict, read: ReadRequest) -> sa.
         sa.update(table)
         .values(values)
         .where(*where_clauses(relation, read))
-        .returning(*table.columns)
+        .returning(*relation.columns)
     )
 
 
 def delete_statement(relation: Relation, read: ReadRequest) -> sa.Delete:
     """DELETE ... WHERE <filters> RETURNING every column."""
     table = relation.table
-    return sa.delete(table).where(*where_clauses(relation, read)).returning(*table.columns)
+    return sa.delete(table).where(*where_clauses(relation, read)).returning(*relation.columns)

@@ -110,7 +110,7 @@ def column_schema(column: sa.Column) -> dict[str, Any]:
 
 def row_schema(relation: Relation) -> dict[str, Any]:
     """The JSON Schema of one row; required lists what an INSERT must give."""
-    columns = relation.table.columns
+    columns = relation.columns
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {col.name: column_schema(col) for col in columns},
@@ -142,7 +142,7 @@ def path_item(relation: Relation) -> dict[str, Any]:
             "schema": {"type": "string"},
             "description": f"filter on {col.name}: op.value, e.g. eq.1, in.(1,2), is.null",
         }
-        for col in relation.table.columns
+        for col in relation.columns
     ]
     error = {"$ref": "#/components/responses/Error"}
     item: dict[str, Any] = {

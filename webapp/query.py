@@ -177,7 +177,7 @@ def build_select(relation: Relation, read: ReadRequest, hidden: tuple[str, ...] 
             for item in read.select
         ]
     else:
-        columns = list(table.columns)
+        columns = relation.columns
     columns += [relation.column(name).label(HIDDEN + name) for name in hidden]
     stmt = sa.select(*columns).select_from(table)
     for condition in read.filters:

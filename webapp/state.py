@@ -57,7 +57,7 @@ def open_state(settings: Settings) -> AppState:
         if applied:
             log.info("embedded database: applied %d sql/ file(s)", len(applied))
     require_schemas(engine, settings.schemas)
-    catalog = reflect_catalog(engine, settings.schemas)
+    catalog = reflect_catalog(engine, settings.schemas, settings.hidden)
     log.info(
         "reflected %d relations from schemas %s in %.2fs",
         len(catalog.relations),
@@ -65,7 +65,9 @@ def open_state(settings: Settings) -> AppState:
         catalog.load_seconds,
     )
     holder = CatalogHolder(catalog)
-    reloader = Reloader(engine, settings.schemas, holder, channel=settings.reload_channel)
+    reloader = Reloader(
+        engine, settings.schemas, holder, channel=settings.reload_channel, hidden=settings.hidden
+    )
     reloader.start()
     return AppState(settings, engine, holder, reloader, embedded)
 
