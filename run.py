@@ -20,6 +20,7 @@ USER_ERRORS = (
     SqlFileChanged,
     SqlFileFailed,
     FileNotFoundError,
+    ValueError,
 )
 
 
@@ -44,6 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply the numbered sql/ files not applied yet, each in a transaction, "
         "recorded with its checksum in pgfront.applied_sql_files",
     )
+    token = commands.add_parser(
+        "token",
+        help="print a development JWT signed with JWT_SECRET (refused without one)",
+    )
+    token.add_argument("--role", required=True, help="database role the token names")
+    token.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra claim (repeatable); numbers stay numbers: --claim member_id=5",
+    )
+    token.add_argument("--expires-in", type=int, default=3600, help="seconds [default: 3600]")
     return parser
 
 
@@ -62,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.command == "apply-sql":
             return commands.apply_sql(settings)
+        if args.command == "token":
+            return commands.token(settings, args.role, args.claim, args.expires_in)
         return commands.serve(config)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)

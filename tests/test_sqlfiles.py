@@ -88,6 +88,7 @@ def test_project_sql_files_are_numbered():
         "003_reporting.sql",
         "004_sample_data.sql",
         "005_reload_on_ddl.sql",
+        "006_roles.sql",
     ]
 
 

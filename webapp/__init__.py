@@ -15,7 +15,7 @@ from .state import app_state, open_state
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, engine (once), reflected catalog, blueprints, error handling."""
-    from . import admin, api, errors, health, observability, openapi, pages, security, team
+    from . import admin, api, auth, errors, health, observability, openapi, pages, security, team
 
     settings = load_settings(config)
     app = Flask(__name__)
@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register_error_handlers(app)
     observability.install(app, app.extensions["pgfront"].engine)
     security.install(app, settings)
+    auth.install(app, settings)
     for blueprint in (openapi.bp, api.bp, pages.bp, health.bp, team.bp, admin.bp, observability.bp):
         app.register_blueprint(blueprint)
     return app

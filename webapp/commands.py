@@ -66,3 +66,17 @@ def apply_sql(settings: Settings) -> int:
             file=sys.stdout,
         )
     return 0
+
+
+def token(settings: Settings, role: str, claims: list[str], expires_in: int) -> int:
+    """Print a development token; ValueError (one line, exit 2) without JWT_SECRET or with bad claims."""
+    from .auth import make_token
+
+    parsed = {}
+    for claim in claims:
+        name, equals, value = claim.partition("=")
+        if not equals or not name:
+            raise ValueError(f"--claim {claim!r} must be NAME=VALUE")
+        parsed[name] = int(value) if value.lstrip("-").isdigit() else value
+    print(make_token(settings, role, parsed, expires_in))
+    return 0

@@ -171,6 +171,20 @@ SETTINGS = (
     ),
     Setting("READ_ONLY", False, _flag, "true: refuse every write with a 405"),
     Setting(
+        "DB_ANON_ROLE",
+        None,
+        _optional_text,
+        "role for requests without a token (unset: no SET ROLE)",
+    ),
+    Setting("JWT_SECRET", None, _optional_text, "HS256 secret that signs accepted tokens"),
+    Setting(
+        "JWT_PUBLIC_KEY", None, _optional_text, "RS256 public key (PEM text) of accepted tokens"
+    ),
+    Setting(
+        "JWT_AUDIENCE", None, _optional_text, "required aud claim of tokens (unset: not checked)"
+    ),
+    Setting("JWT_ROLE_CLAIM", "role", _text, "claim that names the database role"),
+    Setting(
         "HIDDEN",
         (),
         _hidden_names,
@@ -221,6 +235,11 @@ class Settings:
     sql_dir: Path
     log_level: str
     read_only: bool
+    anon_role: str | None
+    jwt_secret: str | None
+    jwt_public_key: str | None
+    jwt_audience: str | None
+    jwt_role_claim: str
     hidden: tuple[str, ...]
     max_body_bytes: int
     reload_channel: str | None
@@ -274,6 +293,11 @@ def load_settings(
         sql_dir=Path(values["SQL_DIR"]),
         log_level=values["LOG_LEVEL"],
         read_only=values["READ_ONLY"],
+        anon_role=values["DB_ANON_ROLE"],
+        jwt_secret=values["JWT_SECRET"],
+        jwt_public_key=values["JWT_PUBLIC_KEY"],
+        jwt_audience=values["JWT_AUDIENCE"],
+        jwt_role_claim=values["JWT_ROLE_CLAIM"],
         hidden=values["HIDDEN"],
         max_body_bytes=values["MAX_BODY_BYTES"],
         reload_channel=values["RELOAD_CHANNEL"],
@@ -290,7 +314,8 @@ def _parse(setting: Setting, raw: Any) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         reason = str(exc) if str(exc).startswith(("must", "is not")) else "is not valid"
-        shown = "(hidden)" if setting.name in ("DATABASE_URL", "ADMIN_TOKEN") else repr(raw)
+        secret = setting.name in ("DATABASE_URL", "ADMIN_TOKEN", "JWT_SECRET", "JWT_PUBLIC_KEY")
+        shown = "(hidden)" if secret else repr(raw)
         raise ConfigError(f"{setting.name}={shown} {reason}") from None
 
 

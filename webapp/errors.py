@@ -6,7 +6,7 @@ import logging
 
 import psycopg
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from db.catalog import NotInCatalog
@@ -195,6 +195,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sa.exc.DBAPIError)
     def handle_database_error(error: sa.exc.DBAPIError):
         api_error = from_database_error(error)
+        if api_error.code == "42501" and not g.get("jwt_claims"):
+            # PostgREST: a permission error is 401 for an anonymous request (a token may help).
+            api_error.status = 401
+            api_error.headers["WWW-Authenticate"] = "Bearer"
         if api_error.code in ("42P01", "42703"):
             # The catalog said it exists, the database says not: the schema changed under us.
             from .state import app_state
