@@ -73,12 +73,13 @@ class Reloader:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
-        """Stop the threads (they finish within about a second)."""
+    def stop(self, wait: bool = True) -> None:
+        """Stop the threads (they finish within about a second); wait=False only tells them."""
         self._stopping.set()
         self._wanted.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        if wait:
+            for thread in self._threads:
+                thread.join(timeout=5)
 
     def request_reload(self, reason: str) -> None:
         """Ask for a reload soon; many asks in a burst give one reload."""

@@ -104,6 +104,8 @@ def make_app(database_url):
         return app
 
     yield build
+    for app in apps:  # tell every reload thread first, so they wind down together
+        app.extensions["pgfront"].reloader.stop(wait=False)
     for app in apps:
         app.extensions["pgfront"].close()
 
