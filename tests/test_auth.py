@@ -1,5 +1,6 @@
 """Roles like PostgREST: anonymous role, JWT roles, claims for row-level security."""
 
+import json
 import subprocess
 import sys
 import time
@@ -102,3 +103,28 @@ def test_token_command(make_app):
         refused.stderr
         == "error: JWT_SECRET is not set: tokens can only be made with a configured secret\n"
     )
+
+
+def test_jwks_document(make_app, rsa_key):
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    jwks = json.dumps({"keys": [{**jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]})
+    client = make_app(DB_ANON_ROLE="web_anon", JWT_PUBLIC_KEY=jwks).test_client()
+    token = jwt.encode(
+        {"role": "web_user", "member_id": 9, "exp": int(time.time()) + 60},
+        rsa_key,
+        algorithm="RS256",
+        headers={"kid": "k1"},
+    )
+    ok = client.get("/api/members?select=id", headers={"Authorization": f"Bearer {token}"})
+    assert ok.json == [{"id": 9}]
+    other = jwt.encode({"role": "web_user"}, rsa_key, algorithm="RS256", headers={"kid": "k2"})
+    refused = client.get("/api/books?limit=1", headers={"Authorization": f"Bearer {other}"})
+    assert refused.status_code == 401 and "kid" in refused.json["message"]
+
+
+@pytest.mark.parametrize("key", ["not a key", '{"keys": []}', '{"keys": [{"kty": "RSA"}]}'])
+def test_bad_public_key_fails_at_startup(make_app, key):
+    from webapp.config import ConfigError
+
+    with pytest.raises(ConfigError, match="JWT_PUBLIC_KEY"):
+        make_app(JWT_PUBLIC_KEY=key)

@@ -20,14 +20,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     app = Flask(__name__)
     app.config.update(settings.extra)
-    app.extensions["pgfront"] = open_state(settings)
-    _scope_sessions_to_app_contexts(app)
-    errors.register_error_handlers(app)
-    observability.install(app, app.extensions["pgfront"].engine)
-    security.install(app, settings)
-    auth.install(app, settings)
-    for blueprint in (openapi.bp, api.bp, pages.bp, health.bp, team.bp, admin.bp, observability.bp):
-        app.register_blueprint(blueprint)
+    auth.check_keys(settings)  # a bad key fails before anything connects
+    state = app.extensions["pgfront"] = open_state(settings)
+    try:
+        _scope_sessions_to_app_contexts(app)
+        errors.register_error_handlers(app)
+        observability.install(app, state.engine)
+        security.install(app, settings)
+        auth.install(app, settings)
+        for blueprint in (
+            openapi.bp,
+            api.bp,
+            pages.bp,
+            health.bp,
+            team.bp,
+            admin.bp,
+            observability.bp,
+        ):
+            app.register_blueprint(blueprint)
+    except BaseException:
+        state.close()  # no reload thread or pool outlives a failed start
+        raise
     return app
 
 

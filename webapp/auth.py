@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, g, has_app_context, request
 from sqlalchemy import orm
 
-from .config import Settings
+from .config import ConfigError, Settings
 from .errors import ApiError
 
 _SET_ROLE = sa.text(
@@ -38,6 +38,19 @@ def install(app: Flask, settings: Settings) -> None:
         sa.event.listen(orm.Session, "after_begin", _set_role)
 
 
+def check_keys(settings: Settings) -> None:
+    """Fail at startup (one line) when JWT_PUBLIC_KEY is not a usable RSA public key."""
+    if not settings.jwt_public_key:
+        return
+    try:
+        key = _keys(settings, None)["RS256"]
+        jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).prepare_key(key)
+    except (jwt.PyJWTError, ValueError, ApiError):
+        raise ConfigError(
+            "JWT_PUBLIC_KEY=(hidden) is not an RSA public key in PEM or JWKS form"
+        ) from None
+
+
 def identify(authorization: str | None, settings: Settings) -> tuple[str | None, dict | None]:
     """(role, claims) for a request: the JWT's, else the anonymous role; 401 for a bad token."""
     if not authorization:
@@ -54,15 +67,12 @@ def identify(authorization: str | None, settings: Settings) -> tuple[str | None,
 
 def verify(token: str, settings: Settings) -> dict[str, Any]:
     """The claims of a token signed with our HS256 secret or RS256 key; exp and nbf checked."""
-    keys = {}
-    if settings.jwt_secret:
-        keys["HS256"] = settings.jwt_secret
-    if settings.jwt_public_key:
-        keys["RS256"] = settings.jwt_public_key
-    if not keys:
-        raise _unauthorized("this server accepts no tokens (no JWT_SECRET or JWT_PUBLIC_KEY)")
     try:
-        algorithm = jwt.get_unverified_header(token).get("alg")
+        header = jwt.get_unverified_header(token)
+        algorithm = header.get("alg")
+        keys = _keys(settings, header.get("kid"))
+        if not keys:
+            raise _unauthorized("this server accepts no tokens (no JWT_SECRET or JWT_PUBLIC_KEY)")
         if algorithm not in keys:
             raise _unauthorized(f"tokens signed with {algorithm} are not accepted")
         return jwt.decode(
@@ -79,6 +89,23 @@ def verify(token: str, settings: Settings) -> dict[str, Any]:
         raise _unauthorized("the token is not valid yet (nbf)") from None
     except jwt.PyJWTError as exc:
         raise _unauthorized(f"the token is not valid: {exc}") from None
+
+
+def _keys(settings: Settings, kid: str | None) -> dict[str, Any]:
+    """Algorithm -> key: HS256 from JWT_SECRET; RS256 from a PEM key or a JWKS document."""
+    keys: dict[str, Any] = {}
+    if settings.jwt_secret:
+        keys["HS256"] = settings.jwt_secret
+    public = settings.jwt_public_key
+    if public and public.lstrip().startswith("{"):
+        key_set = jwt.PyJWKSet.from_json(public)
+        matching = [k for k in key_set.keys if kid is None or k.key_id == kid]
+        if not matching:
+            raise _unauthorized(f"no key in the JWKS has kid {kid!r}")
+        keys["RS256"] = matching[0].key
+    elif public:
+        keys["RS256"] = public
+    return keys
 
 
 def make_token(settings: Settings, role: str, claims: dict[str, Any], expires_in: int) -> str:

@@ -178,7 +178,10 @@ SETTINGS = (
     ),
     Setting("JWT_SECRET", None, _optional_text, "HS256 secret that signs accepted tokens"),
     Setting(
-        "JWT_PUBLIC_KEY", None, _optional_text, "RS256 public key (PEM text) of accepted tokens"
+        "JWT_PUBLIC_KEY",
+        None,
+        _optional_text,
+        "RS256 public key of accepted tokens: PEM text or a JWKS document (JSON)",
     ),
     Setting(
         "JWT_AUDIENCE", None, _optional_text, "required aud claim of tokens (unset: not checked)"
