@@ -14,6 +14,7 @@ from db.engine import first_line
 
 from .encoding import json_response
 from .grammar import GrammarError
+from .state import app_state
 
 log = logging.getLogger("webapp.errors")
 
@@ -201,8 +202,6 @@ def register_error_handlers(app: Flask) -> None:
             api_error.headers["WWW-Authenticate"] = "Bearer"
         if api_error.code in ("42P01", "42703"):
             # The catalog said it exists, the database says not: the schema changed under us.
-            from .state import app_state
-
             app_state().reloader.request_reload(f"{api_error.code} from the database")
             api_error.hint = "the schema changed; it is being reloaded, try again in a moment"
         if api_error.status >= 500:

@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, g, has_app_context, request
+from flask import Blueprint, Flask, Response, current_app, g, has_app_context, request
 
 from .state import app_state
 
@@ -90,8 +90,6 @@ def install(app: Flask, engine: sa.Engine) -> None:
 @bp.get("/metrics")
 def metrics():
     """Prometheus text format: requests, latency, pool, catalog."""
-    from flask import current_app
-
     state = app_state()
     data: Metrics = current_app.extensions["pgfront.metrics"]
     pool = state.engine.pool

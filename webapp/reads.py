@@ -200,8 +200,6 @@ def _split_path(key: str, paths: set[str]) -> tuple[str, str]:
     """`copies.order` -> ("copies", "order") when copies is embedded; else ("", key)."""
     if "." in key and key not in _LOGIC:
         path, _, name = key.rpartition(".")
-        if path in ("not",):
-            return "", key
         if path in paths:
             return path, name
         # A logic tree on an embed: copies.or=(...)
