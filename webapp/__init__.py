@@ -15,7 +15,21 @@ from .state import app_state, open_state
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, engine (once), reflected catalog, blueprints, error handling."""
-    from . import admin, api, auth, errors, health, observability, openapi, pages, security, team
+    from . import (
+        admin,
+        api,
+        auth,
+        errors,
+        export,
+        health,
+        observability,
+        openapi,
+        pages,
+        rows,
+        security,
+        structure,
+        team,
+    )
 
     settings = load_settings(config)
     app = Flask(__name__)
@@ -32,6 +46,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             openapi.bp,
             api.bp,
             pages.bp,
+            rows.bp,
+            structure.bp,
+            export.bp,
             health.bp,
             team.bp,
             admin.bp,

@@ -104,6 +104,18 @@ def _hidden_names(text: str) -> tuple[str, ...]:
     return names
 
 
+def _label_columns(text: str) -> dict[tuple[str, str], str]:
+    labels = {}
+    for part in (part.strip() for part in text.split(",")):
+        if not part:
+            continue
+        if part.count(".") != 2:
+            raise ValueError(f"must list schema.table.column, not {part!r}")
+        schema, table, column = part.split(".")
+        labels[(schema, table)] = column
+    return labels
+
+
 def _log_level(text: str) -> str:
     level = text.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -211,6 +223,38 @@ SETTINGS = (
         _optional_text,
         "bearer token for POST /admin/reload (unset: admin endpoints are off)",
     ),
+    Setting(
+        "PAGE_STATEMENT_TIMEOUT",
+        5000,
+        _positive_int,
+        "time limit of an HTML page's row query and of an explicit exact count, in ms",
+    ),
+    Setting(
+        "PAGE_SIDE_TIMEOUT",
+        500,
+        _positive_int,
+        "time limit of each side query of a page (counts, labels, references), in ms",
+    ),
+    Setting(
+        "PAGE_COUNT_LIMIT",
+        10000,
+        _positive_int,
+        'pages count rows up to this many ("more than N" beyond) unless asked for exact',
+    ),
+    Setting("PAGE_MAX_SIZE", 500, _positive_int, "most rows one HTML page shows"),
+    Setting(
+        "EXPORT_MAX_ROWS",
+        1_000_000,
+        _positive_int,
+        "most rows one CSV or NDJSON export streams; the export says where it stopped",
+    ),
+    Setting(
+        "LABEL_COLUMNS",
+        {},
+        _label_columns,
+        "comma-separated schema.table.column: the column that labels a row where "
+        "foreign keys point at it (default: a name-like text column)",
+    ),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR"),
 )
 
@@ -247,6 +291,12 @@ class Settings:
     max_body_bytes: int
     reload_channel: str | None
     admin_token: str | None
+    page_timeout_ms: int = 5000
+    side_timeout_ms: int = 500
+    count_limit: int = 10000
+    page_max_size: int = 500
+    export_max_rows: int = 1_000_000
+    label_columns: Mapping[tuple[str, str], str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -305,6 +355,12 @@ def load_settings(
         max_body_bytes=values["MAX_BODY_BYTES"],
         reload_channel=values["RELOAD_CHANNEL"],
         admin_token=values["ADMIN_TOKEN"],
+        page_timeout_ms=values["PAGE_STATEMENT_TIMEOUT"],
+        side_timeout_ms=values["PAGE_SIDE_TIMEOUT"],
+        count_limit=values["PAGE_COUNT_LIMIT"],
+        page_max_size=values["PAGE_MAX_SIZE"],
+        export_max_rows=values["EXPORT_MAX_ROWS"],
+        label_columns=values["LABEL_COLUMNS"],
         extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     )
 
@@ -326,6 +382,7 @@ def describe_settings() -> str:
     """The settings as help text, for `run.py --help`."""
     lines = []
     for setting in SETTINGS:
-        default = "" if setting.default is None else f" [default: {setting.default}]"
+        shown = setting.default not in (None, (), {})
+        default = f" [default: {setting.default}]" if shown else ""
         lines.append(f"  {setting.name:<22}{setting.help}{default}")
     return "\n".join(lines)
