@@ -157,6 +157,10 @@ class Catalog:
         """
         return (table.schema or self.search_schema, table.name) == (relation.schema, relation.name)
 
+    def relation_of(self, table: sa.Table) -> Relation | None:
+        """The served relation a Table (a foreign key's target, say) stands for, if any."""
+        return self.relations.get((table.schema or self.search_schema, table.name))
+
     def in_schema(self, schema: str) -> list[Relation]:
         """The relations of one schema, sorted by name."""
         return sorted(

@@ -62,13 +62,14 @@ def iso_duration(delta: dt.timedelta) -> str:
     return f"{sign}P{date_part}" + (f"T{time_part}" if time_part else "")
 
 
-def dumps(data: Any) -> bytes:
-    """Encode data as JSON bytes."""
+def dumps(data: Any, indent: bool = False) -> bytes:
+    """Encode data as JSON bytes (indented two spaces per level for people to read)."""
+    option = _OPTIONS | orjson.OPT_INDENT_2 if indent else _OPTIONS
     try:
-        return orjson.dumps(data, default=encode_value, option=_OPTIONS)
+        return orjson.dumps(data, default=encode_value, option=option)
     except orjson.JSONEncodeError:
         # jsonb may hold integers beyond 64 bits, which orjson does not encode itself.
-        return orjson.dumps(_big_ints_as_text(data), default=encode_value, option=_OPTIONS)
+        return orjson.dumps(_big_ints_as_text(data), default=encode_value, option=option)
 
 
 def _big_ints_as_text(data: Any) -> Any:

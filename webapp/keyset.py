@@ -97,3 +97,16 @@ def read_after_cursor(
     if read.order and [(t.column, t.descending) for t in read.order] != sort[: len(read.order)]:
         raise GrammarError("order= differs from the order the cursor was made in")
     return replace(read, order=order), after_clause(relation, order, values)
+
+
+def read_before_cursor(
+    relation: Relation, read: ReadRequest, cursor: str
+) -> tuple[ReadRequest, sa.ColumnElement[bool]]:
+    """The read walking backwards from the cursor: reversed order, rows that sort before it.
+
+    The caller reverses the rows it gets back to show them in the read's own order.
+    """
+    read, _ = read_after_cursor(relation, read, cursor)  # the same checks as going forwards
+    _, values = decode_cursor(relation, cursor)
+    backwards = tuple(OrderTerm(term.column, not term.descending) for term in read.order)
+    return replace(read, order=backwards), after_clause(relation, backwards, values)

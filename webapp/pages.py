@@ -1,23 +1,33 @@
-"""The HTML pages: an index of what is served and a simple page per table or view."""
+"""The HTML pages: the index of what is served and the table page (grid, filters, sort, paging)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from db.session import Session
 
-from .encoding import dumps
-from .query import build_select, page
-from .reads import ReadRequest, parse_read
-from .state import current_catalog
+from .browsing import (
+    BUILDER_OPS,
+    PAGE_PARAMS,
+    PAGE_SIZES,
+    api_pairs,
+    builder_row,
+    canonical_query,
+    parse_browse,
+    url_with,
+)
+from .encoding import dumps, json_response
+from .grid import count_statement, fetch_grid, label_cells, order_text, sort_order
+from .references import foreign_links
+from .side_queries import PageLimits, count_rows
+from .state import app_state, current_catalog
 
 bp = Blueprint("pages", __name__)
-
-PAGE_SIZE = 50
 
 # Planner statistics, never a COUNT(*): reltuples is -1 until the table is analyzed.
 _ESTIMATES_SQL = sa.text(
@@ -35,53 +45,150 @@ _ESTIMATES_SQL = sa.text(
 
 @bp.get("/")
 def index():
-    """Schemas, tables and views with estimated row counts."""
+    """Schemas, tables and views with estimated row counts; `q=` narrows the names."""
     catalog = current_catalog()
+    wanted = request.args.get("q", "").strip().lower()
     stats = {
         (row.schema, row.name): row
         for row in Session.execute(_ESTIMATES_SQL, {"schemas": list(catalog.schemas)})
     }
-    schemas = [(schema, catalog.in_schema(schema)) for schema in catalog.schemas]
-    return render_template("index.html", schemas=schemas, stats=stats)
+    schemas = [
+        (schema, [rel for rel in catalog.in_schema(schema) if wanted in rel.name.lower()])
+        for schema in catalog.schemas
+    ]
+    if request.args.get("_format") == "json":
+        return json_response(
+            [
+                {
+                    "schema": schema,
+                    "relations": [
+                        _index_entry(rel, stats.get((rel.schema, rel.name))) for rel in rels
+                    ],
+                }
+                for schema, rels in schemas
+            ]
+        )
+    return render_template("index.html", schemas=schemas, stats=stats, q=wanted)
+
+
+def _index_entry(relation, stat) -> dict:
+    """One relation of the index as its JSON twin shows it."""
+    return {
+        "name": relation.name,
+        "kind": relation.kind,
+        "comment": relation.comment,
+        "estimated_rows": stat.estimate if stat and stat.estimate >= 0 else None,
+        "bytes": stat.bytes if stat and relation.kind != "view" else None,
+        "url": url_for("pages.table_page", schema=relation.schema, name=relation.name),
+    }
 
 
 @bp.get("/browse/<schema>/<name>")
 def table_page(schema: str, name: str):
-    """One page of rows of a relation; the query string filters it with the API's grammar."""
+    """One page of a table or view, filtered, sorted and paged by the query string."""
     relation = current_catalog().relation(name, schema)
-    parsed = parse_read(request.args)
-    read = ReadRequest(filters=parsed.filters, order=parsed.order)
-    offset = parsed.offset
-    stmt, limit = page(build_select(relation, read), offset, PAGE_SIZE, PAGE_SIZE)
-    result = Session.execute(stmt)
-    columns = list(result.keys())
-    rows = result.all()
-    has_next = len(rows) > limit
-    rows = rows[:limit]
-    pages = {
-        "previous": page_url(max(offset - limit, 0)) if offset > 0 else None,
-        "next": page_url(offset + limit) if has_next else None,
-    }
+    columns = [column.name for column in relation.columns]
+    canonical = canonical_query(request.args, columns)
+    if canonical is not None:  # a submitted filter builder or column picker
+        return redirect(request.path + ("?" + canonical if canonical else ""), 303)
+    settings = app_state().settings
+    limits = PageLimits.from_settings(settings)
+    browse = parse_browse(relation, request.args, limits.max_size)
+    grid = fetch_grid(relation, browse, request.path, request.args, limits)
+    links = foreign_links(current_catalog(), relation, settings.label_columns)
+    label_cells(grid, links, limits)
+    count = None
+    if grid.problem is None:
+        count = count_rows(
+            relation,
+            count_statement(relation, browse),
+            browse.filtered,
+            exact=browse.exact_count,
+            limits=limits,
+        )
+    status = 504 if grid.problem else 200
+    if browse.as_json:
+        return json_response(_table_twin(relation, browse, grid, count), status)
     return render_template(
-        "table.html",
-        relation=relation,
-        columns=columns,
-        rows=rows,
-        offset=offset,
-        pages=pages,
-        # The API picks other schemas by header (Accept-Profile), which a link cannot send.
-        api_url=url_for("api.read_rows", name=name)
-        if schema == current_catalog().default_schema
-        else None,
-    )
+        "table.html", **_table_context(relation, browse, grid, count, limits), status=status
+    ), status
 
 
-def page_url(offset: int) -> str:
-    """This page's URL with every query parameter kept (repeated ones too) and a new offset."""
-    args = [(key, value) for key, value in request.args.items(multi=True) if key != "offset"]
-    if offset:
-        args.append(("offset", str(offset)))
-    return request.path + ("?" + urlencode(args) if args else "")
+def _table_twin(relation, browse, grid, count) -> dict:
+    """The JSON twin of a table page: the same rows, links and counts."""
+
+    def asjson_response(url: str | None) -> str | None:
+        return url_with(url.partition("?")[0], _args_of(url), (), _format="json") if url else None
+
+    return {
+        "relation": relation.qualified_name,
+        "columns": grid.columns,
+        "rows": grid.rows,
+        "labels": {key: [[*k, v] for k, v in found.items()] for key, found in grid.labels.items()},
+        "count": count.__dict__ if count else None,
+        "next": asjson_response(grid.next_url),
+        "previous": asjson_response(grid.previous_url),
+        "problem": grid.problem,
+        "notices": grid.notices,
+    }
+
+
+def _args_of(url: str):
+    """The query string of a URL we built, as a MultiDict."""
+    return MultiDict(parse_qsl(url.partition("?")[2], keep_blank_values=True))
+
+
+def _table_context(relation, browse, grid, count, limits) -> dict:
+    """What table.html needs beyond the grid: forms, sort links, counts, exports."""
+    args, path = request.args, request.path
+    pairs = api_pairs(args)
+    rows, kept = [], []
+    for key, value in pairs:
+        row = builder_row(key, value)
+        (rows.append(row) if row else kept.append((key, value)))
+    chips = [
+        (key, value, _without_pair(path, args, key, value))
+        for key, value in pairs
+        if key not in ("select", "order", "limit", "offset")
+    ]
+    export_query = url_with("", args, PAGE_PARAMS | {"limit", "offset"})
+    return {
+        "relation": relation,
+        "all_columns": [column.name for column in relation.columns],
+        "grid": grid,
+        "count": count,
+        "browse": browse,
+        "limits": limits,
+        "builder_ops": BUILDER_OPS,
+        "builder_rows": rows,
+        "builder_hidden": [(k, v) for k, v in kept if k != "offset"],
+        "column_hidden": [(k, v) for k, v in pairs if k not in ("select", "offset")],
+        "size_hidden": [(k, v) for k, v in pairs if k not in ("limit", "offset")],
+        "page_sizes": sorted(set(PAGE_SIZES) | {browse.size}),
+        "chips": chips,
+        "sort_links": {
+            name: url_with(
+                path,
+                args,
+                ("_after", "_before", "offset"),
+                order=sort_order(browse.read.order, name),
+            )
+            for name in grid.columns
+        },
+        "sorted_by": {t.column: t for t in browse.read.order},
+        "primary_sort": browse.read.order[0] if browse.read.order else None,
+        "order_terms": [order_text(t) for t in browse.read.order],
+        "clear_order": url_with(path, args, ("_after", "_before", "offset", "order")),
+        "exact_count_url": url_with(path, args, (), _count="exact"),
+        "json_url": url_with(path, args, (), _format="json"),
+        "export_query": export_query,
+    }
+
+
+def _without_pair(path: str, args, key: str, value: str) -> str:
+    """This page without one (key, value) pair, back at the first page."""
+    kept = MultiDict([(k, v) for k, v in args.items(multi=True) if (k, v) != (key, value)])
+    return url_with(path, kept, ("_after", "_before", "offset"))
 
 
 @bp.app_template_filter("cell")

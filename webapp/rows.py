@@ -2,6 +2,200 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, render_template, request, url_for
+from sqlalchemy.dialects import postgresql
+
+from db.catalog import Relation
+from db.session import Session
+
+from .encoding import dumps, json_response
+from .errors import ApiError
+from .grid import filtered_url, row_url
+from .query import coerce_value
+from .references import (
+    ForeignLink,
+    Reference,
+    fetch_labels,
+    foreign_links,
+    references_to,
+    referencing_count,
+)
+from .side_queries import PageLimits, time_boxed
+from .state import app_state, current_catalog
 
 bp = Blueprint("rows", __name__)
+
+
+@dataclass
+class Outgoing:
+    """A foreign key of the row: where it points, with the target row's label."""
+
+    columns: tuple[str, ...]
+    target: str
+    href: str
+    label: str | None
+    problem: str | None
+
+
+@dataclass
+class Incoming:
+    """Rows of another table that point at this row: how many (capped) and where to see them."""
+
+    source: str
+    columns: tuple[str, ...]
+    href: str
+    count: int | None
+    more: bool
+    problem: str | None
+
+
+@bp.get("/browse/<schema>/<name>/row")
+def row_page(schema: str, name: str):
+    """One row by primary key (`?id=5`; every key column for composite keys)."""
+    catalog = current_catalog()
+    relation = catalog.relation(name, schema)
+    key = row_key(relation, request.args)
+    row = fetch_row(relation, key)
+    settings = app_state().settings
+    limits = PageLimits.from_settings(settings)
+    links = foreign_links(catalog, relation, settings.label_columns)
+    outgoing = [found for link in links if (found := _outgoing(link, row, limits))]
+    incoming = [
+        found for ref in references_to(catalog, relation) if (found := _incoming(ref, row, limits))
+    ]
+    if request.args.get("_format") == "json":
+        return json_response(
+            {
+                "relation": relation.qualified_name,
+                "row": row,
+                "foreign_keys": [item.__dict__ for item in outgoing],
+                "referenced_by": [item.__dict__ for item in incoming],
+            }
+        )
+    return render_template(
+        "row.html",
+        relation=relation,
+        key=key,
+        fields=[(column, row[column.name]) for column in relation.columns],
+        outgoing={item.columns[0]: item for item in outgoing},
+        outgoing_list=outgoing,
+        incoming=incoming,
+        limits=limits,
+        blob_url=lambda column: (
+            url_for("rows.row_value", schema=schema, name=name, column=column)
+            + "?"
+            + request.query_string.decode()
+        ),
+    )
+
+
+@bp.get("/browse/<schema>/<name>/row/<column>")
+def row_value(schema: str, name: str, column: str):
+    """One value of a row as a download (bytea as its bytes, anything else as text)."""
+    relation = current_catalog().relation(name, schema)
+    col = relation.column(column)
+    row = fetch_row(relation, row_key(relation, request.args))
+    value = row[col.name]
+    if value is None:
+        raise ApiError(404, f"{column} is null in this row")
+    body = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+    mimetype = "application/octet-stream" if isinstance(value, bytes | memoryview) else "text/plain"
+    filename = f"{relation.name}-{col.name}.{'bin' if mimetype != 'text/plain' else 'txt'}"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": _attachment(filename)},
+    )
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition that survives any characters in the name."""
+    fallback = "".join(c if c.isascii() and c.isalnum() or c in "-_." else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def row_key(relation: Relation, args) -> dict[str, Any]:
+    """The primary key values of the row a page asks for, converted to the columns' types."""
+    if not relation.primary_key or relation.is_view:
+        raise ApiError(
+            404,
+            f"{relation.qualified_name} has no primary key, so its rows have no pages",
+            hint="filter the table page instead",
+        )
+    missing = [name for name in relation.primary_key if name not in args]
+    if missing:
+        raise ApiError(
+            400,
+            "a row page needs every primary key column in the query string: " + ", ".join(missing),
+            hint="?" + "&".join(f"{name}=..." for name in relation.primary_key),
+        )
+    return {name: args[name] for name in relation.primary_key}
+
+
+def fetch_row(relation: Relation, key: dict[str, str]) -> dict[str, Any]:
+    """The row with this primary key, or a 404."""
+    where = [relation.column(n) == coerce_value(relation.column(n), v) for n, v in key.items()]
+    found = Session.execute(sa.select(*relation.columns).where(*where)).mappings().first()
+    if found is None:
+        shown = ", ".join(f"{name}={value}" for name, value in key.items())
+        raise ApiError(404, f"no row of {relation.qualified_name} has {shown}")
+    return dict(found)
+
+
+def _outgoing(link: ForeignLink, row: dict, limits: PageLimits) -> Outgoing | None:
+    """Where one of the row's foreign keys points (None when the key is null)."""
+    values = tuple(row[name] for name in link.columns)
+    if any(value is None for value in values):
+        return None
+    if link.to_primary_key:
+        href = row_url(link.target, dict(zip(link.target_columns, values, strict=True)))
+    else:
+        href = filtered_url(link.target, link.target_columns, values)
+    found = time_boxed(lambda: fetch_labels(link, {values}), limits.side_ms)
+    label = (found.value or {}).get(values)
+    return Outgoing(link.columns, link.target.qualified_name, href, label, found.problem)
+
+
+def _incoming(reference: Reference, row: dict, limits: PageLimits) -> Incoming | None:
+    """How many rows of one referencing table point at the row (None when the key is null)."""
+    values = tuple(row[name] for name in reference.target_columns)
+    if any(value is None for value in values):
+        return None
+    cap = limits.count_limit
+    found = time_boxed(lambda: referencing_count(reference, values, cap), limits.side_ms)
+    return Incoming(
+        reference.source.qualified_name,
+        reference.columns,
+        filtered_url(reference.source, reference.columns, values),
+        min(found.value, cap) if found.value is not None else None,
+        found.value is not None and found.value > cap,
+        found.problem,
+    )
+
+
+@bp.app_template_filter("value_kind")
+def value_kind(value: object, column: sa.Column) -> str:
+    """How the row page renders a value: null, json, array, bytes, time or text."""
+    if value is None:
+        return "null"
+    if isinstance(column.type, sa.JSON | postgresql.JSON | postgresql.JSONB):
+        return "json"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bytes | memoryview):
+        return "bytes"
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return "time"
+    return "text"
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json(value: object) -> str:
+    """A JSON value indented for reading."""
+    return dumps(value, indent=True).decode("utf-8")

@@ -1,0 +1,199 @@
+"""The query string of the HTML pages: the API's grammar plus a few page-only parameters.
+
+Filters, `order=` and `select=` (column names only) mean on a page what they mean in the
+API, so a page, its JSON twin and its exports show the same rows. Page-only parameters
+start with an underscore: `_after`/`_before` (keyset cursors), `_count=exact`,
+`_format=json`. The filter builder's fields (`_fc`, `_fo`, `_fv`) and the column picker's
+(`_cols`, `_col`) are turned into the grammar by a redirect, so a shared URL is canonical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from werkzeug.datastructures import MultiDict
+
+from db.catalog import Relation
+
+from .grammar import RESERVED, Filter, GrammarError, parse_filter
+from .reads import ReadRequest, parse_read
+
+PAGE_PARAMS = frozenset({"_after", "_before", "_count", "_format"})
+FORM_FIELDS = frozenset({"_fc", "_fo", "_fv", "_cols", "_col"})
+PAGE_SIZES = (20, 50, 100, 200, 500)
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class BuilderOp:
+    """One operator of the filter builder and the grammar it writes."""
+
+    key: str
+    label: str
+    grammar: Callable[[str], str]
+    needs_value: bool = True
+
+
+def _in_list(text: str) -> str:
+    """`a, b, c` as an in-list, each value quoted so commas and parentheses stay values."""
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    quoted = ['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]
+    return "(" + ",".join(quoted) + ")"
+
+
+BUILDER_OPS = (
+    BuilderOp("eq", "=", lambda v: f"eq.{v}"),
+    BuilderOp("neq", "≠", lambda v: f"neq.{v}"),
+    BuilderOp("gt", ">", lambda v: f"gt.{v}"),
+    BuilderOp("gte", "≥", lambda v: f"gte.{v}"),
+    BuilderOp("lt", "<", lambda v: f"lt.{v}"),
+    BuilderOp("lte", "≤", lambda v: f"lte.{v}"),
+    BuilderOp("contains", "contains", lambda v: f"ilike.*{v}*"),
+    BuilderOp("excludes", "does not contain", lambda v: f"not.ilike.*{v}*"),
+    BuilderOp("starts", "starts with", lambda v: f"ilike.{v}*"),
+    BuilderOp("like", "like (* any text)", lambda v: f"like.{v}"),
+    BuilderOp("in", "in (comma-separated)", lambda v: f"in.{_in_list(v)}"),
+    BuilderOp("notin", "not in", lambda v: f"not.in.{_in_list(v)}"),
+    BuilderOp("null", "is null", lambda v: "is.null", needs_value=False),
+    BuilderOp("notnull", "is not null", lambda v: "not.is.null", needs_value=False),
+)
+_OPS = {op.key: op for op in BUILDER_OPS}
+
+
+@dataclass(frozen=True)
+class Browse:
+    """What a page request asks for: the API read (filters, columns, order) and paging."""
+
+    read: ReadRequest
+    size: int
+    offset: int = 0
+    after: str | None = None
+    before: str | None = None
+    exact_count: bool = False
+    as_json: bool = False
+
+    @property
+    def filtered(self) -> bool:
+        """True when any filter narrows the rows."""
+        return bool(self.read.filters)
+
+
+def api_pairs(args: MultiDict) -> list[tuple[str, str]]:
+    """The query string without page-only parameters and form fields: the API's part."""
+    return [
+        (key, value)
+        for key, value in args.items(multi=True)
+        if key not in PAGE_PARAMS and key not in FORM_FIELDS
+    ]
+
+
+def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
+    """Parse a page's query string; names are checked against the relation (404/400 if unknown)."""
+    read = parse_read(MultiDict(api_pairs(args)))
+    if read.embeds or any(item.alias for item in read.select or ()):
+        raise GrammarError(
+            "pages take plain column names in select=, no renames or embedded relations",
+            hint="the API at /api/ embeds related rows",
+        )
+    for name in [item.column for item in read.select or ()] + [t.column for t in read.order]:
+        relation.column(name)
+    after, before = args.get("_after"), args.get("_before")
+    if after and before:
+        raise GrammarError("_after= and _before= do not go together")
+    if (after or before) and read.offset:
+        raise GrammarError("a cursor (_after=, _before=) does not go with offset=")
+    return Browse(
+        read=read,
+        size=min(read.limit or DEFAULT_PAGE_SIZE, max_size),
+        offset=read.offset,
+        after=after or None,
+        before=before or None,
+        exact_count=args.get("_count") == "exact",
+        as_json=args.get("_format") == "json",
+    )
+
+
+def canonical_query(args: MultiDict, columns: list[str]) -> str | None:
+    """The canonical query string for a submitted filter builder or column picker, else None."""
+    if "_fc" not in args and "_cols" not in args:
+        return None
+    pairs = [
+        (key, value)
+        for key, value in api_pairs(args)
+        if key not in ("offset",) and not (key == "select" and "_cols" in args)
+    ]
+    if "_fc" in args:
+        rows = zip(args.getlist("_fc"), args.getlist("_fo"), args.getlist("_fv"), strict=False)
+        pairs += builder_pairs(rows, columns)
+    if "_cols" in args:
+        chosen = [name for name in columns if name in set(args.getlist("_col"))]
+        if chosen and len(chosen) < len(columns):
+            pairs.append(("select", ",".join(chosen)))
+    return urlencode(pairs)
+
+
+def builder_pairs(
+    rows: Iterable[tuple[str, str, str]], columns: list[str]
+) -> list[tuple[str, str]]:
+    """The builder's rows (column, operator, value) as `col=op.value` pairs; blank rows dropped."""
+    pairs = []
+    for column, op_key, value in rows:
+        op = _OPS.get(op_key)
+        if column not in columns or op is None or (op.needs_value and value == ""):
+            continue
+        pairs.append((column, op.grammar(value)))
+    return pairs
+
+
+@dataclass(frozen=True)
+class BuilderRow:
+    """A simple filter as the builder shows it: column, operator key and value."""
+
+    column: str
+    op: str
+    value: str
+
+
+def builder_row(key: str, text: str) -> BuilderRow | None:
+    """A `key=text` filter as a builder row, or None when the builder cannot show it."""
+    if key in ("or", "and", "not.or", "not.and") or key in PAGE_PARAMS or key in FORM_FIELDS:
+        return None
+    if key in RESERVED:
+        return None
+    try:
+        flt = parse_filter(key, text)
+    except GrammarError:
+        return None
+    return _row_for(flt)
+
+
+def _row_for(flt: Filter) -> BuilderRow | None:
+    """The builder row that writes exactly this filter back, if there is one."""
+    value = flt.value
+    if flt.op == "in":
+        if any("," in v for v in value):
+            return None
+        return BuilderRow(flt.column, "notin" if flt.negated else "in", ", ".join(value))
+    if flt.op == "is" and value == "null":
+        return BuilderRow(flt.column, "notnull" if flt.negated else "null", "")
+    if flt.op == "ilike" and len(value) > 2 and value[0] == value[-1] == "*":
+        inner = value[1:-1]
+        if "*" not in inner:
+            return BuilderRow(flt.column, "excludes" if flt.negated else "contains", inner)
+    if flt.negated:
+        return None
+    if flt.op == "ilike" and value.endswith("*") and "*" not in value[:-1]:
+        return BuilderRow(flt.column, "starts", value[:-1])
+    if flt.op in _OPS:
+        return BuilderRow(flt.column, flt.op, value)
+    return None
+
+
+def url_with(path: str, args: MultiDict, drop: Iterable[str] = (), **changes: str | None) -> str:
+    """path with args, the keys in drop and in changes removed, then changes (not None) added."""
+    removed = set(drop) | set(changes)
+    pairs = [(k, v) for k, v in args.items(multi=True) if k not in removed]
+    pairs += [(k, v) for k, v in changes.items() if v is not None]
+    return path + ("?" + urlencode(pairs) if pairs else "")

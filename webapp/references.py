@@ -1,0 +1,126 @@
+"""Foreign keys as the pages show them: labelled links out of a row, and references into it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from db.catalog import Catalog, Relation
+from db.session import Session
+
+# Column names that usually say what a row is, best first.
+_LABEL_NAMES = ("name", "title", "label", "display_name", "full_name", "username", "code", "slug")
+
+
+@dataclass(frozen=True)
+class ForeignLink:
+    """An outgoing foreign key: local columns -> the target's columns, and its label column."""
+
+    columns: tuple[str, ...]
+    target: Relation
+    target_columns: tuple[str, ...]
+    label: str | None
+
+    @property
+    def to_primary_key(self) -> bool:
+        """True when the key points at the target's primary key (so a row page exists)."""
+        return self.target_columns == self.target.primary_key
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An incoming foreign key: rows of source whose columns hold this row's target columns."""
+
+    source: Relation
+    columns: tuple[str, ...]
+    target_columns: tuple[str, ...]
+    name: str
+
+
+def foreign_links(
+    catalog: Catalog, relation: Relation, labels: Mapping[tuple[str, str], str]
+) -> list[ForeignLink]:
+    """The relation's foreign keys to served tables, over served columns."""
+    links = []
+    for fk in relation.table.foreign_key_constraints:
+        target = catalog.relation_of(fk.referred_table)
+        columns = tuple(column.name for column in fk.columns)
+        target_columns = tuple(element.column.name for element in fk.elements)
+        if target is None or any(name in relation.hidden for name in columns):
+            continue
+        if any(name in target.hidden for name in target_columns):
+            continue
+        links.append(ForeignLink(columns, target, target_columns, label_column(target, labels)))
+    return links
+
+
+def references_to(catalog: Catalog, relation: Relation) -> list[Reference]:
+    """Every served relation's foreign keys that point at relation, over served columns."""
+    found = []
+    for source in catalog.relations.values():
+        if source.is_partition:
+            continue  # the partitioned parent already counts these rows
+        for fk in source.table.foreign_key_constraints:
+            if not catalog.is_relation(fk.referred_table, relation):
+                continue
+            columns = tuple(column.name for column in fk.columns)
+            target_columns = tuple(element.column.name for element in fk.elements)
+            if any(n in source.hidden for n in columns) or any(
+                n in relation.hidden for n in target_columns
+            ):
+                continue
+            found.append(Reference(source, columns, target_columns, fk.name or ""))
+    return sorted(found, key=lambda ref: (ref.source.qualified_name, ref.columns))
+
+
+def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> str | None:
+    """The configured label column of relation, else a name-like text column, else None."""
+    configured = labels.get((relation.schema, relation.name))
+    if configured and configured in relation.table.columns and configured not in relation.hidden:
+        return configured
+    texts = [
+        column.name
+        for column in relation.columns
+        if _is_text(column) and column.name not in relation.primary_key
+    ]
+    for wanted in _LABEL_NAMES:
+        for name in texts:
+            if name.lower() == wanted:
+                return name
+    for name in texts:
+        if any(wanted in name.lower() for wanted in _LABEL_NAMES):
+            return name
+    return texts[0] if texts else None
+
+
+def _is_text(column: sa.Column) -> bool:
+    """True for text-like columns (text, varchar, citext, enums), not JSON or arrays."""
+    try:
+        return column.type.python_type is str
+    except NotImplementedError:
+        return False
+
+
+def fetch_labels(link: ForeignLink, keys: set[tuple]) -> dict[tuple, str]:
+    """Labels of the target rows with these keys: one query for the whole page."""
+    if link.label is None or not keys:
+        return {}
+    target = link.target
+    key_columns = [target.column(name) for name in link.target_columns]
+    match = (
+        key_columns[0].in_([key[0] for key in keys])
+        if len(key_columns) == 1
+        else sa.tuple_(*key_columns).in_(list(keys))
+    )
+    stmt = sa.select(*key_columns, target.column(link.label)).where(match)
+    return {tuple(row[:-1]): row[-1] for row in Session.execute(stmt) if row[-1] is not None}
+
+
+def referencing_count(reference: Reference, values: tuple, cap: int) -> int:
+    """How many rows of the source point at values, counting at most cap + 1."""
+    source = reference.source
+    where = [source.column(n) == v for n, v in zip(reference.columns, values, strict=True)]
+    inner = sa.select(sa.literal(1)).select_from(source.table).where(*where).limit(cap + 1)
+    return Session.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one()

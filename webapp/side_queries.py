@@ -1,0 +1,130 @@
+"""Side queries of the HTML pages (counts, labels, references), each time-boxed.
+
+A page must never wait on, or fail because of, a query that only decorates it. Each side
+query runs in a savepoint with its own `statement_timeout`; a timeout or a missing
+permission rolls back just that savepoint and becomes a note on the page ("count timed
+out") while the rest of the page renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import sqlalchemy as sa
+
+from db.catalog import Relation
+from db.session import Session
+
+from .api import planned_rows
+from .config import Settings
+from .query import count_select
+
+T = TypeVar("T")
+
+# SQLSTATEs a side query may end with without failing the page.
+_TOLERATED = {
+    "57014": "timed out",  # query_canceled: statement_timeout
+    "42501": "not permitted",  # insufficient_privilege: the role may not read it
+}
+
+_SET_TIMEOUT = sa.text("SELECT set_config('statement_timeout', :ms, true)")
+
+
+@dataclass(frozen=True)
+class PageLimits:
+    """The limits that keep a page's queries cheap (PAGE_* settings)."""
+
+    page_ms: int
+    side_ms: int
+    count_limit: int
+    max_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PageLimits:
+        """The limits configured for this app."""
+        return cls(
+            settings.page_timeout_ms,
+            settings.side_timeout_ms,
+            settings.count_limit,
+            settings.page_max_size,
+        )
+
+
+@dataclass(frozen=True)
+class Boxed(Generic[T]):
+    """A side query's result, or why there is none."""
+
+    value: T | None
+    problem: str | None = None
+
+
+def time_boxed(run: Callable[[], T], timeout_ms: int) -> Boxed[T]:
+    """Run a read-only query under its own time limit; a timeout becomes Boxed(problem=...)."""
+    savepoint = Session.begin_nested()
+    try:
+        Session.execute(_SET_TIMEOUT, {"ms": str(timeout_ms)})
+        return Boxed(run())
+    except sa.exc.DBAPIError as exc:
+        problem = _TOLERATED.get(getattr(exc.orig, "sqlstate", None))
+        if problem is None:
+            raise
+        return Boxed(None, problem)
+    finally:
+        # Rolled back even on success: the SET LOCAL goes with it, and nothing was written.
+        if savepoint.is_active:
+            savepoint.rollback()
+
+
+@dataclass(frozen=True)
+class Count:
+    """What a page says about its number of rows."""
+
+    estimate: int | None  # the planner's, never a scan
+    exact: int | None = None  # known exactly (capped count under the limit, or asked for)
+    more_than: int | None = None  # the capped count reached its limit
+    problem: str | None = None  # "timed out", "not permitted"
+
+
+def count_rows(
+    relation: Relation, selected: sa.Select, filtered: bool, *, exact: bool, limits: PageLimits
+) -> Count:
+    """The estimate plus either an exact count (asked for) or a count capped at the limit."""
+    estimate = time_boxed(lambda: estimated_rows(relation, selected, filtered), limits.side_ms)
+    if exact:
+        counted = time_boxed(
+            lambda: Session.execute(count_select(selected)).scalar_one(), limits.page_ms
+        )
+        return Count(estimate.value, exact=counted.value, problem=counted.problem)
+    cap = limits.count_limit
+    counted = time_boxed(
+        lambda: Session.execute(count_select(selected, cap=cap + 1)).scalar_one(), limits.side_ms
+    )
+    if counted.value is not None and counted.value > cap:
+        return Count(estimate.value, more_than=cap)
+    return Count(estimate.value, exact=counted.value, problem=counted.problem)
+
+
+_RELTUPLES = sa.text(
+    """
+    SELECT CASE WHEN c.relkind = 'p'
+                THEN (SELECT sum(greatest(p.reltuples, 0))::bigint
+                      FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
+                      WHERE t.isleaf)
+                ELSE c.reltuples::bigint END
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = :schema AND c.relname = :name
+    """
+)
+
+
+def estimated_rows(relation: Relation, selected: sa.Select, filtered: bool) -> int | None:
+    """The statistics' row count of a whole table, or the planner's estimate of a filtered read."""
+    if not filtered and relation.kind != "view":
+        found = Session.execute(
+            _RELTUPLES, {"schema": relation.schema, "name": relation.name}
+        ).scalar()
+        if found is not None and found >= 0:
+            return found
+    return planned_rows(selected)
