@@ -10,6 +10,7 @@ from functools import partial
 import orjson
 import sqlalchemy as sa
 from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
+from psycopg.types.string import TextLoader
 from sqlalchemy.engine import URL, Engine, make_url
 
 
@@ -45,6 +46,9 @@ def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
     server_settings = (
         f"-c statement_timeout={options.statement_timeout_ms}"
         f" -c idle_in_transaction_session_timeout={options.idle_in_transaction_timeout_ms}"
+        # Intervals as ISO 8601 text (P1Y2M3DT4H), loaded as that text: exact, unlike a
+        # timedelta (which has no months), and PostgreSQL reads it back as the same interval.
+        " -c IntervalStyle=iso_8601"
     )
     engine = sa.create_engine(
         normalize_url(url),
@@ -99,6 +103,7 @@ _LOADERS = {
     "date": _infinity_aware(DateLoader),
     "timestamp": _infinity_aware(TimestampLoader),
     "timestamptz": _infinity_aware(TimestamptzLoader),
+    "interval": TextLoader,
 }
 
 

@@ -25,6 +25,7 @@ from webapp import create_app
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SQL_DIR = PROJECT_DIR / "sql"
+SHAPES_SQL_DIR = PROJECT_DIR / "tests" / "shapes"
 
 
 class PgServer:
@@ -143,3 +144,31 @@ def engine(database_url):
     engine = sa.create_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def shapes_database_url(pg_server) -> URL:
+    """A database with tests/shapes applied: a second schema, unlike the sample, full of odd shapes."""
+    url = pg_server.create_database(prefix="pgfront_shapes")
+    engine = sa.create_engine(url)
+    try:
+        apply_sql_dir(engine, SHAPES_SQL_DIR)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def shapes_app(make_app, shapes_database_url):
+    """An app serving the shapes database's two schemas (one named with a space and capitals)."""
+    return make_app(
+        DATABASE_URL=shapes_database_url.render_as_string(hide_password=False),
+        DB_SCHEMAS="warehouse,Ops Data",
+        RELOAD_CHANNEL="",  # that database has no event trigger to NOTIFY it
+    )
+
+
+@pytest.fixture
+def shapes_client(shapes_app):
+    """A test client of shapes_app; the shapes tests only read."""
+    return shapes_app.test_client()

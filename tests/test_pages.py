@@ -29,8 +29,9 @@ def test_table_page_pages_and_filters(client):
     assert "Harbour" in filtered and "Riverside" not in filtered
     loans = client.get("/browse/public/loans").get_data(as_text=True)
     assert 'rel="next"' in loans and 'rel="prev"' not in loans
-    second = client.get("/browse/public/loans?offset=50").get_data(as_text=True)
-    assert "Rows 51–100" in second and 'rel="prev"' in second
+    # A view has no key to page by: it pages by offset and numbers its rows.
+    second = client.get("/browse/public/overdue_loans?limit=20&offset=20").get_data(as_text=True)
+    assert "Rows 21–40" in second and 'rel="prev"' in second
 
 
 def test_markup_in_values_is_escaped(client, db_connection):
@@ -79,12 +80,9 @@ def test_paging_links_keep_every_filter(client):
     next_link = re.search(r'href="([^"]+)" rel="next"', html)[1].replace("&amp;", "&")
     path, _, query = next_link.partition("?")
     assert path == "/browse/public/authors"
-    assert parse_qsl(query) == [
-        ("name", "like.*a*"),
-        ("id", "gt.1"),
-        ("id", "lt.700"),
-        ("offset", "50"),
-    ]
+    pairs = parse_qsl(query)
+    assert pairs[:3] == [("name", "like.*a*"), ("id", "gt.1"), ("id", "lt.700")]
+    assert [key for key, _ in pairs[3:]] == ["_after"]
 
 
 def test_schema_with_a_dot_is_a_404(client):

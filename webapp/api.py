@@ -12,6 +12,7 @@ from db.catalog import Relation
 from db.session import Session
 
 from . import keyset, mutations
+from .browsing import this_path
 from .embedding import attach_embeds, join_columns
 from .encoding import csv_text, dumps
 from .errors import ApiError
@@ -221,7 +222,7 @@ def next_page_url(cursor: str, limit: int) -> str:
     """This request's URL for the next page: the cursor, the page size, and no offset."""
     dropped = ("cursor", "offset", "limit")
     args = [(k, v) for k, v in request.args.items(multi=True) if k not in dropped]
-    return request.path + "?" + urlencode([*args, ("limit", str(limit)), ("cursor", cursor)])
+    return this_path() + "?" + urlencode([*args, ("limit", str(limit)), ("cursor", cursor)])
 
 
 def paging(offset: int, limit: int | None) -> tuple[int, int | None]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from flask import request, url_for
 from werkzeug.datastructures import MultiDict
 
 from db.catalog import Relation
@@ -23,6 +24,10 @@ from .reads import ReadRequest, parse_read
 PAGE_PARAMS = frozenset({"_after", "_before", "_count", "_format"})
 FORM_FIELDS = frozenset({"_fc", "_fo", "_fv", "_cols", "_col"})
 PAGE_SIZES = (20, 50, 100, 200, 500)
+# Types PostgreSQL has no default sort order for: ORDER BY on them is an error.
+_UNSORTABLE = frozenset(
+    {"json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"}
+)
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -99,6 +104,10 @@ def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
         )
     for name in [item.column for item in read.select or ()] + [t.column for t in read.order]:
         relation.column(name)
+    for term in read.order:
+        if not sortable(relation, term.column):
+            kind = relation.type_names.get(term.column)
+            raise GrammarError(f"{term.column} ({kind}) has no sort order in PostgreSQL")
     after, before = args.get("_after"), args.get("_before")
     if after and before:
         raise GrammarError("_after= and _before= do not go together")
@@ -197,3 +206,13 @@ def url_with(path: str, args: MultiDict, drop: Iterable[str] = (), **changes: st
     pairs = [(k, v) for k, v in args.items(multi=True) if k not in removed]
     pairs += [(k, v) for k, v in changes.items() if v is not None]
     return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+def this_path() -> str:
+    """The current page's path, percent-encoded (request.path is decoded: spaces, #, ?)."""
+    return url_for(request.endpoint, **(request.view_args or {}))
+
+
+def sortable(relation: Relation, column: str) -> bool:
+    """True when PostgreSQL can ORDER BY the column (json and geometric types it cannot)."""
+    return relation.type_names.get(column, "").removesuffix("[]") not in _UNSORTABLE

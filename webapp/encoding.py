@@ -5,7 +5,8 @@
 - numeric: a JSON number with every digit kept (NaN and infinities as strings)
 - bytea: base64 (standard alphabet, padded)
 - arrays and jsonb: JSON arrays and values
-- interval: an ISO 8601 duration such as "P14DT2H" (a month counts as 30 days, as the driver reads it)
+- interval: PostgreSQL's ISO 8601 text such as "P1Y2M14DT2H" (exact, and read back as the same interval)
+- ranges: PostgreSQL's text such as "[1,10)", "(,6)" or "empty"
 - anything else the driver returns (enums, tsvector, extension types): its text
 """
 
@@ -20,9 +21,12 @@ from typing import Any
 
 import orjson
 from flask import Response
+from sqlalchemy.dialects.postgresql import Range
 
 # Dates and times come to encode_value: orjson refuses times with a zone.
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def encode_value(value: Any) -> Any:
@@ -35,7 +39,26 @@ def encode_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dt.timedelta):
         return iso_duration(value)
+    if isinstance(value, Range):
+        return range_text(value)
     return str(value)
+
+
+def range_text(value: Range) -> str:
+    """A range as PostgreSQL writes it: [1,10), (,6), empty."""
+    if value.empty:
+        return "empty"
+    left = "[" if value.lower is not None and value.bounds[0] == "[" else "("
+    right = "]" if value.upper is not None and value.bounds[1] == "]" else ")"
+    return f"{left}{_bound(value.lower)},{_bound(value.upper)}{right}"
+
+
+def _bound(value: Any) -> str:
+    """One range bound as text; none for an unbounded side."""
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, dt.date | dt.datetime) else str(value)
+    return f'"{text}"' if any(c in text for c in ' ,()[]"') else text
 
 
 def iso_duration(delta: dt.timedelta) -> str:

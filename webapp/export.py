@@ -1,7 +1,134 @@
-"""Streaming CSV and NDJSON export of exactly the rows a table page shows."""
+"""Streaming CSV and NDJSON export of exactly the rows a table page shows.
+
+`/browse/<schema>/<name>/export.csv` (or `.ndjson`) takes the table page's query string:
+filters, `order=` and `select=` mean what they mean on the page and in the API. Paging is
+ignored: an export starts at the first row and streams every matching row, in the read's
+order with the primary key appended (a total order; views without `order=` come unordered),
+up to EXPORT_MAX_ROWS. Cells are encoded as the API encodes them (`csv_text`, `dumps`).
+
+Rows come from a server-side cursor, BATCH_ROWS per fetch, each batch encoded and handed
+to the server at once, so memory stays flat whatever the size. The export owns a Session
+made like the request's (the same options and bind: a read-only transaction, the request's
+role): opened in the view, closed after the last row or when the server closes the
+response (the client went away, an error), whichever comes first. It cannot use the scoped
+Session: Flask runs the view's teardown, which removes that, before the first chunk is sent.
+
+- Errors found before the first byte (unknown table or column, a bad filter, a refused
+  permission, a failure of the first batch) are ordinary error responses.
+- A database error after the first byte cannot change the status: it is logged and the
+  response is cut off without its final chunk, so a client sees an incomplete transfer,
+  never a short file that looks complete.
+- `X-Export-Row-Cap: N` comes with every export. The headers leave before anyone knows
+  whether the cap will cut the rows, and CSV has no place for a trailer, so an export of
+  exactly N rows may have been cut (the server logs it when it was).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import replace
+from itertools import chain
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, request
+from sqlalchemy.engine import Row
+
+from db.catalog import Relation
+from db.engine import first_line
+from db.session import Session
+
+from .browsing import parse_browse
+from .encoding import csv_text, dumps
+from .grammar import OrderTerm
+from .query import build_select
+from .reads import ReadRequest
+from .state import app_state, current_catalog
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("export", __name__)
+
+BATCH_ROWS = 2000  # rows per fetch from the server-side cursor, and per chunk sent
+MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
+
+
+@bp.get("/browse/<schema>/<name>/export.<any(csv, ndjson):fmt>")
+def export_rows(schema: str, name: str, fmt: str) -> Response:
+    """Every row the table page's query string selects, streamed as CSV or NDJSON, up to the cap."""
+    relation = current_catalog().relation(name, schema)
+    settings = app_state().settings
+    browse = parse_browse(relation, request.args, settings.page_max_size)
+    cap = settings.export_max_rows
+    stmt = build_select(relation, in_total_order(relation, browse.read)).limit(cap + 1)
+    session = Session()
+    release = ExitStack()  # result, then session: once, whichever way the export ends
+    release.callback(session.close)
+    try:
+        result = session.execute(stmt, execution_options={"yield_per": BATCH_ROWS})
+        release.callback(result.close)
+        batches = result.partitions()
+        first = next(batches, [])  # a failure here is still an ordinary error response
+    except BaseException:
+        release.close()
+        raise
+    keys = list(result.keys())
+    label = relation.qualified_name
+    rows = capped_rows(chain([first], batches), keys, cap, label, release.close)
+    body = csv_chunks(keys, rows) if fmt == "csv" else ndjson_chunks(rows)
+    response = Response(body, mimetype=MEDIA_TYPES[fmt])
+    response.headers["Content-Disposition"] = attachment(f"{label}.{fmt}")
+    response.headers["X-Export-Row-Cap"] = str(cap)
+    response.call_on_close(release.close)  # a body closed early (the client left) or never read
+    return response
+
+
+def in_total_order(relation: Relation, read: ReadRequest) -> ReadRequest:
+    """The read with the primary key appended to its order, so the order is total."""
+    named = {term.column for term in read.order}
+    key = tuple(OrderTerm(column) for column in relation.primary_key if column not in named)
+    return replace(read, order=read.order + key)
+
+
+def capped_rows(
+    batches: Iterable[list[Row]], keys: list[str], cap: int, label: str, done: Callable[[], None]
+) -> Iterator[list[dict]]:
+    """The rows as dicts, batch by batch, at most cap; done() runs however the rows end."""
+    sent = 0
+    try:
+        for batch in batches:
+            rows = [dict(zip(keys, row, strict=True)) for row in batch[: cap - sent]]
+            sent += len(rows)
+            if rows:
+                yield rows
+            if len(rows) < len(batch):  # the statement fetches one row beyond the cap
+                log.warning("export of %s cut at EXPORT_MAX_ROWS=%d rows", label, cap)
+                return
+    except sa.exc.DBAPIError as exc:
+        log.error("export of %s failed after %d rows: %s", label, sent, first_line(exc.orig))
+        raise  # the server drops the connection: the transfer is visibly incomplete
+    finally:
+        done()  # the connection goes back to the pool with the last row
+
+
+def csv_chunks(keys: list[str], batches: Iterable[list[dict]]) -> Iterator[bytes]:
+    """The header line, then each batch as CSV lines, cell for cell as the API's CSV."""
+    header = csv_text(keys, [])
+    yield header.encode()
+    for rows in batches:
+        yield csv_text(keys, rows)[len(header) :].encode()  # the API's CSV minus its header
+
+
+def ndjson_chunks(batches: Iterable[list[dict]]) -> Iterator[bytes]:
+    """One JSON object per line, each encoded as the API encodes a row."""
+    for rows in batches:
+        yield b"".join(dumps(row) + b"\n" for row in rows)
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition of a download: an ASCII fallback and the exact name (RFC 6266, 5987)."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

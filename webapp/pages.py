@@ -19,6 +19,8 @@ from .browsing import (
     builder_row,
     canonical_query,
     parse_browse,
+    sortable,
+    this_path,
     url_with,
 )
 from .encoding import dumps, json_response
@@ -68,7 +70,11 @@ def index():
                 for schema, rels in schemas
             ]
         )
-    return render_template("index.html", schemas=schemas, stats=stats, q=wanted)
+    # The team view is written against the sample schema; link it only where that is served.
+    team_view = ("public", "branches") in catalog.relations
+    return render_template(
+        "index.html", schemas=schemas, stats=stats, q=wanted, team_view=team_view
+    )
 
 
 def _index_entry(relation, stat) -> dict:
@@ -90,11 +96,11 @@ def table_page(schema: str, name: str):
     columns = [column.name for column in relation.columns]
     canonical = canonical_query(request.args, columns)
     if canonical is not None:  # a submitted filter builder or column picker
-        return redirect(request.path + ("?" + canonical if canonical else ""), 303)
+        return redirect(this_path() + ("?" + canonical if canonical else ""), 303)
     settings = app_state().settings
     limits = PageLimits.from_settings(settings)
     browse = parse_browse(relation, request.args, limits.max_size)
-    grid = fetch_grid(relation, browse, request.path, request.args, limits)
+    grid = fetch_grid(relation, browse, this_path(), request.args, limits)
     links = foreign_links(current_catalog(), relation, settings.label_columns)
     label_cells(grid, links, limits)
     count = None
@@ -140,7 +146,7 @@ def _args_of(url: str):
 
 def _table_context(relation, browse, grid, count, limits) -> dict:
     """What table.html needs beyond the grid: forms, sort links, counts, exports."""
-    args, path = request.args, request.path
+    args, path = request.args, this_path()
     pairs = api_pairs(args)
     rows, kept = [], []
     for key, value in pairs:
@@ -174,6 +180,7 @@ def _table_context(relation, browse, grid, count, limits) -> dict:
                 order=sort_order(browse.read.order, name),
             )
             for name in grid.columns
+            if sortable(relation, name)
         },
         "sorted_by": {t.column: t for t in browse.read.order},
         "primary_sort": browse.read.order[0] if browse.read.order else None,
@@ -182,6 +189,7 @@ def _table_context(relation, browse, grid, count, limits) -> dict:
         "exact_count_url": url_with(path, args, (), _count="exact"),
         "json_url": url_with(path, args, (), _format="json"),
         "export_query": export_query,
+        "page_path": path,
     }
 
 

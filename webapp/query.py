@@ -208,7 +208,8 @@ def page(stmt: sa.Select, offset: int, limit: int | None, max_rows: int) -> tupl
     more rows follow (and whether the cap cut the result).
     """
     limit = min(limit, max_rows) if limit is not None else max_rows
-    return stmt.limit(limit + 1).offset(offset), limit
+    stmt = stmt.limit(limit + 1)
+    return (stmt.offset(offset) if offset else stmt), limit
 
 
 def count_select(stmt: sa.Select, cap: int | None = None) -> sa.Select:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 from db.catalog import Relation
 from db.session import Session
 
+from .browsing import this_path, url_with
 from .encoding import dumps, json_response
 from .errors import ApiError
 from .grid import filtered_url, row_url
@@ -87,6 +88,7 @@ def row_page(schema: str, name: str):
         outgoing_list=outgoing,
         incoming=incoming,
         limits=limits,
+        json_url=url_with(this_path(), request.args, (), _format="json"),
         blob_url=lambda column: (
             url_for("rows.row_value", schema=schema, name=name, column=column)
             + "?"

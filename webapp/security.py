@@ -6,8 +6,8 @@ from flask import Flask, Response
 
 from .config import Settings
 
-# Pages use an inline <style> and no scripts; the API's JSON is never a document to render.
-_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+# Pages use an inline <style> and one small script of our own (static/); the API's JSON is never a document to render.
+_PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 
 def install(app: Flask, settings: Settings) -> None:
