@@ -199,17 +199,23 @@ def test_streams_through_a_server_side_cursor_closed_with_the_response(client, d
     assert open_cursors() == 0
 
 
-@pytest.mark.parametrize("read_whole", [True, False], ids=["read to the end", "closed early"])
-def test_the_connection_goes_back_to_the_pool(make_app, read_whole):
+@pytest.mark.parametrize("how", ["read to the end", "closed early", "HEAD"])
+def test_the_connection_goes_back_to_the_pool(make_app, how):
     app = make_app()
     pool = app.extensions["pgfront"].engine.pool
-    response = app.test_client().get("/browse/public/loans/export.ndjson", buffered=False)
-    if read_whole:
+    url = "/browse/public/loans/export.ndjson"
+    client = app.test_client()
+    if how == "read to the end":
+        response = client.get(url, buffered=False)
         assert response.get_data().count(b"\n") == 50000
         assert pool.checkedout() == 0  # back with the last row, before the response is closed
-    else:
+    elif how == "closed early":
+        response = client.get(url, buffered=False)
         next(iter(response.response))
         assert pool.checkedout() == 1
+    else:
+        response = client.head(url, buffered=False)  # a body that is never read
+        assert response.status_code == 200 and response.get_data() == b""
     response.close()
     assert pool.checkedout() == 0
 

@@ -64,7 +64,7 @@ def export_rows(schema: str, name: str, fmt: str) -> Response:
     browse = parse_browse(relation, request.args, settings.page_max_size)
     cap = settings.export_max_rows
     stmt = build_select(relation, in_total_order(relation, browse.read)).limit(cap + 1)
-    session = Session()
+    session = Session.session_factory(bind=Session.get_bind())
     release = ExitStack()  # result, then session: once, whichever way the export ends
     release.callback(session.close)
     try:

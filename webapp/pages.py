@@ -190,6 +190,7 @@ def _table_context(relation, browse, grid, count, limits) -> dict:
         "json_url": url_with(path, args, (), _format="json"),
         "export_query": export_query,
         "page_path": path,
+        "column_classes": {name: column_class(relation, name) for name in grid.columns},
     }
 
 
@@ -197,6 +198,19 @@ def _without_pair(path: str, args, key: str, value: str) -> str:
     """This page without one (key, value) pair, back at the first page."""
     kept = MultiDict([(k, v) for k, v in args.items(multi=True) if (k, v) != (key, value)])
     return url_with(path, kept, ("_after", "_before", "offset"))
+
+
+_NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precision", "money")
+
+
+def column_class(relation, name: str) -> str:
+    """CSS class of a grid column: numbers right-aligned, dates and times kept on one line."""
+    type_name = relation.type_names.get(name, "")
+    if type_name.startswith(_NUMERIC):
+        return "num"
+    if type_name.startswith(("date", "time", "interval")):
+        return "nowrap"
+    return ""
 
 
 @bp.app_template_filter("cell")

@@ -92,7 +92,10 @@ def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> s
     for name in texts:
         if any(wanted in name.lower() for wanted in _LABEL_NAMES):
             return name
-    return texts[0] if texts else None
+    # A table of a key and one text column (a lookup table) is labelled by that column;
+    # elsewhere a guess (the first text column) would mislead more than no label does.
+    others = [c for c in relation.columns if c.name not in relation.primary_key]
+    return texts[0] if len(texts) == 1 and len(others) == 1 else None
 
 
 def _is_text(column: sa.Column) -> bool:
