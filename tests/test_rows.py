@@ -1,0 +1,103 @@
+"""The row page: values by type, labelled links out, time-boxed counts of the rows linking in."""
+
+import base64
+import html as htmllib
+import re
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+
+
+def test_row_page_shows_links_both_ways(client, db_connection):
+    member_id, name = db_connection.execute(
+        sa.text(
+            "SELECT id, full_name FROM members WHERE referred_by IS NOT NULL ORDER BY id LIMIT 1"
+        )
+    ).one()
+    html = client.get(f"/browse/public/members/row?id={member_id}").get_data(as_text=True)
+    assert f"<code>id={member_id}</code>" in html and htmllib.escape(name) in html
+    loans = db_connection.execute(
+        sa.text("SELECT count(*) FROM loans WHERE member_id = :id"), {"id": member_id}
+    ).scalar()
+    link = (
+        f'<a href="/browse/public/loans?member_id=eq.{member_id}">{loans} rows in public.loans</a>'
+    )
+    assert link in html
+    # The referrer is an outgoing link, labelled with the referrer's name.
+    referrer, referrer_name = db_connection.execute(
+        sa.text(
+            "SELECT r.id, r.full_name FROM members m JOIN members r ON r.id = m.referred_by"
+            " WHERE m.id = :id"
+        ),
+        {"id": member_id},
+    ).one()
+    assert f'href="/browse/public/members/row?id={referrer}">public.members</a>' in html
+    assert htmllib.escape(referrer_name) in html
+
+
+def test_incoming_counts_are_capped(make_app, db_connection):
+    member_id = db_connection.execute(
+        sa.text("SELECT member_id FROM loans GROUP BY 1 HAVING count(*) > 5 LIMIT 1")
+    ).scalar()
+    app = make_app(PAGE_COUNT_LIMIT="5")
+    with app.test_client() as client:
+        html = client.get(f"/browse/public/members/row?id={member_id}").get_data(as_text=True)
+    assert "More than 5 rows in public.loans</a>" in html
+
+
+def test_row_twin_agrees_with_the_api(client, db_connection):
+    book = db_connection.execute(sa.text("SELECT id FROM books ORDER BY id LIMIT 1")).scalar()
+    twin = client.get(f"/browse/public/books/row?id={book}&_format=json").get_json()
+    api = client.get(
+        f"/api/books?id=eq.{book}", headers={"Accept": "application/vnd.pgrst.object+json"}
+    ).get_json()
+    assert twin["row"] == api
+    assert [fk["target"] for fk in twin["foreign_keys"]] == ["public.authors"]
+    assert {ref["source"] for ref in twin["referenced_by"]} >= {"public.copies"}
+
+
+def test_values_are_rendered_by_type(shapes_client, shapes_database_url):
+    engine = sa.create_engine(shapes_database_url)
+    try:
+        with engine.connect() as conn:
+            sku, image = conn.execute(
+                sa.text(
+                    "SELECT sku, image FROM warehouse.products"
+                    " WHERE image IS NOT NULL AND attributes IS NOT NULL AND tags <> '{}'"
+                    " ORDER BY sku LIMIT 1"
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    url = f"/browse/warehouse/products/row?sku={quote(sku, safe='')}"
+    response = shapes_client.get(url)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert re.search(r"<pre>\{\n  ", html), "jsonb pretty-printed"
+    assert re.search(r"<ol start=\"1\"><li>", html), "arrays as lists"
+    assert f"{len(image):,} bytes" in html and "download" in html
+    assert re.search(r"<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", html), "timestamps in ISO 8601"
+    download = re.search(r'href="([^"]+)" download>download</a>', html)[1]
+    blob = shapes_client.get(htmllib.unescape(download))
+    assert blob.status_code == 200 and blob.data == bytes(image)
+    assert blob.headers["Content-Disposition"].startswith("attachment;")
+    api = shapes_client.get(f"/api/products?sku=eq.{quote(sku, safe='')}&select=image").get_json()
+    assert base64.b64decode(api[0]["image"]) == bytes(image)
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/browse/public/loans/row", 400),  # no key
+        ("/browse/public/loans/row?id=abc", 400),  # not an integer
+        ("/browse/public/loans/row?id=999999999", 404),  # no such row
+        ("/browse/public/overdue_loans/row?id=1", 404),  # a view has no row pages
+        ("/browse/public/copies/row?book_id=00000000-0000-0000-0000-000000000000", 400),
+        ("/browse/public/loans/row/nope?id=1", 400),  # no such column to download
+    ],
+)
+def test_bad_row_requests(client, url, status):
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
