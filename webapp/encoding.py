@@ -125,11 +125,12 @@ def csv_cell(value: Any) -> str:
     return encoded[1:-1] if encoded.startswith('"') else encoded
 
 
-def csv_text(keys: list[str], rows: list[dict]) -> str:
-    """Rows as CSV with a header line (RFC 4180 quoting)."""
+def csv_text(keys: list[str], rows: list[dict], header: bool = True) -> str:
+    """Rows as CSV (RFC 4180 quoting), after a header line unless header is False."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(keys)
+    if header:
+        writer.writerow(keys)
     for row in rows:
         writer.writerow(csv_cell(row[key]) for key in keys)
     return out.getvalue()

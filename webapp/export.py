@@ -26,12 +26,10 @@ Session: Flask runs the view's teardown, which removes that, before the first ch
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from itertools import chain
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
@@ -44,6 +42,7 @@ from db.session import Session
 from .browsing import parse_browse
 from .encoding import csv_text, dumps
 from .grammar import OrderTerm
+from .headers import attachment
 from .query import build_select
 from .reads import ReadRequest
 from .state import app_state, current_catalog
@@ -116,19 +115,12 @@ def capped_rows(
 
 def csv_chunks(keys: list[str], batches: Iterable[list[dict]]) -> Iterator[bytes]:
     """The header line, then each batch as CSV lines, cell for cell as the API's CSV."""
-    header = csv_text(keys, [])
-    yield header.encode()
+    yield csv_text(keys, []).encode()
     for rows in batches:
-        yield csv_text(keys, rows)[len(header) :].encode()  # the API's CSV minus its header
+        yield csv_text(keys, rows, header=False).encode()
 
 
 def ndjson_chunks(batches: Iterable[list[dict]]) -> Iterator[bytes]:
     """One JSON object per line, each encoded as the API encodes a row."""
     for rows in batches:
         yield b"".join(dumps(row) + b"\n" for row in rows)
-
-
-def attachment(filename: str) -> str:
-    """Content-Disposition of a download: an ASCII fallback and the exact name (RFC 6266, 5987)."""
-    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -1,9 +1,10 @@
-"""The request headers of PostgREST's protocol: Prefer, Range and the Accept formats."""
+"""HTTP headers: PostgREST's Prefer, Range and Accept formats, and Content-Disposition of downloads."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
 
@@ -108,3 +109,9 @@ def choose_format(headers: Headers) -> str:
         code="PGRST107",
         hint="use " + ", ".join(FORMATS),
     )
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition of a download: an ASCII fallback and the exact name (RFC 6266, 5987)."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -103,6 +103,8 @@ def table_page(schema: str, name: str):
     grid = fetch_grid(relation, browse, this_path(), request.args, limits)
     links = foreign_links(current_catalog(), relation, settings.label_columns)
     label_cells(grid, links, limits)
+    if (browse.read.limit or 0) > limits.max_size:
+        grid.notices.append(f"Showing at most {limits.max_size:,} rows per page.")
     count = None
     if grid.problem is None:
         count = count_rows(

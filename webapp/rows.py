@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, render_template, request, url_for
@@ -18,6 +17,7 @@ from .browsing import this_path, url_with
 from .encoding import dumps, json_response
 from .errors import ApiError
 from .grid import filtered_url, row_url
+from .headers import attachment
 from .query import coerce_value
 from .references import (
     ForeignLink,
@@ -112,14 +112,8 @@ def row_value(schema: str, name: str, column: str):
     return Response(
         body,
         mimetype=mimetype,
-        headers={"Content-Disposition": _attachment(filename)},
+        headers={"Content-Disposition": attachment(filename)},
     )
-
-
-def _attachment(filename: str) -> str:
-    """A Content-Disposition that survives any characters in the name."""
-    fallback = "".join(c if c.isascii() and c.isalnum() or c in "-_." else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
 def row_key(relation: Relation, args) -> dict[str, Any]:
