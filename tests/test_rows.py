@@ -101,3 +101,11 @@ def test_bad_row_requests(client, url, status):
     response = client.get(url)
     assert response.status_code == status
     assert response.mimetype == "text/html"
+
+
+def test_booleans_read_as_postgresql_writes_them(client, db_connection):
+    member = db_connection.execute(sa.text("SELECT id FROM members WHERE active LIMIT 1")).scalar()
+    html = client.get(f"/browse/public/members/row?id={member}").get_data(as_text=True)
+    assert '<span class="text">true</span>' in html and "True" not in html
+    grid = client.get("/browse/public/members?active=is.true&limit=5").get_data(as_text=True)
+    assert ">true</td>" in grid and ">True<" not in grid

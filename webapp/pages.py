@@ -216,8 +216,10 @@ def column_class(relation, name: str) -> str:
 
 
 @bp.app_template_filter("cell")
-def cell(value: object, width: int = 120) -> str:
-    """A value as text for a grid cell: long text cut, binary shown by its size."""
+def cell(value: object, width: int | None = 120) -> str:
+    """A value as text for a cell: as the API writes it, long text cut (width None: never)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, bytes | memoryview):
         return f"<{len(value):,} bytes>"
     if isinstance(value, dict | list):
@@ -226,4 +228,4 @@ def cell(value: object, width: int = 120) -> str:
         text = value.isoformat()
     else:
         text = str(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if width is None or len(text) <= width else text[: width - 1] + "…"
