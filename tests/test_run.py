@@ -181,3 +181,65 @@ def test_sighup_reloads_the_schema(database_url):
             process.kill()
             process.wait()
     assert process.returncode == 0
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_requests_in_flight(database_url, tmp_path):
+    """SIGTERM: new connections are refused, a request already running still gets its answer."""
+    import socket
+    import threading
+
+    import psycopg
+
+    conninfo = database_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "run.py", "--port", "0", "--threads", "2"],
+            cwd=PROJECT_DIR,
+            env=_env(DATABASE_URL=conninfo, DB_SCHEMAS="public", DB_APPLICATION_NAME="drain-test"),
+            stdout=subprocess.PIPE,
+            stderr=out,
+            text=True,
+        )
+    answers = []
+    try:
+        base = process.stdout.readline().split()[2]
+        port = int(base.rstrip("/").rsplit(":", 1)[1])
+        with psycopg.connect(conninfo) as locker:
+            # Hold a lock the request must wait for: it is in flight until we let go.
+            locker.execute("LOCK TABLE public.branches IN ACCESS EXCLUSIVE MODE")
+            request = threading.Thread(
+                target=lambda: answers.append(_get(base + "api/branches?select=name&order=id"))
+            )
+            request.start()
+            for _ in range(100):
+                waiting = locker.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = 'drain-test' AND wait_event_type = 'Lock'"
+                ).fetchone()[0]
+                if waiting:
+                    break
+                time.sleep(0.1)
+            assert waiting == 1, "the request should be waiting on the lock"
+            process.send_signal(signal.SIGTERM)
+            for _ in range(50):  # the listener closes at once
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                except ConnectionRefusedError:
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("the server still accepts connections after SIGTERM")
+            assert process.poll() is None, "the server waits for the request in flight"
+        # The lock is released here: the request finishes and the server stops.
+        request.join(timeout=30)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    status, _, body = answers[0]
+    assert status == 200 and json.loads(body)[0] == {"name": "Central"}
+    assert process.returncode == 0 and "Stopped." in out
+    assert "Traceback" not in log.read_text()

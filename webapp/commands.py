@@ -5,6 +5,10 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
+import time
+
+from waitress import create_server, wasyncore
 
 from db.engine import check_reachable, make_engine
 from db.sqlfiles import apply_sql_dir
@@ -16,16 +20,17 @@ log = logging.getLogger("webapp")
 
 
 def serve(config: dict) -> int:
-    """Build the app and serve it with waitress until Ctrl-C or SIGTERM."""
-    import waitress
-
+    """Build the app and serve it with waitress until Ctrl-C or SIGTERM, then drain and stop."""
     from . import create_app
 
     app = create_app(config)
     state = app.extensions["pgfront"]
     settings = state.settings
     signal.signal(signal.SIGHUP, lambda signum, frame: state.reloader.request_reload("SIGHUP"))
-    server = waitress.create_server(
+    stopping = threading.Event()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda signum, frame: stopping.set())
+    server = create_server(
         app,
         host=settings.host,
         port=settings.port,
@@ -39,14 +44,40 @@ def serve(config: dict) -> int:
         flush=True,
     )
     try:
-        server.run()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        while not stopping.is_set():
+            _serve_a_while(server)
+        drain(server, settings.shutdown_grace)
     finally:
-        server.close()
+        server.task_dispatcher.shutdown(timeout=1)
+        wasyncore.close_all(server._map)  # idle keep-alive connections, the listener, the trigger
         state.close()
         print("Stopped.", flush=True)
     return 0
+
+
+def _serve_a_while(server, seconds: float = 0.2) -> None:
+    """One turn of waitress's event loop: short, so a stop request is seen at once."""
+    wasyncore.loop(timeout=seconds, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+
+
+def drain(server, grace: float) -> None:
+    """Stop accepting, then keep serving until the requests in flight are answered (or grace ends)."""
+    server.accepting = False
+    server.del_channel()  # out of the event loop: new connections are refused
+    server.socket.close()
+    deadline = time.monotonic() + grace
+    while _busy(server) and time.monotonic() < deadline:
+        _serve_a_while(server, 0.05)
+    if _busy(server):
+        log.warning("stopping with requests still in flight after %.0f s", grace)
+
+
+def _busy(server) -> bool:
+    """True while a connection has a request being served or a response not yet sent."""
+    return any(
+        channel.requests or channel.total_outbufs_len
+        for channel in list(server.active_channels.values())
+    )
 
 
 def apply_sql(settings: Settings) -> int:

@@ -255,6 +255,12 @@ SETTINGS = (
         "comma-separated schema.table.column: the column that labels a row where "
         "foreign keys point at it (default: a name-like text column)",
     ),
+    Setting(
+        "SHUTDOWN_GRACE",
+        10.0,
+        _positive_float,
+        "seconds SIGTERM waits for requests in flight before stopping",
+    ),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR"),
 )
 
@@ -297,6 +303,7 @@ class Settings:
     page_max_size: int = 500
     export_max_rows: int = 1_000_000
     label_columns: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    shutdown_grace: float = 10.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -361,6 +368,7 @@ def load_settings(
         page_max_size=values["PAGE_MAX_SIZE"],
         export_max_rows=values["EXPORT_MAX_ROWS"],
         label_columns=values["LABEL_COLUMNS"],
+        shutdown_grace=values["SHUTDOWN_GRACE"],
         extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     )
 
