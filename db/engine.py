@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -59,7 +60,6 @@ def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
         max_overflow=options.max_overflow,
         pool_timeout=options.pool_timeout,
         pool_recycle=options.pool_recycle,
-        pool_pre_ping=True,
         connect_args={
             "application_name": options.application_name,
             "connect_timeout": options.connect_timeout,
@@ -72,7 +72,26 @@ def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
         },
     )
     sa.event.listen(engine, "connect", _register_loaders)
+    sa.event.listen(engine.pool, "checkout", _refuse_dead_connection)
     return engine
+
+
+def _refuse_dead_connection(dbapi_connection, connection_record, connection_proxy) -> None:
+    """Checkout: hand out no connection the server has already closed, at no round trip.
+
+    An idle connection's socket has nothing to read unless the server spoke first: a
+    terminated backend sends its error and closes, a stopped or restarted server closes.
+    So a readable idle socket means a dead connection; the pool then opens a new one (the
+    DisconnectionError protocol). A peer that vanished without closing (a cut network) is
+    left to TCP keepalives and to the first statement, which fails with a 503 and makes the
+    pool replace all its connections.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise sa.exc.DisconnectionError("the connection is closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        raise sa.exc.DisconnectionError("the server closed the connection while it was idle")
 
 
 def _json_text(value: object) -> str:

@@ -1,0 +1,1 @@
+"""The two apps pgfront is measured against: bare Flask + psycopg, and Flask-SQLAlchemy."""
