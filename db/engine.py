@@ -110,7 +110,8 @@ def _infinity_aware(loader: type) -> type:
 
     class InfinityAware(loader):
         def load(self, data):
-            if bytes(data) in (b"infinity", b"-infinity"):
+            # Only infinity ends in a letter (checked on the last byte: this runs per value).
+            if data[-1:] == b"y" and bytes(data) in (b"infinity", b"-infinity"):
                 return bytes(data).decode()
             return super().load(data)
 

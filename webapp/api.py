@@ -112,7 +112,7 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     stmt, limit = page(paged, offset, limit, max_rows)
     result = Session.execute(stmt)
     names = list(result.keys())
-    rows = [dict(zip(names, row, strict=True)) for row in result]
+    rows = [dict(zip(names, row, strict=True)) for row in result.all()]  # one fetch
     more = len(rows) > limit
     del rows[limit:]
     next_cursor = None

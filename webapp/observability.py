@@ -75,15 +75,16 @@ def install(app: Flask, engine: sa.Engine) -> None:
         response.headers["X-Request-Id"] = g.get("request_id", "")
         response.headers["Server-Timing"] = f"db;dur={db_ms:.1f}, total;dur={seconds * 1000:.1f}"
         app.extensions["pgfront.metrics"].observe(response.status_code, seconds)
-        log.info(
-            "%s %s %s %d %.1fms db=%.1fms",
-            g.get("request_id", "-"),
-            request.method,
-            request.full_path.rstrip("?"),
-            response.status_code,
-            seconds * 1000,
-            db_ms,
-        )
+        if log.isEnabledFor(logging.INFO):  # the path is built only for a line that is written
+            log.info(
+                "%s %s %s %d %.1fms db=%.1fms",
+                g.get("request_id", "-"),
+                request.method,
+                request.full_path.rstrip("?"),
+                response.status_code,
+                seconds * 1000,
+                db_ms,
+            )
         return response
 
 
