@@ -110,7 +110,8 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     selected = build_select(relation, read, hidden=hidden)
     paged = selected.where(after) if after is not None else selected
     stmt, limit = page(paged, offset, limit, max_rows)
-    result = Session.execute(stmt)
+    # Core on the Session's connection: the same transaction, without the ORM's execute path.
+    result = Session.connection().execute(stmt)
     names = list(result.keys())
     rows = [dict(zip(names, row, strict=True)) for row in result.all()]  # one fetch
     more = len(rows) > limit
