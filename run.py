@@ -25,7 +25,7 @@ USER_ERRORS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: serve (default) and apply-sql."""
+    """The command line: serve (default), apply-sql, token, shell and flask."""
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="Serve a PostgreSQL schema as a JSON API and HTML pages. Without DATABASE_URL "
@@ -58,16 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="an extra claim (repeatable); numbers stay numbers: --claim member_id=5",
     )
     token.add_argument("--expires-in", type=int, default=3600, help="seconds [default: 3600]")
+    commands.add_parser("shell", help="a Python shell in an app context: Session, tables, models")
+    commands.add_parser(
+        "flask",
+        add_help=False,  # --help goes to the Flask command
+        help="run a Flask command in an app context: routes, team report, your own",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command; user errors become one line and exit 2."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)  # the rest belongs to `flask`
+    if rest and args.command != "flask":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     flags = {"HOST": args.host, "PORT": args.port, "THREADS": args.threads}
     config = {name: value for name, value in flags.items() if value is not None}
     signal.signal(signal.SIGTERM, exit_on_sigterm)
-    from webapp import commands
+    from webapp import cli, commands
 
     try:
         settings = load_settings(config)
@@ -78,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands.apply_sql(settings)
         if args.command == "token":
             return commands.token(settings, args.role, args.claim, args.expires_in)
+        if args.command in ("shell", "flask"):
+            return cli.run_flask_command(rest if args.command == "flask" else ["shell"], config)
         return commands.serve(config)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
+
+from .models import ModelNaming, Models, build_models
 
 # relkind in pg_class -> the word we show users.
 RELATION_KINDS = {
@@ -129,6 +132,32 @@ class Catalog:
     load_seconds: float
     # The schema SQLAlchemy leaves off names found on the search path (usually public).
     search_schema: str = "public"
+    # Built from this snapshot on first use (automap classes), once per snapshot: see models().
+    _derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    _derived_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @property
+    def tables(self) -> Tables:
+        """The tables by attribute: catalog.tables.books (default schema), tables["reporting.x"]."""
+        return Tables(self)
+
+    def models(self, naming: ModelNaming | None = None) -> Models:
+        """Automap classes of this snapshot's tables, built on first use; one naming per snapshot.
+
+        Two sets of classes over the same tables would fight over their foreign keys, so a
+        naming unlike the one the classes were built with is a ValueError.
+        """
+        naming = naming or ModelNaming()
+        with self._derived_lock:
+            if "models" not in self._derived:
+                self._derived["models"] = (naming, build_models(self, naming))
+            built_with, models = self._derived["models"]
+        if type(built_with) is not type(naming) or vars(built_with) != vars(naming):
+            raise ValueError(
+                f"this snapshot's classes are named by {type(built_with).__name__}: "
+                "use one naming (MODEL_NAMING) throughout, through current_models()"
+            )
+        return models
 
     @property
     def default_schema(self) -> str:
@@ -167,6 +196,50 @@ class Catalog:
             (rel for (sch, _), rel in self.relations.items() if sch == schema),
             key=lambda rel: rel.name,
         )
+
+
+class Tables:
+    """Attribute access to a snapshot's tables and views: tables.books, tables["reporting.x"]."""
+
+    __slots__ = ("_catalog",)
+
+    def __init__(self, catalog: Catalog):
+        self._catalog = catalog
+
+    def __getattr__(self, name: str) -> sa.Table:
+        """The table or view called name in the default schema."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self._catalog.table(name, self._catalog.default_schema)
+        except NotInCatalog:
+            schema = self._catalog.default_schema
+            raise AttributeError(f"no table or view {name!r} in schema {schema!r}") from None
+
+    def __getitem__(self, name: str) -> sa.Table:
+        """The table or view called "name" (default schema) or "schema.name"; NotInCatalog if none."""
+        return self._catalog.table(name)
+
+    def __contains__(self, name: object) -> bool:
+        """True when "name" or "schema.name" is served."""
+        try:
+            return isinstance(name, str) and self[name] is not None
+        except NotInCatalog:
+            return False
+
+    def __iter__(self) -> Iterator[str]:
+        """The qualified names (schema.name), sorted."""
+        return iter(
+            sorted(relation.qualified_name for relation in self._catalog.relations.values())
+        )
+
+    def __len__(self) -> int:
+        """How many tables and views are served."""
+        return len(self._catalog.relations)
+
+    def __dir__(self) -> list[str]:
+        """The default schema's names (for completion in the shell)."""
+        return [relation.name for relation in self._catalog.in_schema(self._catalog.default_schema)]
 
 
 def reflect_catalog(engine: Engine, schemas: Iterable[str], hidden: Iterable[str] = ()) -> Catalog:

@@ -133,6 +133,26 @@ def db_connection(app):
 
 
 @pytest.fixture
+def isolate():
+    """Join any app's sessions to an outer transaction, rolled back after the test (as db_connection)."""
+    joined = []
+
+    def join(app):
+        state = app.extensions["pgfront"]
+        connection = state.engine.connect()
+        outer = connection.begin()
+        state.session_options = {"bind": connection, "join_transaction_mode": "create_savepoint"}
+        joined.append((state, connection, outer))
+        return connection
+
+    yield join
+    for state, connection, outer in joined:
+        state.session_options = {"bind": state.engine}
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
 def client(app, db_connection):
     """A test client whose requests are rolled back after the test."""
     return app.test_client()

@@ -115,3 +115,19 @@ def test_indexes_are_reflected(app):
     loans = catalog.table("loans")
     indexed = {tuple(col.name for col in index.columns) for index in loans.indexes}
     assert {("book_id", "copy_no"), ("member_id",), ("loaned_at",)} <= indexed
+
+
+def test_tables_by_attribute_and_by_name(app):
+    catalog = app.extensions["pgfront"].catalogs.current
+    tables = catalog.tables
+    assert tables.books is catalog.table("books")
+    assert tables["reporting.loan_events"] is catalog.table("reporting.loan_events")
+    assert "overdue_loans" in tables and "reporting.branch_targets" in tables
+    assert "nothing_here" not in tables and 42 not in tables
+    assert len(tables) == len(catalog.relations) and "public.books" in list(tables)
+    assert "books" in dir(tables) and "loan_events" not in dir(tables)  # default schema only
+    with pytest.raises(AttributeError, match="no table or view 'loan_events' in schema 'public'"):
+        _ = tables.loan_events
+    with pytest.raises(NotInCatalog):
+        _ = tables["reporting.nothing_here"]
+    assert catalog.metadata is tables.books.metadata  # a view of the snapshot, not a copy

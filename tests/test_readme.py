@@ -1,9 +1,15 @@
 """The README's examples run as written."""
 
 import re
+import threading
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+
+from db.session import Session
+from webapp.models import current_models
+from webapp.state import current_catalog
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
@@ -46,3 +52,131 @@ def test_script_example(database_url):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM book_popularity")).scalar() > 0
     engine.dispose()
+
+
+# "Coming from Flask-SQLAlchemy": every example runs as written.
+
+
+def _exec(marker):
+    namespace = {"__name__": "readme_example"}
+    exec(_block(marker), namespace)
+    return namespace
+
+
+@pytest.fixture
+def env_database(monkeypatch, database_url):
+    """The settings an example's create_app() reads from the environment."""
+    monkeypatch.setenv("DATABASE_URL", database_url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DB_SCHEMAS", "public,reporting")
+    monkeypatch.setenv("RELOAD_CHANNEL", "")
+
+
+def test_view_helpers_example(make_app):
+    app = make_app()
+    app.register_blueprint(_exec('Blueprint("authors"')["bp"])
+    client = app.test_client()
+    first = client.get("/authors/1?per_page=2").json
+    assert first["name"] and len(first["books"]) == 2
+    assert first["books"] == sorted(first["books"])
+    assert "page=2" in first["next"] and "per_page=2" in first["next"]
+    assert len(client.get("/authors/1?per_page=500").json["books"]) <= 50
+    missing = client.get("/authors/999999")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+
+
+def test_naming_hook_example(env_database):
+    app = _exec("class SingularNaming")["app"]
+    try:
+        with app.app_context():
+            models = current_models()
+            assert models.Book.__table__.name == "books"
+            assert {"Copy", "Branch", "Member", "ReportingLoanEvent"} <= set(dir(models))
+    finally:
+        app.extensions["pgfront"].close()
+
+
+def test_outside_app_context_example(env_database, engine, capsys):
+    app = _exec("app = create_app()  # reads")["app"]
+    app.extensions["pgfront"].close()
+    with engine.connect() as conn:
+        books = conn.execute(sa.text("SELECT count(*) FROM books")).scalar()
+    assert capsys.readouterr().out.strip() == str(books)
+
+
+def test_background_job_example_leaves_nothing_open(make_app, engine):
+    app = make_app(DB_APPLICATION_NAME="pgfront-readme-job")
+    app.register_blueprint(_exec('Blueprint("jobs"')["bp"])
+    pool = app.extensions["pgfront"].engine.pool
+    checked_in = pool.checkedin()
+    response = app.test_client().post("/jobs/refresh-popularity")
+    assert response.status_code == 202
+    for thread in threading.enumerate():
+        if thread.name == "refresh-popularity":
+            thread.join(timeout=30)
+    assert pool.checkedout() == 0 and pool.checkedin() >= checked_in
+    with engine.connect() as conn:
+        states = conn.execute(
+            sa.text("SELECT state FROM pg_stat_activity WHERE application_name = :n"),
+            {"n": "pgfront-readme-job"},
+        ).scalars()
+        assert set(states) <= {"idle"}  # connections back in the pool, none in a transaction
+
+
+def test_rollback_example(make_app, isolate):
+    app = make_app()
+    example = _exec('Blueprint("branches"')
+    app.register_blueprint(example["bp"])
+    isolate(app)
+    client = app.test_client()
+    assert client.post("/branches", json={"name": "Seaside"}).status_code == 201
+    assert client.post("/branches", json={"name": "Seaside"}).status_code == 409
+    assert client.post("/branches", json={"name": "Lakeside"}).status_code == 201
+    with app.app_context():
+        branches = current_catalog().tables.branches
+        session = Session()
+        assert example["add_branch_or_note"](session, branches, "Harbour") == "taken"
+        assert example["add_branch_or_note"](session, branches, "Hilltop") == "added"
+        names = Session.scalars(sa.select(branches.c.name)).all()
+        assert {"Seaside", "Lakeside", "Hilltop"} <= set(names)
+
+
+def test_bulk_statement_example(make_app, isolate):
+    app = make_app()
+    isolate(app)
+    with app.app_context():
+        _exec("def open_popup_branches")["open_popup_branches"](100)
+        tables = current_catalog().tables
+        popups = sa.select(sa.func.count()).where(tables.branches.c.name.like("Pop-up %"))
+        assert Session.scalar(popups) == 100
+        lapsed = sa.select(tables.members.c.max_loans).where(tables.members.c.active.is_(False))
+        assert set(Session.scalars(lapsed)) == {0}
+
+
+def test_select_example(app, engine):
+    with app.app_context():
+        titles = _exec("def poetry_titles")["poetry_titles"]()
+    with engine.connect() as conn:
+        poems = conn.execute(sa.text("SELECT count(*) FROM books WHERE genre = 'poetry'")).scalar()
+    assert len(titles) == poems > 0
+
+
+def test_tests_example_leaves_nothing_behind(client, db_connection, engine):
+    _exec("def test_new_branch_is_not_kept")["test_new_branch_is_not_kept"](client, db_connection)
+    with engine.connect() as conn:  # another connection: the test's rows were never committed
+        kept = conn.execute(sa.text("SELECT count(*) FROM branches WHERE name = 'Test Branch'"))
+        assert kept.scalar() == 0
+
+
+def test_recorded_queries_example(make_app):
+    app = make_app(RECORD_QUERIES="true")
+    app.after_request(_exec("def name_the_slowest_query")["name_the_slowest_query"])
+    response = app.test_client().get("/api/books?limit=1")
+    assert re.fullmatch(r"\d+\.\dms [\w.]+:\d+ \(\w+\)", response.headers["X-Slowest-Query"])
+
+
+def test_every_python_example_is_run_by_a_test():
+    source = Path(__file__).read_text()
+    markers = re.findall(r'_(?:block|exec)\((\'[^\']+\'|"[^"]+")\)', source)
+    markers = [marker[1:-1].replace('\\"', '"') for marker in markers]
+    for block in PYTHON_BLOCKS:
+        assert sum(marker in block for marker in markers) == 1, block[:80]

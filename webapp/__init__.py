@@ -19,12 +19,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         admin,
         api,
         auth,
+        cli,
         errors,
         export,
         health,
         observability,
         openapi,
         pages,
+        recording,
         rows,
         security,
         structure,
@@ -40,6 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         _scope_sessions_to_app_contexts(app)
         errors.register_error_handlers(app)
         observability.install(app, state.engine)
+        recording.install(app, state.engine)
+        cli.install(app)
         security.install(app, settings)
         auth.install(app, settings)
         for blueprint in (

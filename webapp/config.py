@@ -262,6 +262,19 @@ SETTINGS = (
         "seconds SIGTERM waits for requests in flight before stopping",
     ),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR"),
+    Setting(
+        "RECORD_QUERIES",
+        False,
+        _flag,
+        "true: record each request's statements with durations (get_recorded_queries(), "
+        "the webapp.queries log at DEBUG); for debugging",
+    ),
+    Setting(
+        "SLOW_QUERY_MS",
+        0,
+        _non_negative_int,
+        "log statements that take longer than this many ms at WARNING (0: off)",
+    ),
 )
 
 EMBEDDED_DATABASE = "library"
@@ -304,6 +317,8 @@ class Settings:
     export_max_rows: int = 1_000_000
     label_columns: Mapping[tuple[str, str], str] = field(default_factory=dict)
     shutdown_grace: float = 10.0
+    record_queries: bool = False
+    slow_query_ms: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -369,6 +384,8 @@ def load_settings(
         export_max_rows=values["EXPORT_MAX_ROWS"],
         label_columns=values["LABEL_COLUMNS"],
         shutdown_grace=values["SHUTDOWN_GRACE"],
+        record_queries=values["RECORD_QUERIES"],
+        slow_query_ms=values["SLOW_QUERY_MS"],
         extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     )
 
