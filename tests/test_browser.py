@@ -109,6 +109,9 @@ def downloads(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory, downloads):
     """Headless chromium through chromedriver, both Debian's; never Selenium Manager."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        # A fresh machine: install Debian's packages as .ci/run does (root or sudo needed).
+        subprocess.run([str(PROJECT_DIR / ".ci" / "install-browser")], check=False)
     chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and chromedriver):
         missing = [n for n, p in (("chromium", chromium), ("chromedriver", chromedriver)) if not p]
