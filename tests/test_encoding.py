@@ -1,14 +1,17 @@
 """JSON encoding of every column type of the sample schema, checked against the database."""
 
 import base64
+import csv
 import datetime as dt
+import io
 import json
+import uuid
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from webapp.encoding import dumps, iso_duration
+from webapp.encoding import csv_cell, csv_text, dumps, iso_duration
 
 
 @pytest.fixture
@@ -117,3 +120,37 @@ def test_values_python_cannot_hold(client, db_connection):
 
 def test_time_with_zone():
     assert dumps(dt.time(1, 2, tzinfo=dt.UTC)).decode() == '"01:02:00+00:00"'
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "plain",
+        'a "quoted", multi\nline',
+        0,
+        -(2**70),
+        True,
+        False,
+        1.5,
+        1e16,
+        Decimal("12.3400"),
+        Decimal("1E+2"),
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        dt.date(2024, 2, 29),
+        dt.datetime(2024, 1, 1, 9, 14, 0, 258, tzinfo=dt.UTC),
+        dt.datetime(2024, 1, 1, 9, 14),
+        dt.time(4, 13, 56, 49744),
+        dt.time(4, 13, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        dt.timedelta(days=3, hours=4),
+        uuid.UUID("00068611-aead-4979-118b-5daa843c3e17"),
+        {"a": [1, None, "x"]},
+        ["x", 2],
+        b"\x00\xffbinary",
+    ],
+)
+def test_csv_fields_write_what_csv_cell_writes(value):
+    reference = io.StringIO()
+    csv.writer(reference, lineterminator="\r\n").writerow(["", csv_cell(value), ""])
+    assert csv_text(["a", "b", "c"], [["", value, ""]], header=False) == reference.getvalue()

@@ -275,7 +275,12 @@ def render_rows(rows: list[dict], keys: list[str], media_type: str, headers: dic
             )
         return Response(dumps(rows[0]), status=200, headers=headers, mimetype=OBJECT)
     if media_type == CSV:
-        return Response(csv_text(keys, rows), status=status, headers=headers, mimetype=CSV)
+        return Response(
+            csv_text(keys, ([row[key] for key in keys] for row in rows)),
+            status=status,
+            headers=headers,
+            mimetype=CSV,
+        )
     return Response(dumps(rows), status=status, headers=headers, mimetype="application/json")
 
 

@@ -16,6 +16,8 @@ import base64
 import csv
 import datetime as dt
 import io
+import uuid
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -125,12 +127,36 @@ def csv_cell(value: Any) -> str:
     return encoded[1:-1] if encoded.startswith('"') else encoded
 
 
-def csv_text(keys: list[str], rows: list[dict], header: bool = True) -> str:
-    """Rows as CSV (RFC 4180 quoting), after a header line unless header is False."""
+# Types the csv module writes as str(value), which is exactly csv_cell's text for them.
+_CSV_AS_IS = frozenset({str, int, uuid.UUID})
+# Types with a cheaper conversion that gives csv_cell's text; every other type goes through it.
+_CSV_CONVERT = {
+    bool: lambda value: "true" if value else "false",
+    Decimal: lambda value: str(value) if value.is_finite() else csv_cell(value),
+    dt.datetime: dt.datetime.isoformat,
+    dt.date: dt.date.isoformat,
+    dt.time: dt.time.isoformat,
+}
+
+
+def csv_fields(values: Iterable[Any]) -> list[Any]:
+    """One CSV record's fields: csv_cell's text for each value, computed per type."""
+    fields = []
+    for value in values:
+        kind = type(value)
+        if value is None or kind in _CSV_AS_IS:
+            fields.append(value)
+        else:
+            convert = _CSV_CONVERT.get(kind)
+            fields.append(convert(value) if convert else csv_cell(value))
+    return fields
+
+
+def csv_text(keys: list[str], rows: Iterable[Sequence], header: bool = True) -> str:
+    """Rows (sequences in the order of keys) as CSV (RFC 4180), after a header unless header=False."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     if header:
         writer.writerow(keys)
-    for row in rows:
-        writer.writerow(csv_cell(row[key]) for key in keys)
+    writer.writerows(csv_fields(row) for row in rows)
     return out.getvalue()

@@ -76,8 +76,8 @@ def export_rows(schema: str, name: str, fmt: str) -> Response:
         raise
     keys = list(result.keys())
     label = relation.qualified_name
-    rows = capped_rows(chain([first], batches), keys, cap, label, release.close)
-    body = csv_chunks(keys, rows) if fmt == "csv" else ndjson_chunks(rows)
+    rows = capped_rows(chain([first], batches), cap, label, release.close)
+    body = csv_chunks(keys, rows) if fmt == "csv" else ndjson_chunks(keys, rows)
     response = Response(body, mimetype=MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = attachment(f"{label}.{fmt}")
     response.headers["X-Export-Row-Cap"] = str(cap)
@@ -93,13 +93,13 @@ def in_total_order(relation: Relation, read: ReadRequest) -> ReadRequest:
 
 
 def capped_rows(
-    batches: Iterable[list[Row]], keys: list[str], cap: int, label: str, done: Callable[[], None]
-) -> Iterator[list[dict]]:
-    """The rows as dicts, batch by batch, at most cap; done() runs however the rows end."""
+    batches: Iterable[list[Row]], cap: int, label: str, done: Callable[[], None]
+) -> Iterator[list[Row]]:
+    """The rows, batch by batch, at most cap; done() runs however the rows end."""
     sent = 0
     try:
         for batch in batches:
-            rows = [dict(zip(keys, row, strict=True)) for row in batch[: cap - sent]]
+            rows = batch[: cap - sent]
             sent += len(rows)
             if rows:
                 yield rows
@@ -113,14 +113,14 @@ def capped_rows(
         done()  # the connection goes back to the pool with the last row
 
 
-def csv_chunks(keys: list[str], batches: Iterable[list[dict]]) -> Iterator[bytes]:
+def csv_chunks(keys: list[str], batches: Iterable[list[Row]]) -> Iterator[bytes]:
     """The header line, then each batch as CSV lines, cell for cell as the API's CSV."""
     yield csv_text(keys, []).encode()
     for rows in batches:
         yield csv_text(keys, rows, header=False).encode()
 
 
-def ndjson_chunks(batches: Iterable[list[dict]]) -> Iterator[bytes]:
+def ndjson_chunks(keys: list[str], batches: Iterable[list[Row]]) -> Iterator[bytes]:
     """One JSON object per line, each encoded as the API encodes a row."""
     for rows in batches:
-        yield b"".join(dumps(row) + b"\n" for row in rows)
+        yield b"".join(dumps(dict(zip(keys, row, strict=True))) + b"\n" for row in rows)
