@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -263,7 +264,7 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str], hidden: Iterable[str
         type_names: dict[tuple[str, str], dict[str, str]] = {}
         for row in conn.execute(_COLUMN_TYPES_SQL, {"schemas": list(schemas)}):
             type_names.setdefault((row.schema, row.relation), {})[row.column] = row.type_name
-        _reflect_schemas(conn, metadata, schemas)
+        _with_room_to_recurse(len(kinds), lambda: _reflect_schemas(conn, metadata, schemas))
         search_schema = conn.dialect.default_schema_name or "public"
         conn.rollback()
     _domains_as_base_types(metadata)
@@ -304,6 +305,43 @@ def _reflect_schemas(conn: Connection, metadata: sa.MetaData, schemas: tuple[str
         for schema in schemas:
             # Reflect with an explicit schema so every Table is schema-qualified, public included.
             metadata.reflect(conn, schema=schema, views=True)
+
+
+_STACK_BYTES = 512 * 1024 * 1024  # address space; only the pages a deep reflection touches are used
+_FRAMES_PER_TABLE = 25
+_stack_size_lock = threading.Lock()
+
+
+def _with_room_to_recurse(tables: int, reflect: Callable[[], None]) -> None:
+    """Run reflect in a thread with a large stack and a recursion limit sized to the tables.
+
+    SQLAlchemy reflects a foreign key's target from inside the referencing table, so a chain
+    of foreign keys listed referencing-first nests one reflection per link: 200 chained
+    tables overflow Python's default limit of 1,000 frames.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reflect()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+            failure.append(exc)
+
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, 1000 + tables * _FRAMES_PER_TABLE))
+    try:
+        with _stack_size_lock:
+            old_size = threading.stack_size(_STACK_BYTES)
+            try:
+                thread = threading.Thread(target=run, name="pgfront-reflect")
+                thread.start()
+            finally:
+                threading.stack_size(old_size)
+        thread.join()
+    finally:
+        sys.setrecursionlimit(old_limit)
+    if failure:
+        raise failure[0]
 
 
 def _domains_as_base_types(metadata: sa.MetaData) -> None:

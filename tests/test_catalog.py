@@ -131,3 +131,31 @@ def test_tables_by_attribute_and_by_name(app):
     with pytest.raises(NotInCatalog):
         _ = tables["reporting.nothing_here"]
     assert catalog.metadata is tables.books.metadata  # a view of the snapshot, not a copy
+
+
+def test_a_long_chain_of_foreign_keys_reflects(pg_server):
+    """Each link nests one reflection in SQLAlchemy: 300 links overflow Python's default limit."""
+    engine = sa.create_engine(pg_server.create_database("pgfront_chain"))
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                """
+                CREATE SCHEMA chain;
+                DO $$ BEGIN
+                  -- created last-to-first, so each table is listed before the one it references
+                  FOR i IN REVERSE 300..1 LOOP
+                    EXECUTE 'CREATE TABLE chain.t' || i || ' (id int PRIMARY KEY, next_id int)';
+                  END LOOP;
+                  FOR i IN 1..299 LOOP
+                    EXECUTE 'ALTER TABLE chain.t' || i
+                        || ' ADD FOREIGN KEY (next_id) REFERENCES chain.t' || (i + 1);
+                  END LOOP;
+                END $$;
+                """
+            )
+        catalog = reflect_catalog(engine, ["chain"])
+    finally:
+        engine.dispose()
+    assert len(catalog.relations) == 300
+    first = catalog.table("chain.t1")
+    assert [fk.column.table.name for fk in first.foreign_keys] == ["t2"]
