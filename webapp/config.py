@@ -246,7 +246,7 @@ SETTINGS = (
         "EXPORT_MAX_ROWS",
         1_000_000,
         _positive_int,
-        "most rows one CSV or NDJSON export streams; the export says where it stopped",
+        "most rows one CSV or NDJSON export streams (sent as X-Export-Row-Cap)",
     ),
     Setting(
         "LABEL_COLUMNS",
@@ -406,8 +406,9 @@ def _parse(setting: Setting, raw: Any) -> Any:
 def describe_settings() -> str:
     """The settings as help text, for `run.py --help`."""
     lines = []
+    width = max(len(setting.name) for setting in SETTINGS) + 2
     for setting in SETTINGS:
         shown = setting.default not in (None, (), {})
         default = f" [default: {setting.default}]" if shown else ""
-        lines.append(f"  {setting.name:<22}{setting.help}{default}")
+        lines.append(f"  {setting.name:<{width}}{setting.help}{default}")
     return "\n".join(lines)
