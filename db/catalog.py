@@ -274,16 +274,21 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str], hidden: Iterable[str
         if key not in kinds or f"{key[0]}.{key[1]}" in hidden:
             continue  # outside the served schemas (pulled in by a foreign key), or hidden
         kind, is_partition, writable = kinds[key]
+        hidden_columns = frozenset(
+            name.rsplit(".", 1)[1] for name in hidden if name.rsplit(".", 1)[0] == ".".join(key)
+        )
+        hidden_key = hidden_columns & {column.name for column in table.primary_key.columns}
+        if hidden_key:
+            raise ValueError(
+                f"HIDDEN names {', '.join(sorted(hidden_key))} of {'.'.join(key)}, part of its"
+                " primary key, which paging, row links and writes need: hide the table instead"
+            )
         relations[key] = Relation(
             table=table,
             kind=kind,
             is_partition=is_partition,
             writable=writable,
-            hidden=frozenset(
-                name.rsplit(".", 1)[1]
-                for name in hidden
-                if name.rsplit(".", 1)[0] == f"{key[0]}.{key[1]}"
-            ),
+            hidden=hidden_columns,
             type_names=MappingProxyType(type_names.get(key, {})),
         )
     return Catalog(
@@ -309,7 +314,7 @@ def _reflect_schemas(conn: Connection, metadata: sa.MetaData, schemas: tuple[str
 
 _STACK_BYTES = 512 * 1024 * 1024  # address space; only the pages a deep reflection touches are used
 _FRAMES_PER_TABLE = 25
-_stack_size_lock = threading.Lock()
+_reflect_lock = threading.Lock()
 
 
 def _with_room_to_recurse(tables: int, reflect: Callable[[], None]) -> None:
@@ -327,19 +332,19 @@ def _with_room_to_recurse(tables: int, reflect: Callable[[], None]) -> None:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
             failure.append(exc)
 
-    old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old_limit, 1000 + tables * _FRAMES_PER_TABLE))
-    try:
-        with _stack_size_lock:
+    with _reflect_lock:  # process-wide settings: one reflection at a time changes them
+        old_limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old_limit, 1000 + tables * _FRAMES_PER_TABLE))
+        try:
             old_size = threading.stack_size(_STACK_BYTES)
             try:
                 thread = threading.Thread(target=run, name="pgfront-reflect")
                 thread.start()
             finally:
                 threading.stack_size(old_size)
-        thread.join()
-    finally:
-        sys.setrecursionlimit(old_limit)
+            thread.join()
+        finally:
+            sys.setrecursionlimit(old_limit)
     if failure:
         raise failure[0]
 

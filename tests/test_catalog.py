@@ -159,3 +159,8 @@ def test_a_long_chain_of_foreign_keys_reflects(pg_server):
     assert len(catalog.relations) == 300
     first = catalog.table("chain.t1")
     assert [fk.column.table.name for fk in first.foreign_keys] == ["t2"]
+
+
+def test_hiding_a_primary_key_column_is_refused(engine):
+    with pytest.raises(ValueError, match="HIDDEN names id of public.branches, part of its primary"):
+        reflect_catalog(engine, ["public"], hidden=["public.branches.id"])

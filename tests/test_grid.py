@@ -226,3 +226,13 @@ def test_index_filter_box(client):
     twin = client.get("/?q=loan&_format=json").get_json()
     names = {rel["name"] for schema in twin for rel in schema["relations"]}
     assert "loans" in names and "branches" not in names
+
+
+def test_a_table_the_role_may_not_read_answers_as_the_api_does(make_app):
+    app = make_app(DB_ANON_ROLE="web_anon")
+    with app.test_client() as client:
+        page_response = client.get("/browse/public/members")
+        api_response = client.get("/api/members")
+    assert api_response.status_code == 401
+    assert page_response.status_code == 401 and page_response.mimetype == "text/html"
+    assert "timed out" not in page_response.get_data(as_text=True)

@@ -243,3 +243,14 @@ def test_sigterm_finishes_the_requests_in_flight(database_url, tmp_path):
     assert status == 200 and json.loads(body)[0] == {"name": "Central"}
     assert process.returncode == 0 and "Stopped." in out
     assert "Traceback" not in log.read_text()
+
+
+def test_a_host_with_several_addresses_is_refused():
+    from waitress import create_server
+
+    from webapp.commands import _one_listener
+
+    # What waitress builds for a host with two addresses (localhost: 127.0.0.1 and ::1).
+    server = create_server(lambda environ, start_response: [], listen="127.0.0.1:0 127.0.0.2:0")
+    with pytest.raises(ValueError, match="HOST=localhost resolves to several addresses"):
+        _one_listener(server, "localhost")

@@ -28,15 +28,28 @@ def serve(config: dict) -> int:
     settings = state.settings
     signal.signal(signal.SIGHUP, lambda signum, frame: state.reloader.request_reload("SIGHUP"))
     stopping = threading.Event()
+
+    def stop(signum, frame) -> None:
+        if stopping.is_set():  # a second Ctrl-C or SIGTERM: no more waiting for requests
+            raise SystemExit(1)
+        stopping.set()
+
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, lambda signum, frame: stopping.set())
-    server = create_server(
-        app,
-        host=settings.host,
-        port=settings.port,
-        threads=settings.threads,
-        ident="pgfront",
-    )
+        signal.signal(stop_signal, stop)
+    try:
+        server = _one_listener(
+            create_server(
+                app,
+                host=settings.host,
+                port=settings.port,
+                threads=settings.threads,
+                ident="pgfront",
+            ),
+            settings.host,
+        )
+    except BaseException:
+        state.close()
+        raise
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(
         f"Serving on http://{host}:{server.effective_port}/ with {settings.threads} threads "
@@ -53,6 +66,16 @@ def serve(config: dict) -> int:
         state.close()
         print("Stopped.", flush=True)
     return 0
+
+
+def _one_listener(server, host: str):
+    """The server, if it listens on one address; a host naming several is a setting to fix."""
+    if not hasattr(server, "effective_port"):  # waitress's MultiSocketServer
+        server.close()
+        raise ValueError(
+            f"HOST={host} resolves to several addresses; give one, such as 127.0.0.1 or ::1"
+        )
+    return server
 
 
 def _serve_a_while(server, seconds: float = 0.2) -> None:

@@ -24,7 +24,7 @@ from .grammar import GrammarError, OrderTerm
 from .query import HIDDEN, build_select, page
 from .reads import SelectItem
 from .references import ForeignLink, fetch_labels
-from .side_queries import PageLimits, time_boxed
+from .side_queries import TIMEOUT_ONLY, PageLimits, time_boxed
 
 _CURSORS = ("_after", "_before", "offset")
 
@@ -76,7 +76,7 @@ def fetch_grid(relation: Relation, browse: Browse, path: str, args: MultiDict, l
     if after is not None:
         stmt = stmt.where(after)
     stmt, size = page(stmt, browse.offset, browse.size, browse.size)
-    found = time_boxed(lambda: Session.execute(stmt).mappings().all(), limits.page_ms)
+    found = time_boxed(lambda: Session.execute(stmt).mappings().all(), limits.page_ms, TIMEOUT_ONLY)
     if found.value is None:
         return Grid(shown, [], [], problem=found.problem)
     rows = [dict(row) for row in found.value]

@@ -8,7 +8,7 @@ out") while the rest of the page renders.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -28,6 +28,8 @@ _TOLERATED = {
     "57014": "timed out",  # query_canceled: statement_timeout
     "42501": "not permitted",  # insufficient_privilege: the role may not read it
 }
+
+TIMEOUT_ONLY = {"57014": "timed out"}  # a page's own rows: anything else answers as the API does
 
 _SET_TIMEOUT = sa.text("SELECT set_config('statement_timeout', :ms, true)")
 
@@ -60,14 +62,19 @@ class Boxed(Generic[T]):
     problem: str | None = None
 
 
-def time_boxed(run: Callable[[], T], timeout_ms: int) -> Boxed[T]:
-    """Run a read-only query under its own time limit; a timeout becomes Boxed(problem=...)."""
+def time_boxed(
+    run: Callable[[], T], timeout_ms: int, tolerate: Mapping[str, str] = _TOLERATED
+) -> Boxed[T]:
+    """Run a read-only query under its own time limit; a timeout becomes Boxed(problem=...).
+
+    tolerate maps the SQLSTATEs that become a problem to its words; others are raised.
+    """
     savepoint = Session.begin_nested()
     try:
         Session.execute(_SET_TIMEOUT, {"ms": str(timeout_ms)})
         return Boxed(run())
     except sa.exc.DBAPIError as exc:
-        problem = _TOLERATED.get(getattr(exc.orig, "sqlstate", None))
+        problem = tolerate.get(getattr(exc.orig, "sqlstate", None))
         if problem is None:
             raise
         return Boxed(None, problem)
