@@ -359,3 +359,19 @@ def test_a_database_error_mid_stream_cuts_the_transfer(export_server):
     conn.request("GET", "/browse/public/big/export.ndjson?id=lte.3")
     assert conn.getresponse().read().count(b"\n") == 3  # and the server serves on
     conn.close()
+
+
+def test_exports_beyond_the_concurrency_get_a_503(make_app):
+    app = make_app(EXPORT_CONCURRENCY="1")
+    client = app.test_client()
+    first = client.get("/browse/public/loans/export.csv", buffered=False)
+    try:
+        assert first.status_code == 200
+        second = client.get("/browse/public/loans/export.ndjson")
+        assert second.status_code == 503
+        assert second.headers["Retry-After"] == "5"
+        assert "EXPORT_CONCURRENCY" in second.get_data(as_text=True)
+    finally:
+        first.close()
+    third = client.get("/browse/public/branches/export.csv", buffered=True)
+    assert third.status_code == 200 and third.data.startswith(b"id,")

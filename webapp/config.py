@@ -249,6 +249,12 @@ SETTINGS = (
         "most rows one CSV or NDJSON export streams (sent as X-Export-Row-Cap)",
     ),
     Setting(
+        "EXPORT_CONCURRENCY",
+        2,
+        _positive_int,
+        "exports streaming at once (each holds a connection to its last row); more get a 503",
+    ),
+    Setting(
         "LABEL_COLUMNS",
         {},
         _label_columns,
@@ -317,6 +323,7 @@ class Settings:
     export_max_rows: int = 1_000_000
     label_columns: Mapping[tuple[str, str], str] = field(default_factory=dict)
     shutdown_grace: float = 10.0
+    export_concurrency: int = 2
     record_queries: bool = False
     slow_query_ms: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -384,6 +391,7 @@ def load_settings(
         export_max_rows=values["EXPORT_MAX_ROWS"],
         label_columns=values["LABEL_COLUMNS"],
         shutdown_grace=values["SHUTDOWN_GRACE"],
+        export_concurrency=values["EXPORT_CONCURRENCY"],
         record_queries=values["RECORD_QUERIES"],
         slow_query_ms=values["SLOW_QUERY_MS"],
         extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config

@@ -41,6 +41,7 @@ from db.session import Session
 
 from .browsing import parse_browse
 from .encoding import csv_text, dumps
+from .errors import ApiError
 from .grammar import OrderTerm
 from .headers import attachment
 from .query import build_select
@@ -63,8 +64,9 @@ def export_rows(schema: str, name: str, fmt: str) -> Response:
     browse = parse_browse(relation, request.args, settings.page_max_size)
     cap = settings.export_max_rows
     stmt = build_select(relation, in_total_order(relation, browse.read)).limit(cap + 1)
+    release = ExitStack()  # result, session, then the slot: once, whichever way it ends
+    release.callback(take_export_slot(settings.export_concurrency))
     session = Session.session_factory(bind=Session.get_bind())
-    release = ExitStack()  # result, then session: once, whichever way the export ends
     release.callback(session.close)
     try:
         result = session.execute(stmt, execution_options={"yield_per": BATCH_ROWS})
@@ -83,6 +85,19 @@ def export_rows(schema: str, name: str, fmt: str) -> Response:
     response.headers["X-Export-Row-Cap"] = str(cap)
     response.call_on_close(release.close)  # a body closed early (the client left) or never read
     return response
+
+
+def take_export_slot(slots: int) -> Callable[[], None]:
+    """One of EXPORT_CONCURRENCY slots, or a 503 with Retry-After; returns its release."""
+    semaphore = app_state().export_slots
+    if not semaphore.acquire(blocking=False):
+        raise ApiError(
+            503,
+            f"{slots} exports are streaming already (EXPORT_CONCURRENCY); try again shortly",
+            code="PGRST003",
+            headers={"Retry-After": "5"},
+        )
+    return semaphore.release
 
 
 def in_total_order(relation: Relation, read: ReadRequest) -> ReadRequest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -36,6 +37,8 @@ class AppState:
         self.session_options.setdefault("bind", self.engine)
         # Same pool; its transactions start with BEGIN READ ONLY (no extra round trip).
         self.read_only_engine = self.engine.execution_options(postgresql_readonly=True)
+        # Streaming exports hold a connection each: a few at once leave the pool to requests.
+        self.export_slots = threading.BoundedSemaphore(self.settings.export_concurrency)
 
     def close(self) -> None:
         """At shutdown: stop the reload threads and close the pool (once, never per request)."""
