@@ -93,17 +93,28 @@ def database_url(pg_server) -> URL:
 
 @pytest.fixture(scope="session")
 def make_app(database_url):
-    """Build apps against the sample database (or another URL), closing their pools at the end."""
-    apps = []
+    """Build apps against the sample database (or another URL).
 
-    def build(**config):
+    An app built inside a test has its pool and reload thread closed when the test ends
+    (see close_apps_of_each_test): a run builds many apps, and PostgreSQL's max_connections
+    would run out if each kept its connections to the end. Apps of session fixtures pass
+    keep=True and are closed at the end of the run.
+    """
+    apps = []
+    kept = set()
+
+    def build(keep=False, **config):
         config.setdefault("DATABASE_URL", database_url.render_as_string(hide_password=False))
         config.setdefault("DB_SCHEMAS", "public,reporting")
         config.setdefault("TESTING", True)
         app = create_app(config)
         apps.append(app)
+        if keep:
+            kept.add(id(app))
         return app
 
+    build.apps = apps
+    build.kept = kept
     yield build
     for app in apps:  # tell every reload thread first, so they wind down together
         app.extensions["pgfront"].reloader.stop(wait=False)
@@ -111,10 +122,27 @@ def make_app(database_url):
         app.extensions["pgfront"].close()
 
 
+@pytest.fixture(autouse=True)
+def close_apps_of_each_test(request):
+    """Close the apps a test built (not those of session fixtures) when the test ends."""
+    if "make_app" not in request.fixturenames:
+        yield
+        return
+    make_app = request.getfixturevalue("make_app")
+    before = len(make_app.apps)
+    yield
+    made = [app for app in make_app.apps[before:] if id(app) not in make_app.kept]
+    for app in made:
+        app.extensions["pgfront"].reloader.stop(wait=False)
+    for app in made:
+        app.extensions["pgfront"].close()
+        make_app.apps.remove(app)
+
+
 @pytest.fixture(scope="session")
 def app(make_app):
     """The app most tests share; requests through `client` never commit."""
-    return make_app()
+    return make_app(keep=True)
 
 
 @pytest.fixture
@@ -182,6 +210,7 @@ def shapes_database_url(pg_server) -> URL:
 def shapes_app(make_app, shapes_database_url):
     """An app serving the shapes database's two schemas (one named with a space and capitals)."""
     return make_app(
+        keep=True,
         DATABASE_URL=shapes_database_url.render_as_string(hide_password=False),
         DB_SCHEMAS="warehouse,Ops Data",
         RELOAD_CHANNEL="",  # that database has no event trigger to NOTIFY it

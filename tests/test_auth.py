@@ -27,7 +27,9 @@ def secured(make_app, rsa_key):
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    return make_app(DB_ANON_ROLE="web_anon", JWT_SECRET=SECRET, JWT_PUBLIC_KEY=public).test_client()
+    return make_app(
+        keep=True, DB_ANON_ROLE="web_anon", JWT_SECRET=SECRET, JWT_PUBLIC_KEY=public
+    ).test_client()
 
 
 def _token(key=SECRET, algorithm="HS256", **claims):

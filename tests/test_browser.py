@@ -73,6 +73,9 @@ def base_url(database_url, tmp_path_factory):
         DB_SCHEMAS="public,reporting",
         PORT=str(port),
         THREADS="4",
+        # The walk reads counts ("24 rows in public.loans"); on a loaded CI machine the
+        # default 500 ms side-query limit could turn one into "count timed out".
+        PAGE_SIDE_TIMEOUT="10000",
     )
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

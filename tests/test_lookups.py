@@ -14,7 +14,7 @@ from webapp.state import current_catalog
 @pytest.fixture(scope="module")
 def lookup_app(make_app):
     """An app with probe views, under /probe (HTML errors) and /api/probe (JSON errors)."""
-    app = make_app(HIDDEN="public.members.email")
+    app = make_app(keep=True, HIDDEN="public.members.email")
     for prefix in ("/probe", "/api/probe"):
         app.register_blueprint(_probes(prefix), name=f"probe{prefix.replace('/', '_')}")
     return app

@@ -30,7 +30,7 @@ def _body(page: Pagination, key: str) -> dict:
 @pytest.fixture(scope="module")
 def paging_app(make_app):
     """An app with views that page members, under /probe and /api/probe."""
-    app = make_app()
+    app = make_app(keep=True)
     for prefix in ("/probe", "/api/probe"):
         app.register_blueprint(_probes(prefix), name=f"paging{prefix.replace('/', '_')}")
     return app

@@ -53,7 +53,7 @@ def make_probe_app(make_app):
     def build(**config):
         key = tuple(sorted(config.items()))
         if key not in built:
-            built[key] = make_app(**config)
+            built[key] = make_app(keep=True, **config)
             built[key].register_blueprint(_probes())
         return built[key]
 

@@ -6,6 +6,7 @@ import pytest
 @pytest.fixture(scope="module")
 def hiding_app(make_app):
     return make_app(
+        keep=True,
         HIDDEN="public.authors,public.members.email,reporting.branch_targets.note",
         MAX_BODY_BYTES="2000",
     )

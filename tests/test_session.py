@@ -12,7 +12,7 @@ from db.session import Session, session_scope
 @pytest.fixture(scope="module")
 def probe_app(make_app):
     """An app with views that expose what the Session does, on real connections."""
-    app = make_app(DB_APPLICATION_NAME="pgfront-session-test")
+    app = make_app(keep=True, DB_APPLICATION_NAME="pgfront-session-test")
     probe = Blueprint("probe", __name__)
     seen = {}
 

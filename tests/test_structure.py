@@ -189,7 +189,7 @@ def test_unknown_relation_is_404(client):
 
 @pytest.fixture(scope="module")
 def hiding_client(make_app):
-    return make_app(HIDDEN="public.members.email,public.authors").test_client()
+    return make_app(keep=True, HIDDEN="public.members.email,public.authors").test_client()
 
 
 def test_hidden_column_and_relation_are_not_described(hiding_client):
