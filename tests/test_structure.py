@@ -206,7 +206,7 @@ def test_hidden_column_and_relation_are_not_described(hiding_client):
     assert books["foreign_keys"] == [fk for fk in books["foreign_keys"] if fk["table"] != "authors"]
     assert "authors" not in books_html
     _, view = structure(hiding_client, "public", "overdue_loans")
-    assert view["view_sql"] is not None  # its own columns are not hidden
+    assert view["view_sql"] is None  # it reads members.email: its SQL would name it
 
 
 def test_schema_page_links_every_table_in_the_diagram(client):
@@ -287,3 +287,14 @@ def test_unknown_schema_is_404(client, path):
     response = client.get(path)
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert "is not served" in response.get_data(as_text=True)
+
+
+def test_view_sql_that_reads_a_hidden_column_is_not_shown(make_app, client):
+    shown = client.get("/browse/public/overdue_loans/structure?_format=json").get_json()
+    assert "m.email" in shown["view_sql"]
+    app = make_app(HIDDEN="public.members.email")
+    with app.test_client() as hiding:
+        twin = hiding.get("/browse/public/overdue_loans/structure?_format=json").get_json()
+        page = hiding.get("/browse/public/overdue_loans/structure").get_data(as_text=True)
+    assert twin["view_sql"] is None
+    assert "m.email" not in page and "JOIN members" not in page

@@ -4,7 +4,8 @@ Facts come from pg_catalog at request time, looked up by the relation's oid (fou
 name, as bound parameters). Hidden columns (HIDDEN) never appear: they are left out of
 the column list, and every key, constraint, index and trigger that uses one (in its
 columns, expression or predicate, as pg_depend records it) is left out whole, since its
-definition would name the column. A view that has hidden columns does not show its SQL.
+definition would name the column. A view that has hidden columns, or reads a hidden table
+or column, does not show its SQL.
 Foreign keys to or from hidden relations are left out too.
 """
 
@@ -160,6 +161,34 @@ _PARTITIONS_SQL = sa.text(
 )
 
 
+# What a view's query reads: the relations and columns its rewrite rule depends on.
+_VIEW_READS_SQL = sa.text(
+    """
+    SELECT DISTINCT n.nspname AS schema, c.relname AS name, a.attname AS column
+    FROM pg_rewrite r
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                    AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
+    JOIN pg_class c ON c.oid = d.refobjid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                            AND d.refobjsubid > 0
+    WHERE r.ev_class = :oid
+    """
+)
+
+
+def _view_sql(facts: sa.Row, relation: Relation) -> str | None:
+    """A view's SQL, unless it would name something HIDDEN (its own columns, or what it reads)."""
+    if facts.view_sql is None or relation.hidden:
+        return None
+    hidden = app_state().settings.hidden
+    for row in Session.execute(_VIEW_READS_SQL, {"oid": facts.oid}):
+        qualified = f"{row.schema}.{row.name}"
+        if qualified in hidden or (row.column and f"{qualified}.{row.column}" in hidden):
+            return None
+    return facts.view_sql
+
+
 def describe(catalog: Catalog, relation: Relation) -> dict[str, Any]:
     """Everything the structure page shows, as one JSON-ready dict (page and twin render it)."""
     facts = Session.execute(
@@ -192,8 +221,7 @@ def describe(catalog: Catalog, relation: Relation) -> dict[str, Any]:
             _INDEXES_SQL, oid, hidden, ("name", "definition", "unique", "primary")
         ),
         "triggers": _used_rows(_TRIGGERS_SQL, oid, hidden, ("name", "definition", "enabled")),
-        # The SQL of a view with hidden columns would name them.
-        "view_sql": None if hidden else facts.view_sql,
+        "view_sql": _view_sql(facts, relation),
         "size_bytes": facts.size_bytes,
         "estimated_rows": estimate if estimate is not None and estimate >= 0 else None,
         **_partitioning(catalog, facts),
