@@ -133,9 +133,16 @@ class Catalog:
     load_seconds: float
     # The schema SQLAlchemy leaves off names found on the search path (usually public).
     search_schema: str = "public"
-    # Built from this snapshot on first use (automap classes), once per snapshot: see models().
+    # Built from this snapshot on first use, once per snapshot: see derived() and models().
     _derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     _derived_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def derived(self, key: str, build: Callable[[], Any]) -> Any:
+        """What build() makes of this snapshot, built on first use and kept with it."""
+        with self._derived_lock:
+            if key not in self._derived:
+                self._derived[key] = build()
+            return self._derived[key]
 
     @property
     def tables(self) -> Tables:

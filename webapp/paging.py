@@ -25,7 +25,7 @@ from .encoding import csv_cell
 from .errors import ApiError
 from .grammar import GrammarError
 from .lookups import rows_of
-from .query import coerce_value
+from .query import coerce_value, count_select
 
 DEFAULT_PER_PAGE = 20
 
@@ -163,8 +163,7 @@ def paginate(
 
 def count_rows(statement: sa.Select) -> int:
     """COUNT(*) over the statement's rows (its order dropped)."""
-    counted = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
-    return Session.execute(counted).scalar_one()
+    return Session.execute(count_select(statement)).scalar_one()
 
 
 def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool) -> Pagination:

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from db.catalog import Catalog, Relation
 from db.session import Session
 
+from .query import python_type
+
 # Column names that usually say what a row is, best first.
 _LABEL_NAMES = ("name", "title", "label", "display_name", "full_name", "username", "code", "slug")
 
@@ -58,21 +60,29 @@ def foreign_links(
 
 def references_to(catalog: Catalog, relation: Relation) -> list[Reference]:
     """Every served relation's foreign keys that point at relation, over served columns."""
-    found = []
+    incoming = catalog.derived("incoming references", lambda: _incoming_index(catalog))
+    return incoming.get((relation.schema, relation.name), [])
+
+
+def _incoming_index(catalog: Catalog) -> dict[tuple[str, str], list[Reference]]:
+    """The served foreign keys of a snapshot by the relation they point at, built once."""
+    found: dict[tuple[str, str], list[Reference]] = {}
     for source in catalog.relations.values():
         if source.is_partition:
             continue  # the partitioned parent already counts these rows
         for fk in source.table.foreign_key_constraints:
-            if not catalog.is_relation(fk.referred_table, relation):
-                continue
+            target = catalog.relation_of(fk.referred_table)
             columns = tuple(column.name for column in fk.columns)
             target_columns = tuple(element.column.name for element in fk.elements)
-            if any(n in source.hidden for n in columns) or any(
-                n in relation.hidden for n in target_columns
-            ):
+            if target is None or any(n in source.hidden for n in columns):
                 continue
-            found.append(Reference(source, columns, target_columns, fk.name or ""))
-    return sorted(found, key=lambda ref: (ref.source.qualified_name, ref.columns))
+            if any(n in target.hidden for n in target_columns):
+                continue
+            reference = Reference(source, columns, target_columns, fk.name or "")
+            found.setdefault((target.schema, target.name), []).append(reference)
+    for references in found.values():
+        references.sort(key=lambda ref: (ref.source.qualified_name, ref.columns))
+    return found
 
 
 def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> str | None:
@@ -100,10 +110,7 @@ def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> s
 
 def _is_text(column: sa.Column) -> bool:
     """True for text-like columns (text, varchar, citext, enums), not JSON or arrays."""
-    try:
-        return column.type.python_type is str
-    except NotImplementedError:
-        return False
+    return python_type(column) is str
 
 
 def fetch_labels(link: ForeignLink, keys: set[tuple]) -> dict[tuple, str]:
