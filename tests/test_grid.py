@@ -236,3 +236,11 @@ def test_a_table_the_role_may_not_read_answers_as_the_api_does(make_app):
     assert api_response.status_code == 401
     assert page_response.status_code == 401 and page_response.mimetype == "text/html"
     assert "timed out" not in page_response.get_data(as_text=True)
+
+
+def test_twin_links_lead_to_twins(client):
+    first = client.get("/browse/public/loans?limit=5&_format=json").get_json()
+    second = client.get(first["next"]).get_json()
+    assert "_format=json" in first["next"] and len(second["rows"]) == 5
+    assert second["rows"][0]["id"] > first["rows"][-1]["id"]
+    assert client.get(second["previous"]).get_json()["rows"] == first["rows"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -123,27 +122,21 @@ def table_page(schema: str, name: str):
 
 
 def _table_twin(relation, browse, grid, count) -> dict:
-    """The JSON twin of a table page: the same rows, links and counts."""
+    """The JSON twin of a table page: the same rows, links and counts.
 
-    def asjson_response(url: str | None) -> str | None:
-        return url_with(url.partition("?")[0], _args_of(url), (), _format="json") if url else None
-
+    Its links keep the query string, `_format=json` included, so they lead to twins too.
+    """
     return {
         "relation": relation.qualified_name,
         "columns": grid.columns,
         "rows": grid.rows,
         "labels": {key: [[*k, v] for k, v in found.items()] for key, found in grid.labels.items()},
         "count": count.__dict__ if count else None,
-        "next": asjson_response(grid.next_url),
-        "previous": asjson_response(grid.previous_url),
+        "next": grid.next_url,
+        "previous": grid.previous_url,
         "problem": grid.problem,
         "notices": grid.notices,
     }
-
-
-def _args_of(url: str):
-    """The query string of a URL we built, as a MultiDict."""
-    return MultiDict(parse_qsl(url.partition("?")[2], keep_blank_values=True))
 
 
 def _table_context(relation, browse, grid, count, limits) -> dict:
