@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from flask import request, url_for
+from flask import request
 from werkzeug.datastructures import MultiDict
 
 from db.catalog import Relation
@@ -210,7 +210,8 @@ def url_with(path: str, args: MultiDict, drop: Iterable[str] = (), **changes: st
 
 def this_path() -> str:
     """The current page's path, percent-encoded (request.path is decoded: spaces, #, ?)."""
-    return url_for(request.endpoint, **(request.view_args or {}))
+    # The characters werkzeug leaves unquoted when it builds a URL; every other one is quoted.
+    return quote(request.script_root + request.path, safe="/!$&'()*+,:;=@")
 
 
 def sortable(relation: Relation, column: str) -> bool:

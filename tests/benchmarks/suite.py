@@ -13,7 +13,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from . import exports, report, startup
+from . import exports, layers, report, startup
 from .cpu import ForeignCpu
 from .database import BENCH_DATABASE, BenchServer, load_dataset, reset_items
 from .load import ensure_wrk
@@ -29,7 +29,7 @@ from .workloads import (
 HTTP_PARTS = ("list", "lookup", "filtered", "embed", "post", "deep")
 # Workloads measured together, back to back per server: embed and deep are read against list.
 GROUPS = (("list", "embed", "deep"), ("lookup",), ("filtered",), ("post",))
-OTHER_PARTS = ("export", "reflection", "reload")
+OTHER_PARTS = ("layers", "export", "reflection", "reload")
 REFLECTION_SIZES = (100, 1000, 10000)
 
 
@@ -66,6 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (2 if args.quick else 4)
     args.warmup = 1.0 if args.quick else 2.0
     args.repeats = 1 if args.quick else 3
+    args.layer_rounds = 2 if args.quick else 5
     return args
 
 
@@ -103,11 +104,14 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         bench = BenchServer.open(external, workdir / "postgres")
         stack.callback(bench.close)
         postgres_version = bench.version()
-        if {"export", *HTTP_PARTS} & set(args.parts):
+        if {"export", "layers", *HTTP_PARTS} & set(args.parts):
             say(f"loading the dataset ... {load_dataset(bench):.1f} s")
         http_parts = [p for p in HTTP_PARTS if p in args.parts]
         if http_parts:
             run_http(bench, workdir, args, http_parts, results)
+        if "layers" in args.parts:
+            say("CPU time per layer of a list request, in this process ...")
+            results.layers = layers.measure_layers(bench, args.layer_rounds, say)
         if "export" in args.parts:
             say("CSV export of bench.big, pgfront vs COPY ...")
             results.exports = exports.measure_exports(bench, workdir, args.repeats, say)
