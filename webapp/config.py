@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import setting_values as parse
+from .setting_values import PRIMARY_DATABASE, NamedDatabase, split_database_prefix
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,6 +31,7 @@ class Setting:
     default: Any
     parse: Callable[[str], Any]
     help: str
+    structured: bool = False  # parse also takes the mapping create_app(config) may give
 
 
 SETTINGS = (
@@ -45,6 +47,15 @@ SETTINGS = (
         parse.schema_names,
         "comma-separated schemas to serve, the first is the default "
         "(default: public; the embedded sample database: public,reporting)",
+    ),
+    Setting(
+        "DATABASES",
+        {},
+        parse.named_databases,
+        "more databases, served under /db/<name>/: whitespace-separated name=url entries, "
+        "each URL's ?schemas=a,b naming its schemas (default: public), e.g. "
+        "reports=postgresql://u@h/reports?schemas=sales,public",
+        structured=True,
     ),
     Setting("HOST", "127.0.0.1", parse.text, "address waitress listens on"),
     Setting("PORT", 8000, parse.port, "port waitress listens on (0: any free port)"),
@@ -119,7 +130,8 @@ SETTINGS = (
         "HIDDEN",
         (),
         parse.hidden_names,
-        "comma-separated schema.table and schema.table.column never served, described or written",
+        "comma-separated schema.table and schema.table.column never served, described or written;"
+        " prefix name: for a database of DATABASES (reports:sales.customers.ssn)",
     ),
     Setting(
         "MAX_BODY_BYTES",
@@ -242,6 +254,8 @@ class Settings:
     export_concurrency: int = 2
     record_queries: bool = False
     slow_query_ms: int = 0
+    # The databases of DATABASES by name, each with its HIDDEN names (hidden holds the primary's).
+    databases: Mapping[str, NamedDatabase] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -271,6 +285,7 @@ def load_settings(
             values[setting.name] = setting.default
             continue
         values[setting.name] = _parse(setting, raw)
+    databases, values["HIDDEN"] = _hidden_by_database(values["DATABASES"], values["HIDDEN"])
     schemas = values["DB_SCHEMAS"]
     if schemas is None:
         schemas = EMBEDDED_SCHEMAS if values["DATABASE_URL"] is None else ("public",)
@@ -310,20 +325,45 @@ def load_settings(
         export_concurrency=values["EXPORT_CONCURRENCY"],
         record_queries=values["RECORD_QUERIES"],
         slow_query_ms=values["SLOW_QUERY_MS"],
+        databases=databases,
         extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     )
 
 
+def _hidden_by_database(
+    databases: Mapping[str, NamedDatabase], hidden: tuple[str, ...]
+) -> tuple[dict[str, NamedDatabase], tuple[str, ...]]:
+    """HIDDEN's `name:` entries given to their database; the unprefixed ones stay the primary's."""
+    primary, by_name = [], {name: [] for name in databases}
+    for entry in hidden:
+        name, _, relation = split_database_prefix(entry)
+        if name is None or name == PRIMARY_DATABASE:
+            primary.append(relation)
+        elif name in by_name:
+            by_name[name].append(relation)
+        else:
+            raise ConfigError(
+                f"HIDDEN={entry!r} names the database {name!r}, which DATABASES does not define"
+            )
+    named = {
+        name: replace(database, hidden=tuple(by_name[name])) for name, database in databases.items()
+    }
+    return named, tuple(primary)
+
+
 def _parse(setting: Setting, raw: Any) -> Any:
     """Parse one raw value; values already of the right type pass through."""
-    if raw is None or not isinstance(raw, str):
-        return raw if raw is not None else setting.default
+    if raw is None:
+        return setting.default
+    if not isinstance(raw, str) and not (setting.structured and isinstance(raw, Mapping)):
+        return raw
     try:
         return setting.parse(raw)
     except ValueError as exc:
         reason = str(exc) if str(exc).startswith(("must", "is not")) else "is not valid"
         secret = setting.name in (
             "DATABASE_URL",
+            "DATABASES",
             "ADMIN_TOKEN",
             "JWT_SECRET",
             "JWT_PUBLIC_KEY",

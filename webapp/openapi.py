@@ -15,11 +15,12 @@ from flask import Blueprint, request
 
 from db.catalog import Catalog, Relation
 
+from .databases import api_root
 from .encoding import json_response
 from .errors import ApiError
 from .headers import COUNT_METHODS, CSV, JSON, OBJECT
 from .query import python_type
-from .state import current_catalog
+from .state import current_catalog, current_database
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -55,22 +56,26 @@ def openapi_document():
     schema = request.headers.get("Accept-Profile", catalog.default_schema)
     if schema not in catalog.schemas:
         raise ApiError(406, f"schema {schema!r} is not served", code="PGRST106")
-    return json_response(build_document(catalog, schema))
+    name = None if current_database().is_primary else current_database().name
+    return json_response(build_document(catalog, schema, api_root(), name))
 
 
-def build_document(catalog: Catalog, schema: str) -> dict[str, Any]:
-    """The whole document for one schema."""
+def build_document(
+    catalog: Catalog, schema: str, server: str = "/api", database: str | None = None
+) -> dict[str, Any]:
+    """The whole document for one schema, served at `server` (of a named database, if given)."""
     relations = catalog.in_schema(schema)
     keys = component_keys(relation.name for relation in relations)
+    where = f"database {database}, schema {schema}" if database else f"schema {schema}"
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": f"pgfront API: schema {schema}",
+            "title": f"pgfront API: {where}",
             "version": "1",
             "description": "Tables and views of the database, in PostgREST's grammar. "
             f"Select this schema with the Accept-Profile / Content-Profile header {schema!r}.",
         },
-        "servers": [{"url": "/api"}],
+        "servers": [{"url": server}],
         "paths": {
             f"/{quote(rel.name, safe='')}": path_item(rel, keys[rel.name]) for rel in relations
         },
