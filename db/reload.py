@@ -48,8 +48,10 @@ class Reloader:
         channel: str | None = None,
         debounce: float = 0.5,
         hidden: Iterable[str] = (),
+        application_name: str = "pgfront-listen",
     ):
         self.hidden = tuple(hidden)
+        self.application_name = application_name  # of the LISTEN connection
         self.engine = engine
         self.schemas = tuple(schemas)
         self.holder = holder
@@ -132,7 +134,7 @@ class Reloader:
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(
-                    url, autocommit=True, connect_timeout=3, application_name="pgfront-listen"
+                    url, autocommit=True, connect_timeout=3, application_name=self.application_name
                 ) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     self.listening, backoff = True, 0.5

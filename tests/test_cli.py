@@ -23,6 +23,7 @@ def test_shell_namespace(app):
         assert namespace["Books"] is namespace["models"].Books
         assert namespace["ReportingLoanEvents"].__table__ is catalog.table("reporting.loan_events")
         assert "loan_events" not in namespace  # only the default schema's tables by bare name
+        assert namespace["database"]("main").catalog is catalog  # database(name), as in views
         count = Session.scalar(sa.select(sa.func.count()).select_from(namespace["Books"]))
         assert count == Session.scalar(sa.select(sa.func.count()).select_from(namespace["books"]))
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp.config import ConfigError, load_settings
+from webapp.config import ConfigError, describe_settings, load_settings
 
 
 def test_defaults_without_environment():
@@ -56,3 +56,84 @@ def test_bad_values_name_the_setting(name, value, message):
     with pytest.raises(ConfigError) as info:
         load_settings(environ={name: value})
     assert str(info.value) == message
+
+
+def test_databases_from_the_environment():
+    settings = load_settings(
+        environ={
+            "DATABASES": " reports=postgresql://u:pw@h/reports?schemas=sales,Ops%20Data\n"
+            "archive=postgres://u@h:5433/archive ",
+            "HIDDEN": "public.members.email, reports:sales.customers.ssn, main:public.authors",
+        }
+    )
+    reports, archive = settings.databases["reports"], settings.databases["archive"]
+    assert reports.schemas == ("sales", "Ops Data") and archive.schemas == ("public",)
+    assert "schemas" not in reports.url and reports.url.endswith("@h/reports")
+    assert archive.url == "postgresql+psycopg://u@h:5433/archive"
+    assert reports.hidden == ("sales.customers.ssn",) and archive.hidden == ()
+    assert settings.hidden == ("public.members.email", "public.authors")
+
+
+def test_databases_as_a_mapping():
+    settings = load_settings({"DATABASES": {"shapes": "postgresql://u@h/s?schemas=Ops Data"}})
+    assert settings.databases["shapes"].schemas == ("Ops Data",)
+    assert load_settings(environ={"DATABASES": " "}).databases == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("reports", "DATABASES=(hidden) must list name=url entries, not 'reports'"),
+        (
+            "postgresql://u:secret@h/x",
+            "DATABASES=(hidden) must list name=url entries, not that",
+        ),
+        (
+            "Reports=postgresql://u@h/r",
+            "DATABASES=(hidden) must name databases with lowercase letters, digits and _ "
+            "(a letter first), not 'Reports'",
+        ),
+        (
+            "main=postgresql://u@h/r",
+            "DATABASES=(hidden) must not name a database 'main': that is DATABASE_URL's name",
+        ),
+        (
+            "r=postgresql://u@h/a r=postgresql://u@h/b",
+            "DATABASES=(hidden) must name each database once, not 'r' twice",
+        ),
+        (
+            "r=mysql://u:secret@h/a",
+            "DATABASES=(hidden) must give 'r' a postgresql://user:password@host:port/dbname URL",
+        ),
+        (
+            "r=postgresql://u@h/a?schemas=,",
+            "DATABASES=(hidden) must give 'r' at least one schema in ?schemas=",
+        ),
+    ],
+)
+def test_bad_databases_give_one_line(value, message):
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"DATABASES": value})
+    assert str(info.value) == message
+    assert "secret" not in str(info.value)
+
+
+def test_a_hidden_prefix_must_name_a_database():
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"HIDDEN": "nope:public.books"})
+    assert str(info.value) == (
+        "HIDDEN='nope:public.books' names the database 'nope', which DATABASES does not define"
+    )
+    with pytest.raises(ConfigError, match="^HIDDEN='Bad:public.books' must prefix"):
+        load_settings(environ={"HIDDEN": "Bad:public.books"})
+
+
+def test_bad_databases_in_a_mapping_fail_the_same_way():
+    with pytest.raises(ConfigError, match="^DATABASES=\\(hidden\\) must name databases"):
+        load_settings({"DATABASES": {"Bad Name": "postgresql://u@h/x"}})
+
+
+def test_help_lists_databases_and_the_hidden_prefix():
+    text = describe_settings()
+    assert "DATABASES" in text and "/db/<name>/" in text and "?schemas=" in text
+    assert "reports:sales.customers.ssn" in text

@@ -224,7 +224,7 @@ def test_index_filter_box(client):
     html = page(client, "/?q=LOAN")
     assert "/browse/public/loans" in html and "/browse/public/branches" not in html
     twin = client.get("/?q=loan&_format=json").get_json()
-    names = {rel["name"] for schema in twin for rel in schema["relations"]}
+    names = {rel["name"] for schema in twin["schemas"] for rel in schema["relations"]}
     assert "loans" in names and "branches" not in names
 
 

@@ -49,3 +49,13 @@ def test_operations_follow_what_postgresql_allows(client):
 
 def test_unknown_profile_is_406(client):
     assert client.get("/api/openapi.json", headers={"Accept-Profile": "x"}).status_code == 406
+
+
+def test_odd_relation_names_give_valid_keys_and_encoded_paths(shapes_client):
+    document = shapes_client.get("/api/openapi.json").json
+    validate(document)  # component keys may hold [a-zA-Z0-9._-] only
+    item = document["paths"]["/Q%26A%20%231%3F%2050%25"]  # the path as a client sends it
+    assert item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/Q_A__1__50_"
+    }
+    assert "/Stock%20Moves" in document["paths"]

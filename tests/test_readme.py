@@ -180,3 +180,13 @@ def test_every_python_example_is_run_by_a_test():
     markers = [marker[1:-1].replace('\\"', '"') for marker in markers]
     for block in PYTHON_BLOCKS:
         assert sum(marker in block for marker in markers) == 1, block[:80]
+
+
+def test_several_databases_example(make_app, shapes_database_url):
+    url = shapes_database_url.set(query={"schemas": "warehouse"})
+    app = make_app(DATABASES={"warehouse": url.render_as_string(hide_password=False)})
+    app.register_blueprint(_exec('Blueprint("stock"')["bp"])
+    response = app.test_client().get("/stock/low")
+    assert response.status_code == 200
+    levels = [row["on_hand"] for row in response.json]
+    assert levels and levels == sorted(levels) and max(levels) < 10

@@ -1,4 +1,4 @@
-"""The Flask application: create_app() builds one app around one engine and catalog."""
+"""The Flask application: create_app() builds one app around its databases' engines and catalogs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import Flask, appcontext_pushed, g, request
 from db.session import Session, enter_scope, leave_scope
 
 from .config import load_settings
-from .state import app_state, open_state
+from .state import app_state, current_database, open_state
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -20,6 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         api,
         auth,
         cli,
+        databases,
         errors,
         export,
         health,
@@ -41,8 +42,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     try:
         _scope_sessions_to_app_contexts(app)
         errors.register_error_handlers(app)
-        observability.install(app, state.engine)
-        recording.install(app, state.engine)
+        engines = [database.engine for database in state.every_database]
+        observability.install(app, engines)
+        recording.install(app, engines)
         cli.install(app)
         security.install(app, settings)
         auth.install(app, settings)
@@ -59,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             observability.bp,
         ):
             app.register_blueprint(blueprint)
+        databases.install(app)  # /db/<name>/: the API and pages again, for each named database
     except BaseException:
         state.close()  # no reload thread or pool outlives a failed start
         raise
@@ -78,14 +81,15 @@ def _scope_sessions_to_app_contexts(app: Flask) -> None:
 
     @app.before_request
     def read_only_for_safe_methods() -> None:
-        """GET and HEAD run in read-only transactions: nothing they call can write."""
-        state = app_state()
-        if (
-            request.method in ("GET", "HEAD")
-            and state.session_options.get("bind") is state.engine
-            and not Session.registry.has()
-        ):
-            Session(bind=state.read_only_engine)
+        """The Session binds to the request's database; GET and HEAD run in read-only transactions."""
+        if Session.registry.has():
+            return
+        database = current_database()
+        options = database.session_options
+        if request.method in ("GET", "HEAD") and options.get("bind") is database.engine:
+            Session(bind=database.read_only_engine)
+        elif not database.is_primary:  # the scope was opened with the primary's options
+            Session(**options)
 
     @app.teardown_appcontext
     def close_scope(exc: BaseException | None) -> None:

@@ -1,4 +1,4 @@
-"""Admin endpoints, off unless ADMIN_TOKEN is set: POST /admin/reload rebuilds the catalog."""
+"""Admin endpoints, off unless ADMIN_TOKEN is set: POST /admin/reload rebuilds the catalogs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import Blueprint, request
 
 from .encoding import json_response
 from .errors import ApiError
-from .state import app_state
+from .state import Database, app_state
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -31,13 +31,25 @@ def require_token() -> None:
 
 @bp.post("/reload")
 def reload_schema():
-    """Reload the catalog now (in-flight requests finish on the old one); 503 if it failed."""
+    """Reload every database's catalog now (in-flight requests finish on the old ones); 503 if one failed.
+
+    The top level reports the primary database, "databases" each named one.
+    """
     state = app_state()
-    result = state.reloader.reload_now("admin endpoint")
-    body = {
+    results = {db.name: reload_one(db) for db in state.every_database}
+    body = results.pop(state.primary.name)
+    if results:
+        body["databases"] = results
+    ok = body["ok"] and all(result["ok"] for result in results.values())
+    return json_response(body, status=200 if ok else 503)
+
+
+def reload_one(database: Database) -> dict:
+    """Reload one database's catalog; what happened, as the endpoint reports it."""
+    result = database.reloader.reload_now("admin endpoint")
+    return {
         "ok": result.ok,
         "seconds": round(result.seconds, 3),
         "error": result.error,
-        "relations": len(state.catalogs.current.relations),
+        "relations": len(database.catalog.relations),
     }
-    return json_response(body, status=200 if result.ok else 503)

@@ -13,6 +13,7 @@ from db.session import Session
 
 from . import keyset, mutations
 from .browsing import this_path
+from .databases import api_root
 from .embedding import attach_embeds, join_columns
 from .encoding import csv_text, dumps
 from .errors import ApiError
@@ -216,7 +217,7 @@ def applied_preferences(prefer, names: tuple[str, ...]) -> str:
 def location(relation: Relation, row: dict) -> str:
     """The API URL of one row, by its primary key."""
     query = "&".join(f"{quote(name)}=eq.{quote(str(row[name]))}" for name in relation.primary_key)
-    return f"/api/{quote(relation.name)}?{query}"
+    return f"{api_root()}/{quote(relation.name)}?{query}"
 
 
 def next_page_url(cursor: str, limit: int) -> str:

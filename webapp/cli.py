@@ -16,6 +16,7 @@ from flask.cli import FlaskGroup
 
 from db.session import Session
 
+from .databases import database
 from .models import current_models
 from .state import current_catalog
 
@@ -26,10 +27,11 @@ def install(app: Flask) -> None:
 
 
 def shell_namespace() -> dict[str, Any]:
-    """Session, sa, select, catalog, tables, models, each default-schema table and each class."""
+    """Session, sa, select, catalog, tables, models, database(name), each default-schema table and class."""
     catalog = current_catalog()
     namespace: dict[str, Any] = {
         "Session": Session,
+        "database": database,
         "sa": sa,
         "select": sa.select,
         "catalog": catalog,

@@ -26,7 +26,7 @@ def serve(config: dict) -> int:
     app = create_app(config)
     state = app.extensions["pgfront"]
     settings = state.settings
-    signal.signal(signal.SIGHUP, lambda signum, frame: state.reloader.request_reload("SIGHUP"))
+    signal.signal(signal.SIGHUP, lambda signum, frame: state.request_reload("SIGHUP"))
     stopping = threading.Event()
 
     def stop(signum, frame) -> None:

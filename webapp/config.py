@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from db.engine import normalize_url
+from . import setting_values as parse
+from .setting_values import PRIMARY_DATABASE, NamedDatabase, split_database_prefix
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,185 +31,112 @@ class Setting:
     default: Any
     parse: Callable[[str], Any]
     help: str
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError("must be a positive integer")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be zero or more")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError("must be a positive number")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError("must be between 0 and 65535")
-    return value
-
-
-def _schemas(text: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    if not names:
-        raise ValueError("must name at least one schema")
-    return names
-
-
-def _text(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be empty")
-    return text.strip()
-
-
-def _optional_text(text: str) -> str | None:
-    return text.strip() or None
-
-
-def _database_url(text: str) -> str | None:
-    """A PostgreSQL URL, checked now so a typo fails at startup (the password never printed)."""
-    if not text.strip():
-        return None
-    try:
-        url = normalize_url(text.strip())
-        _ = url.port  # parses the port
-    except Exception:  # noqa: BLE001 - make_url raises several kinds; all mean the same here
-        raise ValueError("is not a postgresql://user:password@host:port/dbname URL") from None
-    return text.strip()
-
-
-def _flag(text: str) -> bool:
-    value = text.strip().lower()
-    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-        raise ValueError("must be true or false")
-    return value in ("true", "1", "yes", "on")
-
-
-def _hidden_names(text: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    for name in names:
-        if name.count(".") not in (1, 2):
-            raise ValueError(f"must list schema.table or schema.table.column, not {name!r}")
-    return names
-
-
-def _label_columns(text: str) -> dict[tuple[str, str], str]:
-    labels = {}
-    for part in (part.strip() for part in text.split(",")):
-        if not part:
-            continue
-        if part.count(".") != 2:
-            raise ValueError(f"must list schema.table.column, not {part!r}")
-        schema, table, column = part.split(".")
-        labels[(schema, table)] = column
-    return labels
-
-
-def _log_level(text: str) -> str:
-    level = text.strip().upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
-    return level
+    structured: bool = False  # parse also takes the mapping create_app(config) may give
 
 
 SETTINGS = (
     Setting(
         "DATABASE_URL",
         None,
-        _database_url,
+        parse.database_url,
         "postgresql://user:password@host:5432/dbname; unset: start the embedded PostgreSQL",
     ),
     Setting(
         "DB_SCHEMAS",
         None,
-        _schemas,
+        parse.schema_names,
         "comma-separated schemas to serve, the first is the default "
         "(default: public; the embedded sample database: public,reporting)",
     ),
-    Setting("HOST", "127.0.0.1", _text, "address waitress listens on"),
-    Setting("PORT", 8000, _port, "port waitress listens on (0: any free port)"),
     Setting(
-        "THREADS", 8, _positive_int, "waitress worker threads; the pool is sized to cover them"
+        "DATABASES",
+        {},
+        parse.named_databases,
+        "more databases, served under /db/<name>/: whitespace-separated name=url entries, "
+        "each URL's ?schemas=a,b naming its schemas (default: public), e.g. "
+        "reports=postgresql://u@h/reports?schemas=sales,public",
+        structured=True,
     ),
-    Setting("DB_MAX_OVERFLOW", 2, _non_negative_int, "connections allowed beyond the pool"),
+    Setting("HOST", "127.0.0.1", parse.text, "address waitress listens on"),
+    Setting("PORT", 8000, parse.port, "port waitress listens on (0: any free port)"),
+    Setting(
+        "THREADS", 8, parse.positive_int, "waitress worker threads; the pool is sized to cover them"
+    ),
+    Setting("DB_MAX_OVERFLOW", 2, parse.non_negative_int, "connections allowed beyond the pool"),
     Setting(
         "DB_POOL_TIMEOUT",
         5.0,
-        _positive_float,
+        parse.positive_float,
         "seconds a request waits for a pooled connection before a 503",
     ),
-    Setting("DB_CONNECT_TIMEOUT", 3, _positive_int, "seconds to wait when opening a connection"),
+    Setting(
+        "DB_CONNECT_TIMEOUT", 3, parse.positive_int, "seconds to wait when opening a connection"
+    ),
     Setting(
         "DB_STATEMENT_TIMEOUT",
         15000,
-        _non_negative_int,
+        parse.non_negative_int,
         "statement_timeout of every connection, in ms (0: none)",
     ),
     Setting(
         "DB_IDLE_TX_TIMEOUT",
         60000,
-        _non_negative_int,
+        parse.non_negative_int,
         "idle_in_transaction_session_timeout of every connection, in ms (0: none)",
     ),
-    Setting("DB_APPLICATION_NAME", "pgfront", _text, "application_name shown in pg_stat_activity"),
+    Setting(
+        "DB_APPLICATION_NAME", "pgfront", parse.text, "application_name shown in pg_stat_activity"
+    ),
     Setting(
         "MAX_ROWS",
         1000,
-        _positive_int,
+        parse.positive_int,
         "hard cap on rows in one API response; a larger limit is cut and reported",
     ),
     Setting(
         "DATA_DIR",
         str(PROJECT_DIR / ".data"),
-        _text,
+        parse.text,
         "folder of the embedded PostgreSQL (used only without DATABASE_URL)",
     ),
     Setting(
         "SQL_DIR",
         str(PROJECT_DIR / "sql"),
-        _text,
+        parse.text,
         "the numbered .sql files applied by apply-sql and by the embedded default",
     ),
-    Setting("READ_ONLY", False, _flag, "true: refuse every write with a 405"),
+    Setting("READ_ONLY", False, parse.flag, "true: refuse every write with a 405"),
     Setting(
         "DB_ANON_ROLE",
         None,
-        _optional_text,
+        parse.optional_text,
         "role for requests without a token (unset: no SET ROLE)",
     ),
-    Setting("JWT_SECRET", None, _optional_text, "HS256 secret that signs accepted tokens"),
+    Setting("JWT_SECRET", None, parse.optional_text, "HS256 secret that signs accepted tokens"),
     Setting(
         "JWT_PUBLIC_KEY",
         None,
-        _optional_text,
+        parse.optional_text,
         "RS256 public key of accepted tokens: PEM text or a JWKS document (JSON)",
     ),
     Setting(
-        "JWT_AUDIENCE", None, _optional_text, "required aud claim of tokens (unset: not checked)"
+        "JWT_AUDIENCE",
+        None,
+        parse.optional_text,
+        "required aud claim of tokens (unset: not checked)",
     ),
-    Setting("JWT_ROLE_CLAIM", "role", _text, "claim that names the database role"),
+    Setting("JWT_ROLE_CLAIM", "role", parse.text, "claim that names the database role"),
     Setting(
         "HIDDEN",
         (),
-        _hidden_names,
-        "comma-separated schema.table and schema.table.column never served, described or written",
+        parse.hidden_names,
+        "comma-separated schema.table and schema.table.column never served, described or written;"
+        " prefix name: for a database of DATABASES (reports:sales.customers.ssn)",
     ),
     Setting(
         "MAX_BODY_BYTES",
         10 * 1024 * 1024,
-        _positive_int,
+        parse.positive_int,
         "largest request body accepted; larger is a 413",
     ),
     Setting(
@@ -220,65 +148,65 @@ SETTINGS = (
     Setting(
         "ADMIN_TOKEN",
         None,
-        _optional_text,
+        parse.optional_text,
         "bearer token for POST /admin/reload (unset: admin endpoints are off)",
     ),
     Setting(
         "PAGE_STATEMENT_TIMEOUT",
         5000,
-        _positive_int,
+        parse.positive_int,
         "time limit of an HTML page's row query and of an explicit exact count, in ms",
     ),
     Setting(
         "PAGE_SIDE_TIMEOUT",
         500,
-        _positive_int,
+        parse.positive_int,
         "time limit of each side query of a page (counts, labels, references), in ms",
     ),
     Setting(
         "PAGE_COUNT_LIMIT",
         10000,
-        _positive_int,
+        parse.positive_int,
         'pages count rows up to this many ("more than N" beyond) unless asked for exact',
     ),
-    Setting("PAGE_MAX_SIZE", 500, _positive_int, "most rows one HTML page shows"),
+    Setting("PAGE_MAX_SIZE", 500, parse.positive_int, "most rows one HTML page shows"),
     Setting(
         "EXPORT_MAX_ROWS",
         1_000_000,
-        _positive_int,
+        parse.positive_int,
         "most rows one CSV or NDJSON export streams (sent as X-Export-Row-Cap)",
     ),
     Setting(
         "EXPORT_CONCURRENCY",
         2,
-        _positive_int,
+        parse.positive_int,
         "exports streaming at once (each holds a connection to its last row); more get a 503",
     ),
     Setting(
         "LABEL_COLUMNS",
         {},
-        _label_columns,
+        parse.label_columns,
         "comma-separated schema.table.column: the column that labels a row where "
         "foreign keys point at it (default: a name-like text column)",
     ),
     Setting(
         "SHUTDOWN_GRACE",
         10.0,
-        _positive_float,
+        parse.positive_float,
         "seconds SIGTERM waits for requests in flight before stopping",
     ),
-    Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR"),
+    Setting("LOG_LEVEL", "INFO", parse.log_level, "DEBUG, INFO, WARNING or ERROR"),
     Setting(
         "RECORD_QUERIES",
         False,
-        _flag,
+        parse.flag,
         "true: record each request's statements with durations (get_recorded_queries(), "
         "the webapp.queries log at DEBUG); for debugging",
     ),
     Setting(
         "SLOW_QUERY_MS",
         0,
-        _non_negative_int,
+        parse.non_negative_int,
         "log statements that take longer than this many ms at WARNING (0: off)",
     ),
 )
@@ -326,6 +254,8 @@ class Settings:
     export_concurrency: int = 2
     record_queries: bool = False
     slow_query_ms: int = 0
+    # The databases of DATABASES by name, each with its HIDDEN names (hidden holds the primary's).
+    databases: Mapping[str, NamedDatabase] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -355,6 +285,7 @@ def load_settings(
             values[setting.name] = setting.default
             continue
         values[setting.name] = _parse(setting, raw)
+    databases, values["HIDDEN"] = _hidden_by_database(values["DATABASES"], values["HIDDEN"])
     schemas = values["DB_SCHEMAS"]
     if schemas is None:
         schemas = EMBEDDED_SCHEMAS if values["DATABASE_URL"] is None else ("public",)
@@ -394,19 +325,49 @@ def load_settings(
         export_concurrency=values["EXPORT_CONCURRENCY"],
         record_queries=values["RECORD_QUERIES"],
         slow_query_ms=values["SLOW_QUERY_MS"],
+        databases=databases,
         extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     )
 
 
+def _hidden_by_database(
+    databases: Mapping[str, NamedDatabase], hidden: tuple[str, ...]
+) -> tuple[dict[str, NamedDatabase], tuple[str, ...]]:
+    """HIDDEN's `name:` entries given to their database; the unprefixed ones stay the primary's."""
+    primary, by_name = [], {name: [] for name in databases}
+    for entry in hidden:
+        name, _, relation = split_database_prefix(entry)
+        if name is None or name == PRIMARY_DATABASE:
+            primary.append(relation)
+        elif name in by_name:
+            by_name[name].append(relation)
+        else:
+            raise ConfigError(
+                f"HIDDEN={entry!r} names the database {name!r}, which DATABASES does not define"
+            )
+    named = {
+        name: replace(database, hidden=tuple(by_name[name])) for name, database in databases.items()
+    }
+    return named, tuple(primary)
+
+
 def _parse(setting: Setting, raw: Any) -> Any:
     """Parse one raw value; values already of the right type pass through."""
-    if raw is None or not isinstance(raw, str):
-        return raw if raw is not None else setting.default
+    if raw is None:
+        return setting.default
+    if not isinstance(raw, str) and not (setting.structured and isinstance(raw, Mapping)):
+        return raw
     try:
         return setting.parse(raw)
     except ValueError as exc:
         reason = str(exc) if str(exc).startswith(("must", "is not")) else "is not valid"
-        secret = setting.name in ("DATABASE_URL", "ADMIN_TOKEN", "JWT_SECRET", "JWT_PUBLIC_KEY")
+        secret = setting.name in (
+            "DATABASE_URL",
+            "DATABASES",
+            "ADMIN_TOKEN",
+            "JWT_SECRET",
+            "JWT_PUBLIC_KEY",
+        )
         shown = "(hidden)" if secret else repr(raw)
         raise ConfigError(f"{setting.name}={shown} {reason}") from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import psycopg
 import sqlalchemy as sa
@@ -14,11 +15,12 @@ from db.engine import first_line
 
 from .encoding import json_response
 from .grammar import GrammarError
-from .state import app_state
+from .state import current_database
 
 log = logging.getLogger("webapp.errors")
 
 RETRY_AFTER_SECONDS = 2
+_DATABASE_PREFIX = re.compile(r"^/db/[^/]+(?=/)")  # /db/<name>/api answers JSON as /api does
 
 # SQLSTATE (exact, then by two-character class) -> HTTP status, after PostgREST's table.
 _STATUS_BY_SQLSTATE = {
@@ -142,7 +144,7 @@ def unavailable(message: str, *, code: str) -> ApiError:
 
 def wants_json() -> bool:
     """JSON under /api and for health checks; HTML for pages unless the client prefers JSON."""
-    if request.path.startswith(("/api", "/live", "/ready")):
+    if _DATABASE_PREFIX.sub("", request.path).startswith(("/api", "/live", "/ready")):
         return True
     accept = request.accept_mimetypes
     return accept.best_match(["text/html", "application/json"]) == "application/json"
@@ -202,7 +204,7 @@ def register_error_handlers(app: Flask) -> None:
             api_error.headers["WWW-Authenticate"] = "Bearer"
         if api_error.code in ("42P01", "42703"):
             # The catalog said it exists, the database says not: the schema changed under us.
-            app_state().reloader.request_reload(f"{api_error.code} from the database")
+            current_database().reloader.request_reload(f"{api_error.code} from the database")
             api_error.hint = "the schema changed; it is being reloaded, try again in a moment"
         if api_error.status >= 500:
             log.warning("database error %s: %s", api_error.code, api_error.message)

@@ -12,7 +12,7 @@ from db.engine import first_line
 
 from .encoding import json_response
 from .errors import RETRY_AFTER_SECONDS
-from .state import app_state
+from .state import Database, app_state
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("webapp.health")
@@ -26,11 +26,27 @@ def live():
 
 @bp.get("/ready")
 def ready():
-    """Ready when the database answers and a catalog is loaded; 503 with the reason otherwise."""
+    """Ready when the primary database answers and a catalog is loaded; 503 with the reason otherwise.
+
+    Each named database (DATABASES) is reported under "databases"; one that does not answer
+    does not make the instance unready: every instance shares it, so no other would do better.
+    """
     state = app_state()
-    catalog = state.catalogs.current
-    last = state.reloader.last
-    body = {
+    body = describe(state.primary)
+    if state.databases:
+        body["databases"] = {name: describe(db) for name, db in state.databases.items()}
+    if body["database"] != "ok":
+        body["status"] = "not ready"
+        return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    body["status"] = "ready"
+    return json_response(body)
+
+
+def describe(database: Database) -> dict:
+    """One database's health: last reload, LISTEN, catalog, and whether it answers now."""
+    catalog = database.catalog
+    last = database.reloader.last
+    return {
         "last_reload": None
         if last is None
         else {
@@ -39,21 +55,26 @@ def ready():
             "reason": last.reason,
             "error": last.error,
         },
-        "listening": state.reloader.listening if state.reloader.channel else None,
+        "listening": database.reloader.listening if database.reloader.channel else None,
         "catalog": {
             "relations": len(catalog.relations),
             "schemas": list(catalog.schemas),
             "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(catalog.loaded_at)),
             "age_seconds": round(time.time() - catalog.loaded_at, 1),
         },
+        "database": "ok" if answers(database) else "unreachable",
     }
+
+
+def answers(database: Database) -> bool:
+    """True when the database runs a SELECT 1 now."""
     try:
-        with state.engine.connect() as conn:
+        with database.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
         # Where the database is (host, port) goes to the log, not to every client.
-        log.warning("not ready: %s", first_line(getattr(exc, "orig", None) or exc))
-        body.update(status="not ready", database="unreachable")
-        return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    body.update(status="ready", database="ok")
-    return json_response(body)
+        log.warning(
+            "not ready: %s: %s", database.name, first_line(getattr(exc, "orig", None) or exc)
+        )
+        return False
+    return True

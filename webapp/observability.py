@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, g, has_app_context, request
@@ -48,19 +49,21 @@ class Metrics:
             self.pool_timeouts += 1
 
 
-def install(app: Flask, engine: sa.Engine) -> None:
-    """Hook request timing and database timing into the app."""
+def install(app: Flask, engines: Iterable[sa.Engine]) -> None:
+    """Hook request timing and the database timing of every engine into the app."""
     app.extensions["pgfront.metrics"] = Metrics()
 
-    @sa.event.listens_for(engine, "before_cursor_execute")
     def _db_start(conn, cursor, statement, parameters, context, executemany):
         conn.info["pgfront_started"] = time.perf_counter()
 
-    @sa.event.listens_for(engine, "after_cursor_execute")
     def _db_end(conn, cursor, statement, parameters, context, executemany):
         started = conn.info.pop("pgfront_started", None)
         if started is not None and has_app_context():
             g.db_seconds = g.get("db_seconds", 0.0) + time.perf_counter() - started
+
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", _db_start)
+        sa.event.listen(engine, "after_cursor_execute", _db_end)
 
     @app.before_request
     def _start() -> None:
@@ -88,12 +91,22 @@ def install(app: Flask, engine: sa.Engine) -> None:
         return response
 
 
+# Per database: the primary's samples carry no label, a named database's {database="<name>"}.
+_DATABASE_GAUGES = (
+    ("pgfront_pool_size", "gauge", lambda db: str(db.engine.pool.size())),
+    ("pgfront_pool_checked_out", "gauge", lambda db: str(db.engine.pool.checkedout())),
+    ("pgfront_pool_overflow", "gauge", lambda db: str(max(db.engine.pool.overflow(), 0))),
+    ("pgfront_catalog_relations", "gauge", lambda db: str(len(db.catalog.relations))),
+    ("pgfront_catalog_load_seconds", "gauge", lambda db: f"{db.catalog.load_seconds:.6f}"),
+    ("pgfront_catalog_reloads_total", "counter", lambda db: str(db.reloader.count)),
+)
+
+
 @bp.get("/metrics")
 def metrics():
-    """Prometheus text format: requests, latency, pool, catalog."""
+    """Prometheus text format: requests, latency, pool timeouts; pool and catalog per database."""
     state = app_state()
     data: Metrics = current_app.extensions["pgfront.metrics"]
-    pool = state.engine.pool
     lines = [
         "# HELP pgfront_requests_total Requests answered, by HTTP status.",
         "# TYPE pgfront_requests_total counter",
@@ -110,19 +123,12 @@ def metrics():
         f'pgfront_request_duration_seconds_bucket{{le="+Inf"}} {data.count}',
         f"pgfront_request_duration_seconds_sum {data.seconds_sum:.6f}",
         f"pgfront_request_duration_seconds_count {data.count}",
-        "# TYPE pgfront_pool_size gauge",
-        f"pgfront_pool_size {pool.size()}",
-        "# TYPE pgfront_pool_checked_out gauge",
-        f"pgfront_pool_checked_out {pool.checkedout()}",
-        "# TYPE pgfront_pool_overflow gauge",
-        f"pgfront_pool_overflow {max(pool.overflow(), 0)}",
         "# TYPE pgfront_pool_timeouts_total counter",
         f"pgfront_pool_timeouts_total {data.pool_timeouts}",
-        "# TYPE pgfront_catalog_relations gauge",
-        f"pgfront_catalog_relations {len(state.catalogs.current.relations)}",
-        "# TYPE pgfront_catalog_load_seconds gauge",
-        f"pgfront_catalog_load_seconds {state.catalogs.current.load_seconds:.6f}",
-        "# TYPE pgfront_catalog_reloads_total counter",
-        f"pgfront_catalog_reloads_total {state.reloader.count}",
     ]
+    for name, kind, value in _DATABASE_GAUGES:
+        lines.append(f"# TYPE {name} {kind}")
+        for database in state.every_database:
+            label = "" if database.is_primary else f'{{database="{database.name}"}}'
+            lines.append(f"{name}{label} {value(database)}")
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Blueprint, request
 
 from db.catalog import Catalog, Relation
 
+from .databases import api_root
 from .encoding import json_response
 from .errors import ApiError
 from .headers import COUNT_METHODS, CSV, JSON, OBJECT
 from .query import python_type
-from .state import current_catalog
+from .state import current_catalog, current_database
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -52,24 +56,31 @@ def openapi_document():
     schema = request.headers.get("Accept-Profile", catalog.default_schema)
     if schema not in catalog.schemas:
         raise ApiError(406, f"schema {schema!r} is not served", code="PGRST106")
-    return json_response(build_document(catalog, schema))
+    name = None if current_database().is_primary else current_database().name
+    return json_response(build_document(catalog, schema, api_root(), name))
 
 
-def build_document(catalog: Catalog, schema: str) -> dict[str, Any]:
-    """The whole document for one schema."""
+def build_document(
+    catalog: Catalog, schema: str, server: str = "/api", database: str | None = None
+) -> dict[str, Any]:
+    """The whole document for one schema, served at `server` (of a named database, if given)."""
     relations = catalog.in_schema(schema)
+    keys = component_keys(relation.name for relation in relations)
+    where = f"database {database}, schema {schema}" if database else f"schema {schema}"
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": f"pgfront API: schema {schema}",
+            "title": f"pgfront API: {where}",
             "version": "1",
             "description": "Tables and views of the database, in PostgREST's grammar. "
             f"Select this schema with the Accept-Profile / Content-Profile header {schema!r}.",
         },
-        "servers": [{"url": "/api"}],
-        "paths": {f"/{rel.name}": path_item(rel) for rel in relations},
+        "servers": [{"url": server}],
+        "paths": {
+            f"/{quote(rel.name, safe='')}": path_item(rel, keys[rel.name]) for rel in relations
+        },
         "components": {
-            "schemas": {**{rel.name: row_schema(rel) for rel in relations}, "Error": _ERROR},
+            "schemas": {**{keys[rel.name]: row_schema(rel) for rel in relations}, "Error": _ERROR},
             "parameters": _shared_parameters(),
             "responses": {
                 "Error": {
@@ -130,9 +141,24 @@ def row_schema(relation: Relation) -> dict[str, Any]:
     return schema
 
 
-def path_item(relation: Relation) -> dict[str, Any]:
-    """The operations on one table or view."""
-    ref = {"$ref": f"#/components/schemas/{relation.name}"}
+def component_keys(names: Iterable[str]) -> dict[str, str]:
+    """Each relation's key under components/schemas: OpenAPI allows [a-zA-Z0-9._-] only, unique."""
+    keys: dict[str, str] = {}
+    taken = {"Error"}
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+        key, n = base, 1
+        while key in taken:
+            n += 1
+            key = f"{base}_{n}"
+        taken.add(key)
+        keys[name] = key
+    return keys
+
+
+def path_item(relation: Relation, key: str) -> dict[str, Any]:
+    """The operations on one table or view; key names its row schema and operations."""
+    ref = {"$ref": f"#/components/schemas/{key}"}
     rows = {"type": "array", "items": ref}
     filters = [
         {
@@ -148,7 +174,7 @@ def path_item(relation: Relation) -> dict[str, Any]:
     item: dict[str, Any] = {
         "summary": f"{relation.kind} {relation.qualified_name}",
         "get": {
-            "operationId": f"read_{relation.name}",
+            "operationId": f"read_{key}",
             "description": relation.comment or f"Rows of {relation.qualified_name}",
             "parameters": [
                 *(
@@ -196,7 +222,7 @@ def path_item(relation: Relation) -> dict[str, Any]:
     }
     if "INSERT" in relation.writable:
         item["post"] = {
-            "operationId": f"create_{relation.name}",
+            "operationId": f"create_{key}",
             "requestBody": body,
             "parameters": [
                 {"$ref": "#/components/parameters/Prefer"},
@@ -211,14 +237,14 @@ def path_item(relation: Relation) -> dict[str, Any]:
         }
     if "UPDATE" in relation.writable:
         item["patch"] = {
-            "operationId": f"update_{relation.name}",
+            "operationId": f"update_{key}",
             "requestBody": {"required": True, "content": {JSON: {"schema": ref}}},
             "parameters": [{"$ref": "#/components/parameters/Prefer"}, *filters],
             "responses": {**written, "204": {"description": "Updated"}, "400": error, "409": error},
         }
     if "DELETE" in relation.writable:
         item["delete"] = {
-            "operationId": f"delete_{relation.name}",
+            "operationId": f"delete_{key}",
             "parameters": [{"$ref": "#/components/parameters/Prefer"}, *filters],
             "responses": {**written, "204": {"description": "Deleted"}, "400": error, "409": error},
         }

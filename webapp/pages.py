@@ -22,11 +22,12 @@ from .browsing import (
     this_path,
     url_with,
 )
+from .databases import database_entries
 from .encoding import dumps, json_response
 from .grid import count_statement, fetch_grid, label_cells, order_text, sort_order
 from .references import foreign_links
 from .side_queries import PageLimits, count_rows
-from .state import app_state, current_catalog
+from .state import app_state, current_catalog, current_database
 
 bp = Blueprint("pages", __name__)
 
@@ -46,7 +47,7 @@ _ESTIMATES_SQL = sa.text(
 
 @bp.get("/")
 def index():
-    """Schemas, tables and views with estimated row counts; `q=` narrows the names."""
+    """Schemas, tables and views with estimated rows, and the databases; `q=` narrows the names."""
     catalog = current_catalog()
     wanted = request.args.get("q", "").strip().lower()
     stats = {
@@ -57,22 +58,32 @@ def index():
         (schema, [rel for rel in catalog.in_schema(schema) if wanted in rel.name.lower()])
         for schema in catalog.schemas
     ]
+    databases = database_entries(current_database())
     if request.args.get("_format") == "json":
         return json_response(
-            [
-                {
-                    "schema": schema,
-                    "relations": [
-                        _index_entry(rel, stats.get((rel.schema, rel.name))) for rel in rels
-                    ],
-                }
-                for schema, rels in schemas
-            ]
+            {
+                "database": current_database().name,
+                "schemas": [
+                    {
+                        "schema": schema,
+                        "relations": [
+                            _index_entry(rel, stats.get((rel.schema, rel.name))) for rel in rels
+                        ],
+                    }
+                    for schema, rels in schemas
+                ],
+                "databases": databases,
+            }
         )
     # The team view is written against the sample schema; link it only where that is served.
-    team_view = ("public", "branches") in catalog.relations
+    team_view = current_database().is_primary and ("public", "branches") in catalog.relations
     return render_template(
-        "index.html", schemas=schemas, stats=stats, q=wanted, team_view=team_view
+        "index.html",
+        schemas=schemas,
+        stats=stats,
+        q=wanted,
+        team_view=team_view,
+        databases=databases if len(databases) > 1 else [],
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +61,8 @@ def get_recorded_queries() -> list[RecordedQuery]:
     return list(g.get("_recorded_queries", ())) if has_app_context() else []
 
 
-def install(app: Flask, engine: sa.Engine) -> None:
-    """Listen to the engine's statements when recording or the slow-query log is on."""
+def install(app: Flask, engines: Iterable[sa.Engine]) -> None:
+    """Listen to the engines' statements when recording or the slow-query log is on."""
     settings = app.extensions["pgfront"].settings
     record, slow_seconds = settings.record_queries, settings.slow_query_ms / 1000
     if not record and not slow_seconds:
@@ -91,9 +92,10 @@ def install(app: Flask, engine: sa.Engine) -> None:
             g.setdefault("_recorded_queries", []).append(query)
             log.debug("%.1f ms at %s: %s", query.duration * 1000, query.location, statement)
 
-    sa.event.listen(engine, "before_cursor_execute", started)
-    sa.event.listen(engine, "after_cursor_execute", finished)
-    sa.event.listen(engine, "handle_error", failed)
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", started)
+        sa.event.listen(engine, "after_cursor_execute", finished)
+        sa.event.listen(engine, "handle_error", failed)
 
 
 def _log_slow(statement: str, seconds: float, error: str | None) -> None:

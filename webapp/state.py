@@ -1,24 +1,80 @@
-"""What one app holds: settings, the engine, the catalog holder, the embedded server."""
+"""What one app holds: settings, its databases (engine, catalog holder, reloader), the embedded server."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, g
+from sqlalchemy import orm
 from sqlalchemy.engine import Engine
 
 from db.catalog import Catalog, CatalogHolder, reflect_catalog
 from db.embedded import EmbeddedPostgres
-from db.engine import EngineOptions, check_reachable, make_engine
+from db.engine import DatabaseUnreachable, EngineOptions, check_reachable, make_engine
+from db.models import Models
 from db.reload import Reloader
+from db.session import session_scope
 from db.sqlfiles import apply_sql_dir
 
-from .config import EMBEDDED_DATABASE, ConfigError, Settings
+from .config import EMBEDDED_DATABASE, PRIMARY_DATABASE, ConfigError, Settings
 
 log = logging.getLogger("webapp")
+
+
+@dataclass
+class Database:
+    """One served database: its engine, reflected catalog, reloader, and what it serves."""
+
+    name: str
+    engine: Engine
+    catalogs: CatalogHolder
+    reloader: Reloader
+    schemas: tuple[str, ...]
+    hidden: tuple[str, ...] = ()
+    # What a request's Session on it is made with; tests bind it to an outer transaction instead.
+    session_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.session_options.setdefault("bind", self.engine)
+        # Same pool; its transactions start with BEGIN READ ONLY (no extra round trip).
+        self.read_only_engine = self.engine.execution_options(postgresql_readonly=True)
+
+    @property
+    def is_primary(self) -> bool:
+        """True for DATABASE_URL's database, served at the root rather than under /db/<name>/."""
+        return self.name == PRIMARY_DATABASE
+
+    @property
+    def catalog(self) -> Catalog:
+        """The latest catalog snapshot (a request keeps one from start to end: current_catalog())."""
+        return self.catalogs.current
+
+    def models(self) -> Models:
+        """Automap classes of its latest snapshot, named as current_models() names them."""
+        return self.catalog.models(current_app.config.get("MODEL_NAMING"))
+
+    def session(self, **options) -> AbstractContextManager[orm.Session]:
+        """A session of its own on this database, closed at the end of the block (session_scope)."""
+        return session_scope(**{**self.session_options, **options})
+
+    def close(self) -> None:
+        """Stop the reload threads and close the pool (once, never per request)."""
+        self.reloader.stop()
+        self.engine.dispose()
+
+
+def _of_primary(name: str) -> property:
+    """An attribute of AppState that is the primary database's."""
+    return property(
+        lambda self: getattr(self.primary, name),
+        lambda self, value: setattr(self.primary, name, value),
+        doc=f"The primary database's {name}.",
+    )
 
 
 @dataclass
@@ -26,57 +82,128 @@ class AppState:
     """The long-lived objects of one app, created once in create_app."""
 
     settings: Settings
-    engine: Engine
-    catalogs: CatalogHolder
-    reloader: Reloader
+    primary: Database
+    databases: dict[str, Database] = field(default_factory=dict)  # DATABASES, by name
     embedded: EmbeddedPostgres | None = None
-    # What each request's Session is made with; tests bind it to an outer transaction instead.
-    session_options: dict = field(default_factory=dict)
+
+    engine = _of_primary("engine")
+    read_only_engine = _of_primary("read_only_engine")
+    catalogs = _of_primary("catalogs")
+    reloader = _of_primary("reloader")
+    session_options = _of_primary("session_options")
 
     def __post_init__(self):
-        self.session_options.setdefault("bind", self.engine)
-        # Same pool; its transactions start with BEGIN READ ONLY (no extra round trip).
-        self.read_only_engine = self.engine.execution_options(postgresql_readonly=True)
-        # Streaming exports hold a connection each: a few at once leave the pool to requests.
+        # Streaming exports hold a connection each: a few at once leave the pools to requests.
         self.export_slots = threading.BoundedSemaphore(self.settings.export_concurrency)
 
+    @property
+    def every_database(self) -> list[Database]:
+        """The primary database, then the named ones."""
+        return [self.primary, *self.databases.values()]
+
+    def database(self, name: str | None) -> Database:
+        """The database of that name (None or "main": the primary); LookupError if none."""
+        if name is None or name == PRIMARY_DATABASE:
+            return self.primary
+        try:
+            return self.databases[name]
+        except KeyError:
+            served = ", ".join(db.name for db in self.every_database)
+            raise LookupError(f"no database is named {name!r} (served: {served})") from None
+
+    def request_reload(self, reason: str) -> None:
+        """Ask every database for a catalog reload (SIGHUP)."""
+        for database in self.every_database:
+            database.reloader.request_reload(reason)
+
     def close(self) -> None:
-        """At shutdown: stop the reload threads and close the pool (once, never per request)."""
-        self.reloader.stop()
-        self.engine.dispose()
+        """At shutdown: stop every reload thread, then close every pool."""
+        _close(self.every_database)
+
+
+def _close(databases: list[Database]) -> None:
+    """Tell every reload thread to stop first, so they wind down together; then close each."""
+    for database in databases:
+        database.reloader.stop(wait=False)
+    for database in databases:
+        database.close()
 
 
 def open_state(settings: Settings) -> AppState:
-    """Start the embedded server if asked, create the engine, check it, reflect the catalog."""
+    """Start the embedded server if asked, then open the primary database and the named ones."""
     embedded = None
     url = settings.database_url
     if url is None:
         embedded = start_embedded(settings)
         url = embedded.url(EMBEDDED_DATABASE)
+    sql_dir = settings.sql_dir if embedded is not None else None
+    opened: list[Database] = []
+    try:
+        opened.append(
+            open_database(
+                PRIMARY_DATABASE, url, settings.schemas, settings.hidden, settings, sql_dir
+            )
+        )
+        for named in settings.databases.values():
+            opened.append(
+                open_database(named.name, named.url, named.schemas, named.hidden, settings)
+            )
+    except BaseException:
+        _close(opened)  # no reload thread or pool outlives a failed start
+        raise
+    primary, *others = opened
+    return AppState(settings, primary, {database.name: database for database in others}, embedded)
+
+
+def open_database(
+    name: str,
+    url: str,
+    schemas: tuple[str, ...],
+    hidden: tuple[str, ...],
+    settings: Settings,
+    sql_dir: Path | None = None,
+) -> Database:
+    """Create a database's engine, check it, apply sql_dir if given, reflect, start its reloader."""
     engine = make_engine(url, engine_options(settings))
-    check_reachable(engine)
-    if embedded is not None:
-        applied = apply_sql_dir(engine, settings.sql_dir, log=log.info)
-        if applied:
-            log.info("embedded database: applied %d sql/ file(s)", len(applied))
-    require_schemas(engine, settings.schemas)
-    catalog = reflect_catalog(engine, settings.schemas, settings.hidden)
-    log.info(
-        "reflected %d relations from schemas %s in %.2fs",
-        len(catalog.relations),
-        ", ".join(settings.schemas),
-        catalog.load_seconds,
-    )
-    holder = CatalogHolder(catalog)
-    reloader = Reloader(
-        engine, settings.schemas, holder, channel=settings.reload_channel, hidden=settings.hidden
-    )
-    reloader.start()
-    return AppState(settings, engine, holder, reloader, embedded)
+    primary = name == PRIMARY_DATABASE
+    try:
+        try:
+            check_reachable(engine)
+        except DatabaseUnreachable as exc:
+            if primary:
+                raise
+            raise DatabaseUnreachable(f"DATABASES {name}: {exc}") from exc
+        if sql_dir is not None:
+            applied = apply_sql_dir(engine, sql_dir, log=log.info)
+            if applied:
+                log.info("embedded database: applied %d sql/ file(s)", len(applied))
+        require_schemas(engine, schemas, "DB_SCHEMAS" if primary else f"DATABASES {name}")
+        catalog = reflect_catalog(engine, schemas, hidden)
+        log.info(
+            "%sreflected %d relations from schemas %s in %.2fs",
+            "" if primary else f"database {name}: ",
+            len(catalog.relations),
+            ", ".join(schemas),
+            catalog.load_seconds,
+        )
+        holder = CatalogHolder(catalog)
+        reloader = Reloader(
+            engine,
+            schemas,
+            holder,
+            channel=settings.reload_channel,
+            hidden=hidden,
+            application_name=f"{settings.application_name}-listen",
+        )
+        reloader.start()
+    except BaseException:
+        engine.dispose()
+        raise
+    return Database(name, engine, holder, reloader, tuple(schemas), tuple(hidden))
 
 
-def require_schemas(engine: Engine, schemas: tuple[str, ...]) -> None:
-    """Fail at startup when DB_SCHEMAS names a schema the database does not have."""
+def require_schemas(engine: Engine, schemas: tuple[str, ...], setting: str = "DB_SCHEMAS") -> None:
+    """Fail at startup when the setting names a schema the database does not have."""
     with engine.connect() as conn:
         found = set(
             conn.execute(
@@ -87,7 +214,7 @@ def require_schemas(engine: Engine, schemas: tuple[str, ...]) -> None:
     missing = [name for name in schemas if name not in found]
     if missing:
         raise ConfigError(
-            f"DB_SCHEMAS names schemas the database does not have: {', '.join(missing)}"
+            f"{setting} names schemas the database does not have: {', '.join(missing)}"
         )
 
 
@@ -122,8 +249,13 @@ def app_state() -> AppState:
     return current_app.extensions["pgfront"]
 
 
+def current_database() -> Database:
+    """The database of this request: the one its /db/<name>/ path names, else the primary."""
+    return app_state().database(g.get("database_name"))
+
+
 def current_catalog() -> Catalog:
     """The catalog snapshot of this request: the same one from its start to its end."""
     if "catalog" not in g:
-        g.catalog = app_state().catalogs.current
+        g.catalog = current_database().catalogs.current
     return g.catalog

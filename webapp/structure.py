@@ -23,7 +23,7 @@ from db.session import Session
 from .diagram import Drawing, layout, render_svg, schema_drawing
 from .encoding import json_response
 from .errors import ApiError, wants_json
-from .state import app_state, current_catalog
+from .state import current_catalog, current_database
 
 bp = Blueprint("structure", __name__)
 
@@ -181,7 +181,7 @@ def _view_sql(facts: sa.Row, relation: Relation) -> str | None:
     """A view's SQL, unless it would name something HIDDEN (its own columns, or what it reads)."""
     if facts.view_sql is None or relation.hidden:
         return None
-    hidden = app_state().settings.hidden
+    hidden = current_database().hidden
     for row in Session.execute(_VIEW_READS_SQL, {"oid": facts.oid}):
         qualified = f"{row.schema}.{row.name}"
         if qualified in hidden or (row.column and f"{qualified}.{row.column}" in hidden):
@@ -285,14 +285,14 @@ def _referenced_by(catalog: Catalog, relation: Relation, rows: sa.Result) -> lis
 
 def _served_columns(schema: str, name: str, columns: list[str]) -> bool:
     """False when HIDDEN names the relation or any of these columns of it."""
-    hidden = app_state().settings.hidden
+    hidden = current_database().hidden
     qualified = f"{schema}.{name}"
     return qualified not in hidden and not any(f"{qualified}.{c}" in hidden for c in columns)
 
 
 def _partitioning(catalog: Catalog, facts: sa.Row) -> dict[str, Any]:
     """The partitions of a partitioned table, or the table a partition belongs to and its bound."""
-    hidden = app_state().settings.hidden
+    hidden = current_database().hidden
     rows = [
         row
         for row in Session.execute(_PARTITIONS_SQL, {"oid": facts.oid})
