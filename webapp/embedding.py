@@ -153,9 +153,10 @@ def _fetch_children(
     stmt = stmt.where(_matching(match, keys))
     if join.to_many and (read.limit is not None or read.offset):
         stmt = _per_parent_page(stmt, child, read, match)
-    result = session.execute(stmt.limit(max_rows + 1))
+    # Core on the session's connection (its transaction), as the page itself: one fetch.
+    result = session.connection().execute(stmt.limit(max_rows + 1))
     names = list(result.keys())
-    rows = [dict(zip(names, values, strict=True)) for values in result]
+    rows = [dict(zip(names, values, strict=True)) for values in result.all()]
     if len(rows) > max_rows:
         raise ApiError(
             413,

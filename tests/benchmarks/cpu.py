@@ -85,3 +85,23 @@ class ForeignCpu:
             if pid in table:
                 own += table[pid][1] - (self._table[pid][1] if pid in self._table else 0.0)
         return max(0.0, busy - own) / elapsed if elapsed > 0 else 0.0
+
+
+class TreeCpu:
+    """CPU seconds used by some process trees (a server, PostgreSQL's backends) over an interval."""
+
+    def __init__(self, roots: Iterable[int]):
+        self.roots = list(roots)
+        self.available = Path("/proc/stat").exists()
+
+    def _seconds(self) -> float:
+        table = _processes()
+        return sum(table[pid][1] for pid in _descendants(table, self.roots) if pid in table)
+
+    def start(self) -> None:
+        """Begin an interval."""
+        self._begun = self._seconds() if self.available else 0.0
+
+    def stop(self) -> float:
+        """CPU seconds the trees used since start() (processes that ended meanwhile are lost)."""
+        return self._seconds() - self._begun if self.available else 0.0

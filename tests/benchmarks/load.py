@@ -54,6 +54,8 @@ class WrkResult:
     non_2xx: int
     socket_errors: int
     foreign_cores: float = 0.0  # cores other processes kept busy meanwhile (cpu.ForeignCpu)
+    server_cpu_us: float = 0.0  # the server process's CPU time per request (cpu.TreeCpu)
+    postgres_cpu_us: float = 0.0  # PostgreSQL's (every backend's) CPU time per request
 
     @property
     def failed(self) -> int:

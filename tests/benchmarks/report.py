@@ -81,6 +81,8 @@ def http_table(results: Results) -> str:
                     f"{summary.p50_ms:.2f} ms",
                     f"{summary.p99_ms:.2f} ms",
                     f"{summary.spread:.0%}",
+                    f"{summary.server_cpu_us:,.0f}",
+                    f"{summary.postgres_cpu_us:,.0f}" if summary.postgres_cpu_us else "",
                     to_bare,
                     to_peer,
                     str(summary.failed),
@@ -93,6 +95,8 @@ def http_table(results: Results) -> str:
         "p50",
         "p99",
         "spread",
+        "server CPU µs/req",
+        "PostgreSQL CPU µs/req",
         "ratio to bare",
         "pgfront/peer",
         "errors",
@@ -126,7 +130,10 @@ def sections(results: Results) -> list[str]:
             "cores busy during a run" + (": expect noise." if foreign > 0.2 else "."),
             "req/s, p50 and p99 are medians over the rounds; spread is (fastest - slowest) / "
             "median; ratios are medians of each round's ratio (a round runs the servers minutes "
-            "apart at most, so pairing cancels slow drifts of the machine).",
+            "apart at most, so pairing cancels slow drifts of the machine). Server and "
+            "PostgreSQL CPU are the CPU time (user + system) the server's process and all of "
+            "PostgreSQL's processes used during a run, divided by the requests it served (median "
+            "over the rounds); PostgreSQL's includes the other servers' idle connections.",
             "",
         ]
     if results.layers:

@@ -173,7 +173,16 @@ def run_http(
             group = [by_name[name] for name in names if name in by_name]
             if not group:
                 continue
-            runs = measure(group, servers, args.duration, args.rounds, args.warmup, meter, say)
+            runs = measure(
+                group,
+                servers,
+                args.duration,
+                args.rounds,
+                args.warmup,
+                meter,
+                say,
+                postgres_pid=bench.postmaster_pid(),
+            )
             for workload in group:
                 results.titles[workload.name] = workload.title
                 results.http[workload.name] = {

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from .cpu import ForeignCpu
+from .cpu import ForeignCpu, TreeCpu
 from .database import ITEMS
 from .load import WrkResult, run_wrk
 from .servers import Server
@@ -138,6 +138,7 @@ def measure(
     warmup: float,
     meter: ForeignCpu,
     progress: Callable[[str], None] = print,
+    postgres_pid: int | None = None,
 ) -> dict[str, dict[str, list[WrkResult]]]:
     """Warm up, then rounds of wrk; the order of the servers, and of a group, alternate.
 
@@ -155,9 +156,17 @@ def measure(
             for workload in group[:: -1 if round_no % 2 else 1]:
                 request = workload.requests[name]
                 url = servers[name].base_url + request.path
-                meter.start()
+                server_cpu = TreeCpu([servers[name].pid])
+                postgres_cpu = TreeCpu([postgres_pid] if postgres_pid else [])
+                meter.start(), server_cpu.start(), postgres_cpu.start()
                 result = run_wrk(url, duration, request.script, request.script_args)
-                result = replace(result, foreign_cores=meter.stop())
+                served = max(result.requests, 1)
+                result = replace(
+                    result,
+                    foreign_cores=meter.stop(),
+                    server_cpu_us=server_cpu.stop() / served * 1e6,
+                    postgres_cpu_us=postgres_cpu.stop() / served * 1e6,
+                )
                 results[workload.name][name].append(result)
                 progress(
                     f"  {workload.name:<9} {name:<8} {result.requests_per_s:>9.1f} req/s"
@@ -178,6 +187,8 @@ class Summary:
     failed: int
     rates: tuple[float, ...]
     foreign_cores: float  # the most other processes used during one of the runs
+    server_cpu_us: float = 0.0  # median CPU microseconds per request of the server process
+    postgres_cpu_us: float = 0.0  # and of PostgreSQL (0 on BENCH_DATABASE_URL's server)
 
     @property
     def spread(self) -> float:
@@ -203,4 +214,6 @@ def summarize(runs: list[WrkResult]) -> Summary:
         failed=sum(r.failed for r in runs),
         rates=tuple(r.requests_per_s for r in runs),
         foreign_cores=max(r.foreign_cores for r in runs),
+        server_cpu_us=statistics.median(r.server_cpu_us for r in runs),
+        postgres_cpu_us=statistics.median(r.postgres_cpu_us for r in runs),
     )
