@@ -160,3 +160,40 @@ def test_nested_composite_embeds_at_scale(client, db_connection):
         {"b": sample["book_id"], "c": sample["copy_no"]},
     ).scalar()
     assert len(sample["loans"]) == expected
+
+
+def test_a_plain_to_one_embed_is_a_join_of_the_parent_statement(client, statements):
+    response = client.get("/api/books?select=title,authors(name),prequel:books!sequel_of(title)")
+    assert response.status_code == 200, response.json
+    assert len(statements) == 1  # the authors and the prequel are LEFT JOINs, not queries
+    assert "LEFT OUTER JOIN" in statements[0]
+
+
+def test_joined_embeds_answer_as_separate_queries_do(client, db_connection, statements):
+    """The same rows with the to-one embed joined and with it read by a query of its own."""
+    joined = client.get(
+        "/api/books?select=isbn,prequel:books!sequel_of(isbn,title),authors(*)&order=isbn"
+    )
+    # An order inside the embed makes it a query of its own: same rows, same keys, same order.
+    separate = client.get(
+        "/api/books?select=isbn,prequel:books!sequel_of(isbn,title),authors(*)&order=isbn"
+        "&prequel.order=isbn&authors.order=id"
+    )
+    assert joined.status_code == separate.status_code == 200
+    assert joined.get_data() == separate.get_data()
+    rows = joined.json
+    assert any(row["prequel"] is None for row in rows)  # no sequel_of: null, not {}
+    assert any(row["prequel"] is not None for row in rows)
+    assert list(rows[0]) == ["isbn", "prequel", "authors"]  # select= order, joined or not
+    assert list(next(row["prequel"] for row in rows if row["prequel"])) == ["isbn", "title"]
+    assert len(rows) == 1000  # a whole page at MAX_ROWS: the join adds no rows and loses none
+
+
+def test_joined_and_separate_embeds_keep_the_select_order(client, statements):
+    response = client.get(
+        "/api/books?select=title,copies(copy_no),authors(name),prequel:books!sequel_of(title)"
+        "&order=isbn&limit=3"
+    )
+    assert response.status_code == 200, response.json
+    assert [list(row) for row in response.json] == [["title", "copies", "authors", "prequel"]] * 3
+    assert len(statements) == 2  # books with authors and prequel joined, then the copies

@@ -14,7 +14,14 @@ from db.session import Session
 from . import keyset, mutations
 from .browsing import this_path
 from .databases import api_root
-from .embedding import attach_embeds, join_columns
+from .embedding import (
+    JOINED,
+    attach_embeds,
+    attach_joined,
+    join_columns,
+    join_embeds,
+    joinable,
+)
 from .encoding import csv_text, dumps
 from .errors import ApiError
 from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
@@ -110,6 +117,11 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     hidden = tuple(dict.fromkeys(join_columns(catalog, relation, read.embeds) + sort_keys))
     selected = build_select(relation, read, hidden=hidden)
     paged = selected.where(after) if after is not None else selected
+    # Plain to-one embeds are LEFT JOINs of this statement; the others a query each, after it.
+    to_join = [
+        (embed, join) for embed in read.embeds if (join := joinable(catalog, relation, embed))
+    ]
+    paged, joined = join_embeds(paged, relation, to_join)
     stmt, limit = page(paged, offset, limit, max_rows)
     # Core on the Session's connection: the same transaction, without the ORM's execute path.
     result = Session.connection().execute(stmt)
@@ -120,10 +132,14 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     next_cursor = None
     if more and order and rows:
         next_cursor = keyset.encode_cursor(order, {n: rows[-1][HIDDEN + n] for n in sort_keys})
-    keys = [name for name in names if not name.startswith(HIDDEN)]
+    keys = [name for name in names if not name.startswith((HIDDEN, JOINED))]
     if read.embeds:
+        for row in rows:  # every embed's key in select= order, whichever way it is read
+            row.update(dict.fromkeys(embed.key for embed in read.embeds))
+        attach_joined(rows, joined)
+        separate = tuple(embed for embed in read.embeds if embed not in dict(to_join))
         # Embedded rows get a cap of their own: ten times MAX_ROWS per embed, a 413 beyond.
-        attach_embeds(Session(), catalog, relation, rows, read.embeds, 10 * max_rows)
+        attach_embeds(Session(), catalog, relation, rows, separate, 10 * max_rows)
         keys += [embed.key for embed in read.embeds]
     for row in rows:
         for name in hidden:

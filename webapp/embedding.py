@@ -3,6 +3,11 @@
 One query per embed per level, whatever the number of parent rows: the parents'
 key values go into one `IN (...)` and the children are attached in Python, so they
 are encoded exactly like top-level rows. A per-parent limit uses row_number().
+
+A plain to-one embed (the parent's foreign key to one row, with no filters, order,
+paging or embeds of its own) needs no query of its own: it is a LEFT JOIN in the
+parent's statement, its columns selected under private labels and folded back into
+one object per row.
 """
 
 from __future__ import annotations
@@ -212,3 +217,75 @@ def _drop_hidden(row: dict) -> None:
     """Remove the columns fetched only for joining."""
     for key in [key for key in row if key.startswith(HIDDEN)]:
         del row[key]
+
+
+JOINED = "_pgfront_embed_"  # prefix of the labels a joined embed's columns are selected under
+
+
+@dataclass(frozen=True)
+class JoinedEmbed:
+    """A to-one embed read in the parent's statement: where its columns are, under which keys."""
+
+    embed: Embed
+    join: Join
+    keys: tuple[str, ...]  # the embedded object's keys, in order
+    labels: tuple[str, ...]  # the label of each key's column in the parent's rows
+    matched: tuple[str, ...]  # labels of the child's join columns: all null when no row matched
+
+
+def joinable(catalog: Catalog, parent: Relation, embed: Embed) -> Join | None:
+    """The embed's join when it can be a LEFT JOIN of the parent's statement, else None."""
+    read = embed.read
+    if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
+        return None
+    join = resolve_join(catalog, parent, embed)
+    return None if join.to_many else join
+
+
+def join_embeds(
+    stmt: sa.Select, parent: Relation, embeds: list[tuple[Embed, Join]]
+) -> tuple[sa.Select, list[JoinedEmbed]]:
+    """stmt with each embed LEFT JOINed (an alias per embed) and its columns added, labelled."""
+    if not embeds:
+        return stmt, []
+    joined, source = [], parent.table
+    for position, (embed, join) in enumerate(embeds):
+        child = join.child.table.alias(f"{JOINED}{position}")
+        source = source.outerjoin(
+            child,
+            sa.and_(
+                *(
+                    child.c[c] == parent.table.c[p]
+                    for p, c in zip(join.parent_columns, join.child_columns, strict=True)
+                )
+            ),
+        )
+        items = embed.read.select
+        names = (
+            [(column.name, column.name) for column in join.child.columns]
+            if items is None
+            else [(item.key, join.child.column(item.column).name) for item in items]
+        )
+        prefix = f"{JOINED}{position}_"
+        labels = tuple(f"{prefix}{i}" for i in range(len(names)))
+        matched = tuple(f"{prefix}k{i}" for i in range(len(join.child_columns)))
+        stmt = stmt.add_columns(
+            *(child.c[name].label(label) for (_, name), label in zip(names, labels, strict=True)),
+            *(
+                child.c[name].label(label)
+                for name, label in zip(join.child_columns, matched, strict=True)
+            ),
+        )
+        keys = tuple(key for key, _ in names)
+        joined.append(JoinedEmbed(embed, join, keys, labels, matched))
+    return stmt.select_from(source), joined
+
+
+def attach_joined(rows: list[dict], joined: list[JoinedEmbed]) -> None:
+    """Fold each joined embed's columns of every row into one object (None when nothing matched)."""
+    for row in rows:
+        for each in joined:
+            values = [row.pop(label) for label in each.labels]
+            matched = [row.pop(label) for label in each.matched]
+            found = all(value is not None for value in matched)
+            row[each.embed.key] = dict(zip(each.keys, values, strict=True)) if found else None
