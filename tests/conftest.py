@@ -9,6 +9,7 @@ back after the test. Tests that need real commits or several connections use
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -221,3 +222,19 @@ def shapes_app(make_app, shapes_database_url):
 def shapes_client(shapes_app):
     """A test client of shapes_app; the shapes tests only read."""
     return shapes_app.test_client()
+
+
+def _eventually(check, seconds: float = 10.0) -> bool:
+    """True as soon as check() is, polling every 50 ms; False once seconds have passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def eventually():
+    """Wait for something that happens in the background (a reload, a reconnect, a close)."""
+    return _eventually

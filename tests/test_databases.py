@@ -1,6 +1,5 @@
 """Several databases: the library (primary) and the shapes database (DATABASES) in one app."""
 
-import time
 from html.parser import HTMLParser
 from urllib.parse import quote, urlsplit
 
@@ -19,15 +18,6 @@ SHAPES_SCHEMAS = "warehouse,Ops Data"
 def _url(url, schemas):
     """A DATABASES URL: the database's URL with ?schemas=."""
     return url.set(query={"schemas": schemas}).render_as_string(hide_password=False)
-
-
-def _eventually(check, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -293,15 +283,15 @@ def test_admin_reload_reaches_every_database(fresh_named):
     assert state.primary.reloader.count == 1 and state.databases["fresh"].reloader.count == 1
 
 
-def test_sighup_and_notify_reload_named_databases(fresh_named):
+def test_sighup_and_notify_reload_named_databases(fresh_named, eventually):
     app, state, run = fresh_named
     fresh = state.databases["fresh"]
     state.request_reload("SIGHUP")
-    assert _eventually(lambda: fresh.reloader.count == 1 and state.reloader.count == 1)
-    assert _eventually(lambda: fresh.reloader.listening)
+    assert eventually(lambda: fresh.reloader.count == 1 and state.reloader.count == 1)
+    assert eventually(lambda: fresh.reloader.listening)
     run("CREATE TABLE notified (id int PRIMARY KEY)")
     run("NOTIFY pgfront, 'reload schema'")
-    assert _eventually(lambda: fresh.reloader.count == 2)
+    assert eventually(lambda: fresh.reloader.count == 2)
     assert state.reloader.count == 1  # the notice was sent in the named database only
     assert app.test_client().get("/db/fresh/api/notified").status_code == 200
 
@@ -317,7 +307,9 @@ def test_ready_and_metrics_report_each_database(client):
     assert 'pgfront_pool_size{database="shapes"} ' in metrics
 
 
-def test_closing_the_app_closes_every_engine(make_app, shapes_database_url, database_url):
+def test_closing_the_app_closes_every_engine(
+    make_app, shapes_database_url, database_url, eventually
+):
     name = "pgfront-close-test"
     app = make_app(
         DB_APPLICATION_NAME=name, DATABASES={"shapes": _url(shapes_database_url, "warehouse")}
@@ -328,7 +320,7 @@ def test_closing_the_app_closes_every_engine(make_app, shapes_database_url, data
     both = {database_url.database, shapes_database_url.database}
     assert _backends(database_url, name) == both
     app.extensions["pgfront"].close()
-    assert _eventually(lambda: _backends(database_url, name) == set())
+    assert eventually(lambda: _backends(database_url, name) == set())
 
 
 # ---------------------------------------------------------------------------
@@ -353,7 +345,9 @@ def test_a_view_picks_a_database_by_name(multi_app):
             database("nope")
 
 
-def test_a_failed_start_closes_what_was_opened(make_app, shapes_database_url, database_url):
+def test_a_failed_start_closes_what_was_opened(
+    make_app, shapes_database_url, database_url, eventually
+):
     from webapp.config import ConfigError
 
     name = "pgfront-failed-start"
@@ -365,7 +359,7 @@ def test_a_failed_start_closes_what_was_opened(make_app, shapes_database_url, da
                 "missing": _url(shapes_database_url, "no_such_schema"),
             },
         )
-    assert _eventually(lambda: _backends(database_url, name) == set())
+    assert eventually(lambda: _backends(database_url, name) == set())
 
 
 def _backends(url, application_name: str) -> set[str]:
