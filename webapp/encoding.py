@@ -168,11 +168,18 @@ def csv_fields(values: Iterable[Any]) -> list[Any]:
     return fields
 
 
+_CSV_PLAIN = _CSV_AS_IS | {type(None)}
+
+
 def csv_text(keys: list[str], rows: Iterable[Sequence], header: bool = True) -> str:
     """Rows (sequences in the order of keys) as CSV (RFC 4180), after a header unless header=False."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     if header:
         writer.writerow(keys)
-    writer.writerows(csv_fields(row) for row in rows)
+    rows = rows if isinstance(rows, list) else list(rows)
+    if {type(value) for row in rows for value in row} <= _CSV_PLAIN:
+        writer.writerows(rows)  # text, integers, uuids and nulls only: written as they are
+    else:
+        writer.writerows(csv_fields(row) for row in rows)
     return out.getvalue()
