@@ -122,6 +122,7 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
         (embed, join) for embed in read.embeds if (join := joinable(catalog, relation, embed))
     ]
     paged, joined = join_embeds(paged, relation, to_join)
+    joined_embeds = {embed for embed, _ in to_join}
     stmt, limit = page(paged, offset, limit, max_rows)
     # Core on the Session's connection: the same transaction, without the ORM's execute path.
     result = Session.connection().execute(stmt)
@@ -137,7 +138,7 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
         for row in rows:  # every embed's key in select= order, whichever way it is read
             row.update(dict.fromkeys(embed.key for embed in read.embeds))
         attach_joined(rows, joined)
-        separate = tuple(embed for embed in read.embeds if embed not in dict(to_join))
+        separate = tuple(embed for embed in read.embeds if embed not in joined_embeds)
         # Embedded rows get a cap of their own: ten times MAX_ROWS per embed, a 413 beyond.
         attach_embeds(Session(), catalog, relation, rows, separate, 10 * max_rows)
         keys += [embed.key for embed in read.embeds]

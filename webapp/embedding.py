@@ -24,6 +24,8 @@ from .errors import ApiError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
 
+JOINED = "_pgfront_embed_"  # prefix of the labels a joined embed's columns are selected under
+
 
 @dataclass(frozen=True)
 class Join:
@@ -217,9 +219,6 @@ def _drop_hidden(row: dict) -> None:
     """Remove the columns fetched only for joining."""
     for key in [key for key in row if key.startswith(HIDDEN)]:
         del row[key]
-
-
-JOINED = "_pgfront_embed_"  # prefix of the labels a joined embed's columns are selected under
 
 
 @dataclass(frozen=True)
