@@ -1,8 +1,10 @@
 """Settings: defaults, overrides, and one clear line for a bad value."""
 
+from pathlib import Path
+
 import pytest
 
-from webapp.config import ConfigError, describe_settings, load_settings
+from webapp.config import SETTINGS, ConfigError, describe_settings, load_settings
 
 
 def test_defaults_without_environment():
@@ -137,3 +139,11 @@ def test_help_lists_databases_and_the_hidden_prefix():
     text = describe_settings()
     assert "DATABASES" in text and "/db/<name>/" in text and "?schemas=" in text
     assert "reports:sales.customers.ssn" in text
+
+
+def test_every_setting_is_in_the_readme_settings_table():
+    """The README's Configuration table names every declared setting."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme[readme.index("## Configuration") : readme.index("## The embedded default")]
+    missing = [setting.name for setting in SETTINGS if f"`{setting.name}`" not in table]
+    assert missing == []

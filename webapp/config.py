@@ -28,21 +28,26 @@ class Setting:
     """One documented setting: its name, default and how to parse it."""
 
     name: str
+    field: str  # the attribute of Settings that holds the parsed value
     default: Any
     parse: Callable[[str], Any]
     help: str
     structured: bool = False  # parse also takes the mapping create_app(config) may give
+    secret: bool = False  # never shown: not in errors, not in help
 
 
 SETTINGS = (
     Setting(
         "DATABASE_URL",
+        "database_url",
         None,
         parse.database_url,
         "postgresql://user:password@host:5432/dbname; unset: start the embedded PostgreSQL",
+        secret=True,
     ),
     Setting(
         "DB_SCHEMAS",
+        "schemas",
         None,
         parse.schema_names,
         "comma-separated schemas to serve, the first is the default "
@@ -50,84 +55,124 @@ SETTINGS = (
     ),
     Setting(
         "DATABASES",
+        "databases",
         {},
         parse.named_databases,
         "more databases, served under /db/<name>/: whitespace-separated name=url entries, "
         "each URL's ?schemas=a,b naming its schemas (default: public), e.g. "
         "reports=postgresql://u@h/reports?schemas=sales,public",
         structured=True,
+        secret=True,
     ),
-    Setting("HOST", "127.0.0.1", parse.text, "address waitress listens on"),
-    Setting("PORT", 8000, parse.port, "port waitress listens on (0: any free port)"),
+    Setting("HOST", "host", "127.0.0.1", parse.text, "address waitress listens on"),
+    Setting("PORT", "port", 8000, parse.port, "port waitress listens on (0: any free port)"),
     Setting(
-        "THREADS", 8, parse.positive_int, "waitress worker threads; the pool is sized to cover them"
+        "THREADS",
+        "threads",
+        8,
+        parse.positive_int,
+        "waitress worker threads; the pool is sized to cover them",
     ),
-    Setting("DB_MAX_OVERFLOW", 2, parse.non_negative_int, "connections allowed beyond the pool"),
+    Setting(
+        "DB_MAX_OVERFLOW",
+        "max_overflow",
+        2,
+        parse.non_negative_int,
+        "connections allowed beyond the pool",
+    ),
     Setting(
         "DB_POOL_TIMEOUT",
+        "pool_timeout",
         5.0,
         parse.positive_float,
         "seconds a request waits for a pooled connection before a 503",
     ),
     Setting(
-        "DB_CONNECT_TIMEOUT", 3, parse.positive_int, "seconds to wait when opening a connection"
+        "DB_CONNECT_TIMEOUT",
+        "connect_timeout",
+        3,
+        parse.positive_int,
+        "seconds to wait when opening a connection",
     ),
     Setting(
         "DB_STATEMENT_TIMEOUT",
+        "statement_timeout_ms",
         15000,
         parse.non_negative_int,
         "statement_timeout of every connection, in ms (0: none)",
     ),
     Setting(
         "DB_IDLE_TX_TIMEOUT",
+        "idle_tx_timeout_ms",
         60000,
         parse.non_negative_int,
         "idle_in_transaction_session_timeout of every connection, in ms (0: none)",
     ),
     Setting(
-        "DB_APPLICATION_NAME", "pgfront", parse.text, "application_name shown in pg_stat_activity"
+        "DB_APPLICATION_NAME",
+        "application_name",
+        "pgfront",
+        parse.text,
+        "application_name shown in pg_stat_activity",
     ),
     Setting(
         "MAX_ROWS",
+        "max_rows",
         1000,
         parse.positive_int,
         "hard cap on rows in one API response; a larger limit is cut and reported",
     ),
     Setting(
         "DATA_DIR",
-        str(PROJECT_DIR / ".data"),
-        parse.text,
+        "data_dir",
+        PROJECT_DIR / ".data",
+        Path,
         "folder of the embedded PostgreSQL (used only without DATABASE_URL)",
     ),
     Setting(
         "SQL_DIR",
-        str(PROJECT_DIR / "sql"),
-        parse.text,
+        "sql_dir",
+        PROJECT_DIR / "sql",
+        Path,
         "the numbered .sql files applied by apply-sql and by the embedded default",
     ),
-    Setting("READ_ONLY", False, parse.flag, "true: refuse every write with a 405"),
+    Setting("READ_ONLY", "read_only", False, parse.flag, "true: refuse every write with a 405"),
     Setting(
         "DB_ANON_ROLE",
+        "anon_role",
         None,
         parse.optional_text,
         "role for requests without a token (unset: no SET ROLE)",
     ),
-    Setting("JWT_SECRET", None, parse.optional_text, "HS256 secret that signs accepted tokens"),
+    Setting(
+        "JWT_SECRET",
+        "jwt_secret",
+        None,
+        parse.optional_text,
+        "HS256 secret that signs accepted tokens",
+        secret=True,
+    ),
     Setting(
         "JWT_PUBLIC_KEY",
+        "jwt_public_key",
         None,
         parse.optional_text,
         "RS256 public key of accepted tokens: PEM text or a JWKS document (JSON)",
+        secret=True,
     ),
     Setting(
         "JWT_AUDIENCE",
+        "jwt_audience",
         None,
         parse.optional_text,
         "required aud claim of tokens (unset: not checked)",
     ),
-    Setting("JWT_ROLE_CLAIM", "role", parse.text, "claim that names the database role"),
+    Setting(
+        "JWT_ROLE_CLAIM", "jwt_role_claim", "role", parse.text, "claim that names the database role"
+    ),
     Setting(
         "HIDDEN",
+        "hidden",
         (),
         parse.hidden_names,
         "comma-separated schema.table and schema.table.column never served, described or written;"
@@ -135,55 +180,67 @@ SETTINGS = (
     ),
     Setting(
         "MAX_BODY_BYTES",
+        "max_body_bytes",
         10 * 1024 * 1024,
         parse.positive_int,
         "largest request body accepted; larger is a 413",
     ),
     Setting(
         "RELOAD_CHANNEL",
+        "reload_channel",
         "pgfront",
         lambda t: t.strip() or None,
         "LISTEN channel for NOTIFY <channel>, 'reload schema' (empty: do not listen)",
     ),
     Setting(
         "ADMIN_TOKEN",
+        "admin_token",
         None,
         parse.optional_text,
         "bearer token for POST /admin/reload (unset: admin endpoints are off)",
+        secret=True,
     ),
     Setting(
         "PAGE_STATEMENT_TIMEOUT",
+        "page_timeout_ms",
         5000,
         parse.positive_int,
         "time limit of an HTML page's row query and of an explicit exact count, in ms",
     ),
     Setting(
         "PAGE_SIDE_TIMEOUT",
+        "side_timeout_ms",
         500,
         parse.positive_int,
         "time limit of each side query of a page (counts, labels, references), in ms",
     ),
     Setting(
         "PAGE_COUNT_LIMIT",
+        "count_limit",
         10000,
         parse.positive_int,
         'pages count rows up to this many ("more than N" beyond) unless asked for exact',
     ),
-    Setting("PAGE_MAX_SIZE", 500, parse.positive_int, "most rows one HTML page shows"),
+    Setting(
+        "PAGE_MAX_SIZE", "page_max_size", 500, parse.positive_int, "most rows one HTML page shows"
+    ),
     Setting(
         "EXPORT_MAX_ROWS",
+        "export_max_rows",
         1_000_000,
         parse.positive_int,
         "most rows one CSV or NDJSON export streams (sent as X-Export-Row-Cap)",
     ),
     Setting(
         "EXPORT_CONCURRENCY",
+        "export_concurrency",
         2,
         parse.positive_int,
         "exports streaming at once (each holds a connection to its last row); more get a 503",
     ),
     Setting(
         "LABEL_COLUMNS",
+        "label_columns",
         {},
         parse.label_columns,
         "comma-separated schema.table.column: the column that labels a row where "
@@ -191,13 +248,15 @@ SETTINGS = (
     ),
     Setting(
         "SHUTDOWN_GRACE",
+        "shutdown_grace",
         10.0,
         parse.positive_float,
         "seconds SIGTERM waits for requests in flight before stopping",
     ),
-    Setting("LOG_LEVEL", "INFO", parse.log_level, "DEBUG, INFO, WARNING or ERROR"),
+    Setting("LOG_LEVEL", "log_level", "INFO", parse.log_level, "DEBUG, INFO, WARNING or ERROR"),
     Setting(
         "RECORD_QUERIES",
+        "record_queries",
         False,
         parse.flag,
         "true: record each request's statements with durations (get_recorded_queries(), "
@@ -205,6 +264,7 @@ SETTINGS = (
     ),
     Setting(
         "SLOW_QUERY_MS",
+        "slow_query_ms",
         0,
         parse.non_negative_int,
         "log statements that take longer than this many ms at WARNING (0: off)",
@@ -217,7 +277,7 @@ EMBEDDED_SCHEMAS = ("public", "reporting")
 
 @dataclass(frozen=True)
 class Settings:
-    """The parsed settings of one app."""
+    """The parsed settings of one app: one field per entry of SETTINGS, plus Flask's extras."""
 
     database_url: str | None
     schemas: tuple[str, ...]
@@ -244,18 +304,19 @@ class Settings:
     max_body_bytes: int
     reload_channel: str | None
     admin_token: str | None
-    page_timeout_ms: int = 5000
-    side_timeout_ms: int = 500
-    count_limit: int = 10000
-    page_max_size: int = 500
-    export_max_rows: int = 1_000_000
-    label_columns: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    shutdown_grace: float = 10.0
-    export_concurrency: int = 2
-    record_queries: bool = False
-    slow_query_ms: int = 0
+    page_timeout_ms: int
+    side_timeout_ms: int
+    count_limit: int
+    page_max_size: int
+    export_max_rows: int
+    label_columns: Mapping[tuple[str, str], str]
+    shutdown_grace: float
+    export_concurrency: int
+    record_queries: bool
+    slow_query_ms: int
     # The databases of DATABASES by name, each with its HIDDEN names (hidden holds the primary's).
-    databases: Mapping[str, NamedDatabase] = field(default_factory=dict)
+    databases: Mapping[str, NamedDatabase]
+    # Add a setting by declaring it in SETTINGS and giving it a field here.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -286,48 +347,13 @@ def load_settings(
             continue
         values[setting.name] = _parse(setting, raw)
     databases, values["HIDDEN"] = _hidden_by_database(values["DATABASES"], values["HIDDEN"])
-    schemas = values["DB_SCHEMAS"]
-    if schemas is None:
-        schemas = EMBEDDED_SCHEMAS if values["DATABASE_URL"] is None else ("public",)
-    return Settings(
-        database_url=values["DATABASE_URL"],
-        schemas=schemas,
-        host=values["HOST"],
-        port=values["PORT"],
-        threads=values["THREADS"],
-        max_overflow=values["DB_MAX_OVERFLOW"],
-        pool_timeout=values["DB_POOL_TIMEOUT"],
-        connect_timeout=values["DB_CONNECT_TIMEOUT"],
-        statement_timeout_ms=values["DB_STATEMENT_TIMEOUT"],
-        idle_tx_timeout_ms=values["DB_IDLE_TX_TIMEOUT"],
-        application_name=values["DB_APPLICATION_NAME"],
-        max_rows=values["MAX_ROWS"],
-        data_dir=Path(values["DATA_DIR"]),
-        sql_dir=Path(values["SQL_DIR"]),
-        log_level=values["LOG_LEVEL"],
-        read_only=values["READ_ONLY"],
-        anon_role=values["DB_ANON_ROLE"],
-        jwt_secret=values["JWT_SECRET"],
-        jwt_public_key=values["JWT_PUBLIC_KEY"],
-        jwt_audience=values["JWT_AUDIENCE"],
-        jwt_role_claim=values["JWT_ROLE_CLAIM"],
-        hidden=values["HIDDEN"],
-        max_body_bytes=values["MAX_BODY_BYTES"],
-        reload_channel=values["RELOAD_CHANNEL"],
-        admin_token=values["ADMIN_TOKEN"],
-        page_timeout_ms=values["PAGE_STATEMENT_TIMEOUT"],
-        side_timeout_ms=values["PAGE_SIDE_TIMEOUT"],
-        count_limit=values["PAGE_COUNT_LIMIT"],
-        page_max_size=values["PAGE_MAX_SIZE"],
-        export_max_rows=values["EXPORT_MAX_ROWS"],
-        label_columns=values["LABEL_COLUMNS"],
-        shutdown_grace=values["SHUTDOWN_GRACE"],
-        export_concurrency=values["EXPORT_CONCURRENCY"],
-        record_queries=values["RECORD_QUERIES"],
-        slow_query_ms=values["SLOW_QUERY_MS"],
-        databases=databases,
-        extra=config,  # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
-    )
+    values["DATABASES"] = databases
+    if values["DB_SCHEMAS"] is None:
+        embedded = values["DATABASE_URL"] is None
+        values["DB_SCHEMAS"] = EMBEDDED_SCHEMAS if embedded else ("public",)
+    fields = {setting.field: values[setting.name] for setting in SETTINGS}
+    # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
+    return Settings(**fields, extra=config)
 
 
 def _hidden_by_database(
@@ -361,14 +387,7 @@ def _parse(setting: Setting, raw: Any) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         reason = str(exc) if str(exc).startswith(("must", "is not")) else "is not valid"
-        secret = setting.name in (
-            "DATABASE_URL",
-            "DATABASES",
-            "ADMIN_TOKEN",
-            "JWT_SECRET",
-            "JWT_PUBLIC_KEY",
-        )
-        shown = "(hidden)" if secret else repr(raw)
+        shown = "(hidden)" if setting.secret else repr(raw)
         raise ConfigError(f"{setting.name}={shown} {reason}") from None
 
 
