@@ -99,3 +99,30 @@ def test_malformed_bodies(client, db_connection, body):
     assert 400 <= response.status_code < 500
     assert response.json["code"] == "PGRST102"
     assert _state(db_connection) == before
+
+
+def _many(count, template):
+    return ",".join(template.format(i=i) for i in range(count))
+
+
+# Requests that ask the server for too much work: refused, with the setting that bounds them.
+OVERSIZED = [
+    (f"/api/authors?select=id,{_many(40, 'b{i}:books(*)')}", 400, "MAX_EMBEDS"),
+    ("/api/books?select=id," + "authors(books(" * 500 + "*" + "))" * 500, 400, "MAX_EMBED_DEPTH"),
+    (f"/api/books?select=id,{_many(1000, 'a{i}:authors(*)')}", 400, "MAX_EMBEDS"),
+    ("/api/books?select=" + "(" * 5000 + ")" * 5000, 400, ""),
+    ("/api/books?select=" + ",".join(["title"] * 33000), 400, "1664"),
+    (f"/api/authors?select=id,{_many(10, 'b{i}:books(*)')}", 413, "MAX_EMBED_ROWS"),
+    ("/api/authors?select=*,books(*,copies(*,loans(*)))", 413, "MAX_EMBED_ROWS"),
+]
+
+
+@pytest.mark.parametrize(("path", "status", "names"), OVERSIZED)
+def test_oversized_requests_are_refused_naming_their_limit(
+    client, db_connection, path, status, names
+):
+    before = _state(db_connection)
+    response = client.get(path)
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert names in response.json["message"]
+    assert _state(db_connection) == before

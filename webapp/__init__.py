@@ -21,6 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         auth,
         cli,
         databases,
+        deadline,
         errors,
         export,
         health,
@@ -45,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         engines = [database.engine for database in state.every_database]
         observability.install(app, engines)
         recording.install(app, engines)
+        deadline.install(app, engines)
         cli.install(app)
         security.install(app, settings)
         auth.install(app, settings)

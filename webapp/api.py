@@ -16,6 +16,8 @@ from .browsing import this_path
 from .databases import api_root
 from .embedding import (
     JOINED,
+    MAX_JOINED,
+    EmbedRows,
     attach_embeds,
     attach_joined,
     join_columns,
@@ -60,11 +62,12 @@ def read_rows(name: str):
     """Rows of a table or view, filtered, ordered and paged by the query string and headers."""
     relation = resolve_relation(name)
     media_type = choose_format(request.headers)
-    read = parse_read(request.args)
+    settings = app_state().settings
+    read = parse_read(request.args, settings.embed_limits)
     prefer = parse_prefer(request.headers)
     offset, limit = paging(read.offset, read.limit)
-    max_rows = app_state().settings.max_rows
-    found = fetch_page(relation, read, offset, limit, max_rows)
+    max_rows = settings.max_rows
+    found = fetch_page(relation, read, offset, limit, max_rows, EmbedRows(settings.max_embed_rows))
     total = count_rows(found.selected, prefer.count, max_rows) if prefer.count else None
     if total is not None and offset > total:
         raise ApiError(
@@ -98,7 +101,9 @@ class Page:
     selected: sa.Select  # the statement before paging, for counts
 
 
-def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_rows: int) -> Page:
+def fetch_page(
+    relation: Relation, read, offset: int, limit: int | None, max_rows: int, embed_rows: EmbedRows
+) -> Page:
     """Run a read: a keyset cursor if sent, the page, then its embeds (one query each)."""
     catalog = current_catalog()
     after = None
@@ -120,7 +125,7 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     # Plain to-one embeds are LEFT JOINs of this statement; the others a query each, after it.
     to_join = [
         (embed, join) for embed in read.embeds if (join := joinable(catalog, relation, embed))
-    ]
+    ][:MAX_JOINED]
     paged, joined = join_embeds(paged, relation, to_join)
     joined_embeds = {embed for embed, _ in to_join}
     stmt, limit = page(paged, offset, limit, max_rows)
@@ -137,10 +142,9 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     if read.embeds:
         for row in rows:  # every embed's key in select= order, whichever way it is read
             row.update(dict.fromkeys(embed.key for embed in read.embeds))
-        attach_joined(rows, joined)
+        attach_joined(rows, joined, embed_rows)
         separate = tuple(embed for embed in read.embeds if embed not in joined_embeds)
-        # Embedded rows get a cap of their own: ten times MAX_ROWS per embed, a 413 beyond.
-        attach_embeds(Session(), catalog, relation, rows, separate, 10 * max_rows)
+        attach_embeds(Session(), catalog, relation, rows, separate, embed_rows)
         keys += [embed.key for embed in read.embeds]
     for row in rows:
         for name in hidden:
@@ -173,7 +177,8 @@ def update_rows(name: str):
         raise ApiError(400, "PATCH takes one JSON object", code="PGRST102")
     names = mutations.payload_columns(relation, rows, request.args.get("columns"))
     values = mutations.assignments(relation, rows[0], names)
-    stmt = mutations.update_statement(relation, values, parse_read(request.args))
+    read = parse_read(request.args, app_state().settings.embed_limits)
+    stmt = mutations.update_statement(relation, values, read)
     return run_write(relation, stmt, parse_prefer(request.headers), status=204)
 
 
@@ -182,7 +187,8 @@ def delete_rows(name: str):
     """Delete the rows the filters select."""
     relation = resolve_relation(name, "Content-Profile")
     mutations.require_writable(relation, "DELETE")
-    stmt = mutations.delete_statement(relation, parse_read(request.args))
+    read = parse_read(request.args, app_state().settings.embed_limits)
+    stmt = mutations.delete_statement(relation, read)
     return run_write(relation, stmt, parse_prefer(request.headers), status=204)
 
 

@@ -7,7 +7,7 @@ starting with "must" or "is not" is shown after the setting's name.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,18 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise ValueError("must be zero or more")
     return value
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """A parser of integers from low to high (a bound the code relies on, such as recursion)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
 
 
 def positive_float(text: str) -> float:
