@@ -163,6 +163,24 @@ def test_the_embedded_row_limit_counts_every_level_and_every_embed(make_app, eng
     assert joined.status_code == 413
 
 
+def test_reads_with_many_embedded_rows_take_turns_within_the_deadline(make_app):
+    app = make_app(REQUEST_TIMEOUT="300")
+    client = app.test_client()
+    turns = app.extensions["pgfront"].embed_turns
+    heavy = "/api/authors?select=id,books(id)"  # 5,000 embedded rows: more than MAX_ROWS
+    assert turns.acquire(blocking=False)  # another heavy read holds the only turn
+    try:
+        waiting = client.get(heavy)
+        light = client.get("/api/authors?select=id,books(id)&limit=5")
+    finally:
+        turns.release()
+    assert waiting.status_code == 504 and "REQUEST_TIMEOUT" in waiting.json["message"]
+    assert light.status_code == 200  # few embedded rows need no turn
+    assert client.get(heavy).status_code == 200
+    assert turns.acquire(blocking=False)  # each request gives its turn back
+    turns.release()
+
+
 def test_a_per_parent_limit_keeps_a_wide_embed_under_the_row_limit(client):
     wide = f"/api/authors?select=id,{_embeds(3, 'b{i}:books(id)')}"
     limited = wide + "".join(f"&b{i}.limit=1" for i in range(3))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from db.catalog import Relation
 from db.session import Session
@@ -14,6 +18,7 @@ from db.session import Session
 from . import keyset, mutations
 from .browsing import this_path
 from .databases import api_root
+from .deadline import current_deadline
 from .embedding import (
     JOINED,
     MAX_JOINED,
@@ -25,7 +30,7 @@ from .embedding import (
     joinable,
 )
 from .encoding import csv_text, dumps
-from .errors import ApiError
+from .errors import ApiError, RequestTimeout
 from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
 from .query import HIDDEN, build_select, count_select, page
 from .reads import parse_read
@@ -67,7 +72,8 @@ def read_rows(name: str):
     prefer = parse_prefer(request.headers)
     offset, limit = paging(read.offset, read.limit)
     max_rows = settings.max_rows
-    found = fetch_page(relation, read, offset, limit, max_rows, EmbedRows(settings.max_embed_rows))
+    embed_rows = EmbedRows(settings.max_embed_rows, max_rows, wait_for_embed_turn)
+    found = fetch_page(relation, read, offset, limit, max_rows, embed_rows)
     total = count_rows(found.selected, prefer.count, max_rows) if prefer.count else None
     if total is not None and offset > total:
         raise ApiError(
@@ -87,6 +93,38 @@ def read_rows(name: str):
         headers["Link"] = f'<{next_page_url(found.next_cursor, found.limit)}>; rel="next"'
     status = 206 if total is not None and len(found.rows) < total else 200
     return render_rows(found.rows, found.keys, media_type, headers, status=status)
+
+
+def wait_for_embed_turn() -> None:
+    """Take one of EMBED_CONCURRENCY turns to hold many embedded rows, within the deadline."""
+    turns = app_state().embed_turns
+    deadline = current_deadline()
+    if not turns.acquire(timeout=None if deadline is None else max(deadline.left_ms(), 0) / 1000):
+        raise RequestTimeout(deadline.timeout_ms)
+    g.embed_turn = turns
+
+
+@bp.teardown_app_request
+def end_embed_turn(exc: BaseException | None) -> None:
+    """The request that held a turn ends: the turn goes to the next, freed memory to the system."""
+    turn = g.pop("embed_turn", None)
+    if turn is not None:
+        turn.release()
+        return_freed_memory()
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none."""
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+
+
+def return_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc keeps them otherwise)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @dataclass

@@ -147,6 +147,14 @@ SETTINGS = (
         "more is a 413",
     ),
     Setting(
+        "EMBED_CONCURRENCY",
+        "embed_concurrency",
+        1,
+        parse.positive_int,
+        "API reads whose embeds bring more than MAX_ROWS rows at once; more wait their turn "
+        "(within REQUEST_TIMEOUT), so the memory many rows take stays bounded",
+    ),
+    Setting(
         "REQUEST_TIMEOUT",
         "request_timeout_ms",
         30000,
@@ -326,6 +334,7 @@ class Settings:
     max_embeds: int
     max_embed_depth: int
     max_embed_rows: int
+    embed_concurrency: int
     request_timeout_ms: int
     data_dir: Path
     sql_dir: Path

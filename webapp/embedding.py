@@ -16,6 +16,7 @@ with a 413 having held no more than that many rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -35,11 +36,23 @@ MAX_JOINED = 8
 
 
 class EmbedRows:
-    """The embedded rows one request may still fetch (MAX_EMBED_ROWS), every embed and level together."""
+    """The embedded rows one request may still fetch (MAX_EMBED_ROWS), every embed and level together.
 
-    def __init__(self, limit: int):
+    Rows become Python objects batch by batch. Past `heavy_after` rows the request waits for
+    a turn (`wait_turn`, EMBED_CONCURRENCY) before converting more, so only a few requests
+    at a time hold many rows: the memory they use is what the process keeps afterwards.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        heavy_after: int | None = None,
+        wait_turn: Callable[[], None] | None = None,
+    ):
         self.limit = limit
         self.used = 0
+        self.heavy_after = limit if heavy_after is None else heavy_after
+        self.wait_turn = wait_turn
 
     @property
     def left(self) -> int:
@@ -58,6 +71,15 @@ class EmbedRows:
                 hint=f"ask for fewer: {key}.limit= caps the rows per parent; "
                 "fewer parent rows (limit=) or fewer embeds also help",
             )
+
+    def next_batch(self) -> int:
+        """How many rows to convert next: up to heavy_after, then (after a turn) the rest."""
+        if self.used >= self.heavy_after and self.wait_turn is not None:
+            wait_turn, self.wait_turn = self.wait_turn, None  # once per request
+            wait_turn()
+        if self.used < self.heavy_after:
+            return self.heavy_after - self.used
+        return self.left + 1
 
 
 @dataclass(frozen=True)
@@ -193,12 +215,15 @@ def _fetch_children(
     stmt = stmt.where(_matching(match, keys))
     if join.to_many and (read.limit is not None or read.offset):
         stmt = _per_parent_page(stmt, child, read, match)
-    # Core on the session's connection (its transaction), as the page itself: one fetch,
-    # of one row more than the budget has left, so going past it is seen without holding more.
+    # Core on the session's connection (its transaction), as the page itself: one query, of
+    # one row more than the budget has left, so going past it is seen without holding more.
     result = session.connection().execute(stmt.limit(budget.left + 1))
     names = list(result.keys())
-    rows = [dict(zip(names, values, strict=True)) for values in result.all()]
-    budget.take(embed.key, len(rows))
+    rows: list[dict] = []
+    # The driver holds the result as it came; a batch becomes Python objects when fetched.
+    while batch := result.fetchmany(budget.next_batch()):
+        budget.take(embed.key, len(batch))
+        rows.extend(dict(zip(names, values, strict=True)) for values in batch)
     attach_embeds(session, catalog, child, rows, read.embeds, budget)
     return rows
 
