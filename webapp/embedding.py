@@ -73,12 +73,12 @@ class EmbedRows:
             )
 
     def next_batch(self) -> int:
-        """How many rows to convert next: up to heavy_after, then (after a turn) the rest."""
-        if self.used >= self.heavy_after and self.wait_turn is not None:
+        """How many rows to fetch next: one past heavy_after at first, then (with a turn) the rest."""
+        if self.used <= self.heavy_after:
+            return self.heavy_after - self.used + 1
+        if self.wait_turn is not None:
             wait_turn, self.wait_turn = self.wait_turn, None  # once per request
             wait_turn()
-        if self.used < self.heavy_after:
-            return self.heavy_after - self.used
         return self.left + 1
 
 
@@ -217,15 +217,24 @@ def _fetch_children(
         stmt = _per_parent_page(stmt, child, read, match)
     # Core on the session's connection (its transaction), as the page itself: one query, of
     # one row more than the budget has left, so going past it is seen without holding more.
-    result = session.connection().execute(stmt.limit(budget.left + 1))
-    names = list(result.keys())
-    rows: list[dict] = []
-    # The driver holds the result as it came; a batch becomes Python objects when fetched.
-    while batch := result.fetchmany(budget.next_batch()):
-        budget.take(embed.key, len(batch))
-        rows.extend(dict(zip(names, values, strict=True)) for values in batch)
+    with session.connection().execute(stmt.limit(budget.left + 1)) as result:
+        rows = _counted_rows(result, embed.key, budget)
     attach_embeds(session, catalog, child, rows, read.embeds, budget)
     return rows
+
+
+def _counted_rows(result: sa.CursorResult, key: str, budget: EmbedRows) -> list[dict]:
+    """The result's rows as dicts, converted batch by batch as the budget allows."""
+    names = list(result.keys())
+    rows: list[dict] = []
+    # The driver holds the result as it came; rows become Python objects as they are fetched.
+    while True:
+        wanted = budget.next_batch()
+        batch = result.fetchmany(wanted)
+        budget.take(key, len(batch))
+        rows.extend(dict(zip(names, values, strict=True)) for values in batch)
+        if len(batch) < wanted:  # the result is used up
+            return rows
 
 
 def _matching(match: list[sa.Column], keys: list[tuple]) -> sa.ColumnElement[bool]:
