@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         recording,
         rows,
         security,
+        sql_page,
         structure,
         team,
     )
@@ -61,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             observability.bp,
         ):
             app.register_blueprint(blueprint)
+        sql_page.install(app, state)  # /sql, off unless SQL_PAGE=true; its rule checked now
         databases.install(app)  # /db/<name>/: the API and pages again, for each named database
     except BaseException:
         state.close()  # no reload thread or pool outlives a failed start

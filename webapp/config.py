@@ -201,6 +201,37 @@ SETTINGS = (
         secret=True,
     ),
     Setting(
+        "SQL_PAGE",
+        "sql_page",
+        False,
+        parse.flag,
+        "true: serve the read-only SQL page at /sql to ADMIN_TOKEN and SQL_PAGE_ROLES "
+        "(refused at startup when its login could read anything HIDDEN)",
+    ),
+    Setting(
+        "SQL_PAGE_USER",
+        "sql_page_user",
+        None,
+        parse.optional_text,
+        "login role of the SQL page's connections, to the same server and database "
+        "(unset: the app's own login)",
+    ),
+    Setting(
+        "SQL_PAGE_PASSWORD",
+        "sql_page_password",
+        None,
+        parse.optional_text,
+        "password of SQL_PAGE_USER",
+        secret=True,
+    ),
+    Setting(
+        "SQL_PAGE_ROLES",
+        "sql_page_roles",
+        (),
+        parse.names,
+        "comma-separated JWT roles that may use the SQL page (the admin token always may)",
+    ),
+    Setting(
         "PAGE_STATEMENT_TIMEOUT",
         "page_timeout_ms",
         5000,
@@ -304,6 +335,10 @@ class Settings:
     max_body_bytes: int
     reload_channel: str | None
     admin_token: str | None
+    sql_page: bool
+    sql_page_user: str | None
+    sql_page_password: str | None
+    sql_page_roles: tuple[str, ...]
     page_timeout_ms: int
     side_timeout_ms: int
     count_limit: int

@@ -60,6 +60,11 @@ def schema_names(text: str) -> tuple[str, ...]:
     return names
 
 
+def names(text: str) -> tuple[str, ...]:
+    """Comma-separated names, possibly none."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def text(value: str) -> str:
     """Text that is not blank."""
     if not value.strip():
