@@ -42,6 +42,8 @@ bp = Blueprint("sql_page", __name__)
 _ENGINE = "pgfront.sql_page"  # the key of the page's engine in app.extensions
 _EXPLAIN = {"plan": "EXPLAIN ", "analyze": "EXPLAIN (ANALYZE) "}
 _SET_TIMEOUT = sa.text("SELECT set_config('statement_timeout', :ms, true)")
+# Where a statement that ran without rows leaves the connection (COMMIT leaves it idle).
+_DONE = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.IDLE)
 
 
 def install(app: Flask, state: AppState) -> None:
@@ -106,6 +108,13 @@ def authorize() -> None:
     g.db_role, g.jwt_claims = role, claims
 
 
+@bp.after_request
+def not_kept(response: Response) -> Response:
+    """Query results stay out of browser and proxy caches."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @dataclass
 class Answer:
     """What one statement gave: its columns and at most the cap of its rows."""
@@ -148,11 +157,8 @@ def fetch(connection: psycopg.Connection, statement: str, cap: int) -> Answer:
             if len(rows) > cap:
                 break
     except psycopg.ProgrammingError as exc:
-        if (
-            exc.sqlstate is None
-            and connection.info.transaction_status == pq.TransactionStatus.INTRANS
-        ):
-            return Answer([], no_rows=True)  # it ran and has no rows to give
+        if exc.sqlstate is None and connection.info.transaction_status in _DONE:
+            return Answer([], no_rows=True)  # it ran and has no rows to give (SET, COMMIT)
         raise _as_api_error(exc) from None
     except psycopg.Error as exc:
         raise _as_api_error(exc) from None
@@ -166,7 +172,10 @@ def _as_api_error(exc: psycopg.Error) -> ApiError:
     """PostgreSQL's error as the API reports it (its SQLSTATE, message, detail and hint)."""
     if exc.sqlstate is None and not isinstance(exc, psycopg.DataError | psycopg.OperationalError):
         return ApiError(400, f"the statement could not be run: {first_line(exc)}", code="PGRST100")
-    return from_database_error(sa.exc.DBAPIError.instance(None, None, exc, psycopg.Error))
+    error = from_database_error(sa.exc.DBAPIError.instance(None, None, exc, psycopg.Error))
+    if error.status == 500:  # the statement's own failure (25001, 2D000, XX000): never a 500 page
+        error.status = 400
+    return error
 
 
 def _described_columns(connection: psycopg.Connection, statement: str) -> list[str]:
