@@ -306,6 +306,13 @@ def test_prepared_statements_and_cursors_do_not_outlive_the_query(page, setup, l
     assert _run(page, later).json["error"]["code"] == code
 
 
+def test_listen_and_a_lifted_timeout_do_not_outlive_the_query(page):
+    assert _run(page, "listen sql_page_probe").json["no_rows"]
+    assert _run(page, "select * from pg_listening_channels()").json["rows"] == []
+    assert _run(page, "set statement_timeout = 0").json["no_rows"]
+    assert _run(page, "select pg_sleep(30)").status_code == 504
+
+
 def test_commit_and_copy_out_get_a_clear_answer(page, login):
     assert _run(page, "commit").json["no_rows"]
     copy = _run(page, "copy (select 1) to stdout")

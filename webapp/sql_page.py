@@ -267,7 +267,7 @@ def _context(answer: Answer | None, error: ApiError | None, settings: Settings) 
         "query": request.args.get("q", ""),
         "answer": answer,
         "error": error,
-        "runs_as": g.get("db_role") or login,
+        "runs_as": g.get("db_role") or login or "the page's login",
         "settings": settings,
         "plan": bool(request.args.get("explain")),
         "column_classes": _column_classes(answer) if answer else [],
