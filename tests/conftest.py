@@ -104,11 +104,11 @@ def make_app(database_url):
     apps = []
     kept = set()
 
-    def build(keep=False, **config):
+    def build(keep=False, blueprints=(), **config):
         config.setdefault("DATABASE_URL", database_url.render_as_string(hide_password=False))
         config.setdefault("DB_SCHEMAS", "public,reporting")
         config.setdefault("TESTING", True)
-        app = create_app(config)
+        app = create_app(config, blueprints=blueprints)
         apps.append(app)
         if keep:
             kept.add(id(app))
