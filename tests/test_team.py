@@ -1,9 +1,6 @@
 """The team view: the branch report links each branch's page, which pages its loans by keyset."""
 
-import importlib
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -90,8 +87,6 @@ def test_report_command(app, db_connection):
 
 # The home of team views: webapp/views/, the BLUEPRINTS setting, create_app(blueprints=).
 
-VIEWS_DIR = Path(__file__).resolve().parent.parent / "webapp" / "views"
-
 GREETING = """
 from flask import Blueprint
 
@@ -102,43 +97,6 @@ bp = Blueprint("{name}", __name__, url_prefix="/{name}")
 def hello():
     return {{"hello": "{name}"}}
 """
-
-
-def _forget_modules(prefix):
-    for name in [name for name in sys.modules if name == prefix or name.startswith(prefix + ".")]:
-        del sys.modules[name]
-
-
-@pytest.fixture
-def team_package(tmp_path, monkeypatch):
-    """A package of the team's own, `teampkg`, on sys.path; its modules forgotten afterwards."""
-    package = tmp_path / "teampkg"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield package
-    _forget_modules("teampkg")
-
-
-@pytest.fixture
-def views_file(monkeypatch):
-    """Write a module into webapp/views/ (as a team would); removed, and forgotten, afterwards."""
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # leave no .pyc behind either
-    written = []
-
-    def write(name, source):
-        path = VIEWS_DIR / f"{name}.py"
-        assert not path.exists(), f"{path} is not the test's to overwrite"
-        path.write_text(source)
-        written.append((path, f"webapp.views.{name}"))
-        importlib.invalidate_caches()
-        return path
-
-    yield write
-    for path, module in written:
-        path.unlink(missing_ok=True)
-        sys.modules.pop(module, None)
-    importlib.invalidate_caches()
 
 
 def test_a_file_dropped_into_webapp_views_is_served(views_file, make_app):
@@ -171,7 +129,7 @@ def test_a_views_module_that_fails_to_import_names_itself(views_file, make_app):
 def test_blueprints_setting_serves_views_of_another_package(team_package, make_app):
     (team_package / "reports.py").write_text(GREETING.format(name="reports"))
     (team_package / "stock.py").write_text(GREETING.format(name="stock"))
-    app = make_app(BLUEPRINTS="teampkg.reports:bp, teampkg.stock:bp")
+    app = make_app(BLUEPRINTS="myteam.reports:bp, myteam.stock:bp")
     client = app.test_client()
     assert client.get("/reports/hello").json == {"hello": "reports"}
     assert client.get("/stock/hello").json == {"hello": "stock"}
@@ -193,15 +151,15 @@ def test_create_app_takes_blueprint_objects(make_app):
             "BLUEPRINTS entry 'nosuch_team.reports:bp' does not import: "
             "ModuleNotFoundError: No module named 'nosuch_team'",
         ),
-        ("teampkg.reports:nope", "BLUEPRINTS entry 'teampkg.reports:nope': no Blueprint 'nope'"),
+        ("myteam.reports:nope", "BLUEPRINTS entry 'myteam.reports:nope': no Blueprint 'nope'"),
         (
-            "teampkg.reports:hello",
-            "BLUEPRINTS entry 'teampkg.reports:hello' is a function, not a Blueprint",
+            "myteam.reports:hello",
+            "BLUEPRINTS entry 'myteam.reports:hello' is a function, not a Blueprint",
         ),
         (
-            "teampkg.reports",
-            "BLUEPRINTS='teampkg.reports' must list module:attribute entries "
-            "(myteam.reports:bp), not 'teampkg.reports'",
+            "myteam.reports",
+            "BLUEPRINTS='myteam.reports' must list module:attribute entries "
+            "(myteam.reports:bp), not 'myteam.reports'",
         ),
     ],
 )
@@ -215,9 +173,9 @@ def test_a_bad_blueprints_entry_stops_startup_with_one_line(team_package, make_a
 def test_a_blueprint_name_already_taken_stops_startup(team_package, make_app):
     (team_package / "api.py").write_text(GREETING.format(name="api"))
     with pytest.raises(ConfigError) as raised:
-        make_app(BLUEPRINTS="teampkg.api:bp")
+        make_app(BLUEPRINTS="myteam.api:bp")
     assert str(raised.value).startswith(
-        "team view blueprint 'api' of teampkg.api cannot be registered: The name 'api' is already"
+        "team view blueprint 'api' of myteam.api cannot be registered: The name 'api' is already"
     )
 
 
