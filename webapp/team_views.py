@@ -25,6 +25,8 @@ from types import ModuleType
 
 from flask import Blueprint, Flask
 
+from db.engine import first_line
+
 from .config import ConfigError
 
 log = logging.getLogger("webapp")
@@ -94,7 +96,7 @@ def _import(module_name: str, what: str) -> ModuleType:
         return importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - whatever a team's module raises, startup stops here
         raise TeamViewError(
-            f"{what} does not import: {type(exc).__name__}: {exc}{_where(exc)}"
+            f"{what} does not import: {type(exc).__name__}: {first_line(exc)}{_where(exc)}"
         ) from exc
 
 
