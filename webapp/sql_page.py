@@ -14,6 +14,7 @@ its rows stream until the cap: a huge result is never held whole.
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -136,8 +137,8 @@ def run(statement: str, cap: int) -> Answer:
                 log.error("SQL page refused a query: %s", breach)
                 raise ApiError(
                     403,
-                    "the SQL page refuses to run queries: a role it can act as could read "
-                    "something hidden",
+                    "the SQL page refuses to run queries: a role it can act as could reach "
+                    "hidden data or the server's files",
                     code="42501",
                     hint="the server log says which role and what",
                 )
@@ -152,10 +153,13 @@ def fetch(connection: psycopg.Connection, statement: str, cap: int) -> Answer:
     cursor = connection.cursor()
     rows: list[tuple] = []
     try:
-        for row in cursor.stream(statement):  # the extended protocol: one statement, never two
-            rows.append(row)
-            if len(rows) > cap:
-                break
+        # The extended protocol: one statement, never two. Closing the stream early cancels
+        # the statement on the server.
+        with closing(cursor.stream(statement)) as stream:
+            for row in stream:
+                rows.append(row)
+                if len(rows) > cap:
+                    break
     except psycopg.ProgrammingError as exc:
         if exc.sqlstate is None and connection.info.transaction_status in _DONE:
             return Answer([], no_rows=True)  # it ran and has no rows to give (SET, COMMIT)
