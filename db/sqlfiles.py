@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .engine import first_line
+from .reload import RELOAD_PAYLOAD
 
 LEDGER_SCHEMA = "pgfront"
 LEDGER_TABLE = "applied_sql_files"
@@ -91,24 +94,31 @@ def read_sql_dir(directory: Path) -> list[SqlFile]:
 
 
 def apply_sql_dir(
-    engine: Engine, directory: Path, log: Callable[[str], None] = lambda line: None
+    engine: Engine,
+    directory: Path,
+    log: Callable[[str], None] = lambda line: None,
+    *,
+    reload_channel: str | None = None,
+    progress_every: float = 5.0,
 ) -> list[str]:
     """Apply the files not yet in the ledger, each in its own transaction; return their names.
 
-    Raises SqlFileChanged, before applying anything, when an applied file was edited since,
+    Raises SqlFileChanged, before applying anything, when applied files were edited since,
     and SqlFileFailed for a file that fails (that file and the ones after it are not applied).
+    Each file is announced before it runs and timed after, with a "still running" line every
+    progress_every seconds. When files were applied and reload_channel is given, running
+    apps listening on it are told to reload.
     """
     files = read_sql_dir(directory)
     for sql_file in files:
         _refuse_transaction_control(sql_file)
-    applied_names = []
+    applied_names: list[str] = []
     with engine.connect() as conn:
         _take_lock(conn)
         try:
-            with conn.begin():
-                conn.exec_driver_sql(_LEDGER_DDL)
             ledger = _read_ledger(conn)
             _refuse_changed(files, ledger)
+            _note_unknown(files, ledger, directory, log)
             last_applied = max(ledger, default="")
             for sql_file in files:
                 if sql_file.name in ledger:
@@ -118,12 +128,42 @@ def apply_sql_dir(
                         f"note: {sql_file.name} sorts before {last_applied}, which is already "
                         "applied; it is applied now, after it"
                     )
-                _apply_one(conn, sql_file)
+                log(f"applying {sql_file.name} ...")
+                with _still_running(sql_file.name, log, progress_every):
+                    seconds = _apply_one(conn, sql_file, log)
                 applied_names.append(sql_file.name)
-                log(f"applied {sql_file.name}")
+                log(f"applied {sql_file.name} in {seconds:.2f} s")
         finally:
+            if applied_names and reload_channel:
+                _notify_reload(conn, reload_channel)
             _release_lock(conn)
     return applied_names
+
+
+@contextmanager
+def _still_running(name: str, log: Callable[[str], None], every: float) -> Iterator[None]:
+    """While the block runs, log "still running: <name> (<n> s)" every `every` seconds."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(every):
+            log(f"still running: {name} ({time.monotonic() - started:.0f} s)")
+
+    ticker = threading.Thread(target=tick, name="pgfront-sql-progress", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+
+
+def _notify_reload(conn: sa.Connection, channel: str) -> None:
+    """Tell the apps listening on channel to reload their catalog (as the DDL event trigger does)."""
+    conn.rollback()  # a failed file leaves nothing to keep; the files before it are committed
+    conn.execute(sa.select(sa.func.pg_notify(channel, RELOAD_PAYLOAD)))
+    conn.commit()
 
 
 def _take_lock(conn: sa.Connection, wait_seconds: float = 60.0) -> None:
@@ -167,7 +207,12 @@ def _refuse_transaction_control(sql_file: SqlFile) -> None:
 
 
 def _read_ledger(conn: sa.Connection) -> dict[str, tuple[str, object]]:
-    """filename -> (sha256, applied_at) for every applied file."""
+    """filename -> (sha256, applied_at) for every applied file; creates the ledger if missing."""
+    # Only when missing: its DDL would fire the reload event trigger on every run.
+    exists = conn.scalar(sa.select(sa.func.to_regclass(f"{LEDGER_SCHEMA}.{LEDGER_TABLE}")))
+    if exists is None:
+        conn.exec_driver_sql(_LEDGER_DDL)
+        conn.commit()
     rows = conn.execute(sa.select(_ledger.c.filename, _ledger.c.sha256, _ledger.c.applied_at))
     ledger = {row.filename: (row.sha256, row.applied_at) for row in rows}
     conn.rollback()
@@ -175,43 +220,80 @@ def _read_ledger(conn: sa.Connection) -> dict[str, tuple[str, object]]:
 
 
 def _refuse_changed(files: list[SqlFile], ledger: dict[str, tuple[str, object]]) -> None:
-    """Raise SqlFileChanged for the first applied file whose checksum differs."""
-    for sql_file in files:
-        if sql_file.name in ledger and ledger[sql_file.name][0] != sql_file.sha256:
-            recorded, applied_at = ledger[sql_file.name]
-            raise SqlFileChanged(
-                f"{sql_file.name} was applied on {applied_at:%Y-%m-%d %H:%M} with checksum "
-                f"{recorded[:12]}, but the file now has checksum {sql_file.sha256[:12]}. "
-                "Applied files must not change: put the change in a new numbered file."
-            )
+    """Raise SqlFileChanged naming every applied file whose checksum differs (comments count too)."""
+    changed = [f for f in files if f.name in ledger and ledger[f.name][0] != f.sha256]
+    if not changed:
+        return
+    advice = "Applied files must not change: put the change in a new numbered file."
+    if len(changed) == 1:
+        (sql_file,) = changed
+        recorded, applied_at = ledger[sql_file.name]
+        raise SqlFileChanged(
+            f"{sql_file.name} was applied on {applied_at:%Y-%m-%d %H:%M} with checksum "
+            f"{recorded[:12]}, but the file now has checksum {sql_file.sha256[:12]}. {advice}"
+        )
+    listed = ", ".join(f"{f.name} (applied on {ledger[f.name][1]:%Y-%m-%d %H:%M})" for f in changed)
+    raise SqlFileChanged(f"{len(changed)} applied files have changed since: {listed}. {advice}")
 
 
-def _apply_one(conn: sa.Connection, sql_file: SqlFile) -> None:
-    """Run one file and record it in the ledger, in one transaction; reset what it SET after."""
+def _note_unknown(
+    files: list[SqlFile],
+    ledger: dict[str, tuple[str, object]],
+    directory: Path,
+    log: Callable[[str], None],
+) -> None:
+    """Say so when the database has applied files the folder does not have (another SQL_DIR?)."""
+    unknown = sorted(set(ledger) - {sql_file.name for sql_file in files})
+    if unknown:
+        log(
+            f"note: the database has applied files that {directory} does not have "
+            f"({', '.join(unknown)}): was it set up from another SQL_DIR?"
+        )
+
+
+def _apply_one(conn: sa.Connection, sql_file: SqlFile, log: Callable[[str], None]) -> float:
+    """Run one file and record it in the ledger, in one transaction; its duration in seconds."""
     started = time.perf_counter()
     driver = conn.connection.driver_connection
-    with conn.begin():
-        # The raw psycopg connection runs a multi-statement script as the DBA wrote it;
-        # with no parameters, nothing in the file is taken for a placeholder.
-        try:
-            driver.execute(sql_file.text)
-        except psycopg.Error as exc:
-            raise SqlFileFailed(
-                f"{sql_file.name} failed and was rolled back: {first_line(exc)}"
-            ) from exc
-        if driver.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
-            raise SqlFileFailed(f"{sql_file.name} ended its transaction itself; check it by hand")
-        # The file may have changed role: record it as the user that applies.
-        conn.exec_driver_sql("RESET SESSION AUTHORIZATION")
-        conn.exec_driver_sql("RESET ROLE")
-        conn.execute(
-            _ledger.insert().values(
-                filename=sql_file.name,
-                sha256=sql_file.sha256,
-                duration_ms=int((time.perf_counter() - started) * 1000),
-            )
-        )
+
+    def show_notice(notice: psycopg.errors.Diagnostic) -> None:
+        # A file's RAISE NOTICE is meant for the DBA (the init folder's trigger file uses one).
+        log(f"{sql_file.name}: {notice.severity}: {notice.message_primary}")
+
+    driver.add_notice_handler(show_notice)
+    try:
+        with conn.begin():
+            _run_and_record(conn, driver, sql_file, started)
+    finally:
+        driver.remove_notice_handler(show_notice)
     # A SET in one file (search_path, say) must not change what the next file does.
     conn.exec_driver_sql("RESET ALL")
     conn.exec_driver_sql("SET statement_timeout = 0")
     conn.commit()
+    return time.perf_counter() - started
+
+
+def _run_and_record(
+    conn: sa.Connection, driver: psycopg.Connection, sql_file: SqlFile, started: float
+) -> None:
+    """Inside the file's transaction: run it, then record it in the ledger."""
+    # The raw psycopg connection runs a multi-statement script as the DBA wrote it;
+    # with no parameters, nothing in the file is taken for a placeholder.
+    try:
+        driver.execute(sql_file.text)
+    except psycopg.Error as exc:
+        raise SqlFileFailed(
+            f"{sql_file.name} failed and was rolled back: {first_line(exc)}"
+        ) from exc
+    if driver.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+        raise SqlFileFailed(f"{sql_file.name} ended its transaction itself; check it by hand")
+    # The file may have changed role: record it as the user that applies.
+    conn.exec_driver_sql("RESET SESSION AUTHORIZATION")
+    conn.exec_driver_sql("RESET ROLE")
+    conn.execute(
+        _ledger.insert().values(
+            filename=sql_file.name,
+            sha256=sql_file.sha256,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+        )
+    )
