@@ -257,8 +257,10 @@ def _apply_one(conn: sa.Connection, sql_file: SqlFile, log: Callable[[str], None
     driver = conn.connection.driver_connection
 
     def show_notice(notice: psycopg.errors.Diagnostic) -> None:
-        # A file's RAISE NOTICE is meant for the DBA (the init folder's trigger file uses one).
-        log(f"{sql_file.name}: {notice.severity}: {notice.message_primary}")
+        # A warning is for the DBA (the init folder's trigger file raises one without a
+        # superuser); notices such as "already exists, skipping" are not worth a line.
+        if notice.severity_nonlocalized == "WARNING":
+            log(f"{sql_file.name}: WARNING: {notice.message_primary}")
 
     driver.add_notice_handler(show_notice)
     try:
@@ -297,3 +299,68 @@ def _run_and_record(
             duration_ms=int((time.perf_counter() - started) * 1000),
         )
     )
+
+
+# `python run.py init`: the first files of a team's own folder.
+_FIRST_TABLE = """\
+-- 001_first_table.sql: your first table. Uncomment the example and adapt it, or write your own.
+-- Files are applied once each, in name order, each in one transaction: by the embedded
+-- default when it starts, and by `python run.py apply-sql` (also while the app runs).
+-- Write this file before the first start: once applied, a file must never change, not
+-- even a comment. Later changes go in new numbered files: 003_..., 004_...
+--
+-- CREATE TABLE notes (
+--     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+--     title      text NOT NULL,
+--     body       text,
+--     created_at timestamptz NOT NULL DEFAULT now()
+-- );
+-- COMMENT ON TABLE notes IS 'Shown on the table''s page.';
+"""
+
+_RELOAD_ON_DDL = """\
+-- 002_reload_on_ddl.sql: running apps reload their catalog after any DDL.
+-- An event trigger sends NOTIFY {channel}, 'reload schema' ({channel}: the apps' RELOAD_CHANNEL).
+-- Creating an event trigger needs a superuser. Without one this file only says so, and the
+-- apps still reload: apply-sql sends the NOTIFY itself after applying files; after DDL of
+-- your own (in psql), send it yourself, `kill -HUP <pid>` the app, or POST /admin/reload
+-- with ADMIN_TOKEN.
+
+CREATE SCHEMA IF NOT EXISTS pgfront;
+
+CREATE OR REPLACE FUNCTION pgfront.notify_schema_change() RETURNS event_trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{channel}', 'reload schema');
+END;
+$$;
+
+DO $$
+BEGIN
+    CREATE EVENT TRIGGER pgfront_reload_on_ddl ON ddl_command_end
+        EXECUTE FUNCTION pgfront.notify_schema_change();
+    CREATE EVENT TRIGGER pgfront_reload_on_drop ON sql_drop
+        EXECUTE FUNCTION pgfront.notify_schema_change();
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'not a superuser, so no reload on DDL: after DDL by hand, run NOTIFY {channel}, ''reload schema'' (apply-sql sends it itself)';
+END;
+$$;
+"""
+
+
+def init_sql_dir(directory: Path, reload_channel: str = "pgfront") -> list[Path]:
+    """Write a new folder's first files (an example table, the reload trigger); never overwrite."""
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise FileExistsError(
+            f"{directory} is not empty; init writes only into a new or empty folder"
+        )
+    channel = reload_channel.replace("'", "''")
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (
+        ("001_first_table.sql", _FIRST_TABLE),
+        ("002_reload_on_ddl.sql", _RELOAD_ON_DDL.format(channel=channel)),
+    ):
+        (directory / name).write_text(text)
+        written.append(directory / name)
+    return written
