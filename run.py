@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="serve with waitress (the default)")
     commands.add_parser(
         "apply-sql",
-        help="apply new sql/ files (also while the app runs: it reloads)",
+        help="apply new sql/ files; a running app reloads",
     )
     commands.add_parser(
         "psql",

@@ -158,7 +158,10 @@ class EmbeddedPostgres:
             ).fetchone()
             if exists:
                 return False
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                return False  # a command attached to a server being set up made it first
             return True
 
     def attach(self) -> None:

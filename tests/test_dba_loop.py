@@ -130,7 +130,7 @@ def test_the_readme_loop_adds_a_served_table_without_a_restart(running_app, even
     applied = _run_py(shlex.split(commands[0])[2:], running_app.env)
     assert applied.returncode == 0, applied.stderr
     assert f"applied {name} in " in applied.stdout
-    assert f"the app running as process {running_app.process.pid}" in applied.stdout
+    assert f"PostgreSQL that process {running_app.process.pid} runs" in applied.stdout
 
     path = commands[1].split("http://127.0.0.1:8000/")[1]
     assert eventually(lambda: _status(base + path)[0] == 200)

@@ -133,8 +133,8 @@ def apply_sql(settings: Settings) -> int:
     url, embedded = dba_url(settings)
     if embedded is not None and embedded.owner_pid is not None:
         print(
-            f"applying to the embedded PostgreSQL of the app running as process "
-            f"{embedded.owner_pid} (port {embedded.port})",
+            f"applying to the embedded PostgreSQL that process {embedded.owner_pid} runs "
+            f"(port {embedded.port})",
             flush=True,
         )
     engine = make_engine(url, engine_options(settings))

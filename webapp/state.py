@@ -174,7 +174,10 @@ def open_database(
                 raise
             raise DatabaseUnreachable(f"DATABASES {name}: {exc}") from exc
         if sql_dir is not None:
-            applied = apply_sql_dir(engine, sql_dir, log=log.info)
+            # A command using a running app's server tells that app when it applies files.
+            applied = apply_sql_dir(
+                engine, sql_dir, log=log.info, reload_channel=settings.reload_channel
+            )
             if applied:
                 log.info("embedded database: applied %d sql/ file(s)", len(applied))
         require_schemas(engine, schemas, "DB_SCHEMAS" if primary else f"DATABASES {name}")
@@ -248,8 +251,8 @@ def start_embedded(settings: Settings) -> EmbeddedPostgres:
     except OSError as exc:
         raise ConfigError(f"DATA_DIR={settings.data_dir}: {exc.strerror or exc}") from None
     if embedded.owner_pid is not None:
-        log.info(
-            "using the embedded PostgreSQL of the app running as process %d (port %d)",
+        log.debug(
+            "using the embedded PostgreSQL that process %d runs (port %d)",
             embedded.owner_pid,
             embedded.port,
         )
