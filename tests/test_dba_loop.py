@@ -152,7 +152,7 @@ def test_shell_and_flask_commands_reach_the_running_app(running_app):
         timeout=120,
     )
     assert routes.returncode == 0, routes.stderr
-    assert "/api/<path:name>" in routes.stdout or "/api/" in routes.stdout
+    assert "/ready" in routes.stdout
     shell = _run_py(["shell"], running_app.env, stdin="print('branches:', len(branches.c))\n")
     assert shell.returncode == 0, shell.stderr
     assert "branches:" in shell.stdout and "Traceback" not in shell.stderr
