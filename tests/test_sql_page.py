@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import shlex
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,13 +19,13 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from db.engine import DatabaseUnreachable
-from db.session import Session
 from webapp.config import ConfigError
 
 ADMIN = "an-admin-token-for-the-sql-page"
 SECRET = "a-test-secret-of-at-least-32-bytes!!"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+README = (PROJECT_DIR / "README.md").read_text()
 
 
 def _token(role: str) -> dict:
@@ -495,26 +499,30 @@ def test_a_hidden_column_stays_unreadable_beside_granted_ones(make_app, pg_serve
 # -- the README's steps, as written --------------------------------------------------------
 
 
-def test_readme_steps_run_a_query(make_app, pg_server):
+def test_readme_steps_run_a_query(make_app, pg_server, database_url):
     block = README[README.index("## The SQL page") :]
-    block = re.search(r"```sh\n(.*?)```", block, flags=re.S).group(1)
-    shell_line = re.search(r"<<'EOF'\n(.*?)\nEOF", block, flags=re.S).group(1)
-    serve_line = next(line for line in block.splitlines() if line.startswith("SQL_PAGE=true"))
+    block = re.search(r"```sh\n(.*?)```", block, flags=re.S).group(1).splitlines()
+    *commands, serve_line, curl_line = block  # apply-sql, psql -c ...
     settings = dict(word.split("=", 1) for word in serve_line.split() if "=" in word)
-    header, url = re.search(r"curl -H '([^']+)' '([^']+)'", block).groups()
+    header, url = re.search(r"curl -H '([^']+)' '([^']+)'", curl_line).groups()
     name, value = header.split(": ", 1)
-    _admin_run(pg_server, None, f"DROP ROLE IF EXISTS {settings['SQL_PAGE_USER']}")
+    env = {k: v for k, v in os.environ.items() if k != "DB_SCHEMAS"}
+    env["DATABASE_URL"] = database_url.render_as_string(hide_password=False)
+    drop = f"DROP ROLE IF EXISTS {settings['SQL_PAGE_USER']}"
+    _admin_run(pg_server, None, drop)
     try:
-        shell_app = make_app()
-        with shell_app.app_context():  # what `run.py shell` gives: Session, sa
-            exec(shell_line, {"Session": Session, "sa": sa})
+        for line in commands:
+            command = [sys.executable, *shlex.split(line)[1:]]  # .venv/bin/python run.py ...
+            done = subprocess.run(
+                command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120
+            )
+            assert done.returncode == 0, done.stderr
         app = make_app(**settings)
-        response = app.test_client().get(
-            url.removeprefix("http://127.0.0.1:8000"), headers={name: value}
-        )
+        path = url.removeprefix("http://127.0.0.1:8000")
+        response = app.test_client().get(path, headers={name: value})
         assert response.status_code == 200, response.text
         lines = response.text.splitlines()
         counts = [int(line.split(",")[1]) for line in lines[1:]]
         assert lines[0] == "genre,count" and counts and counts == sorted(counts, reverse=True)
     finally:
-        _admin_run(pg_server, None, f"DROP ROLE IF EXISTS {settings['SQL_PAGE_USER']}")
+        _admin_run(pg_server, None, drop)
