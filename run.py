@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 
@@ -11,6 +10,7 @@ from db.embedded import EmbeddedError, exit_on_sigterm
 from db.engine import DatabaseUnreachable
 from db.sqlfiles import SqlFileChanged, SqlFileFailed
 from webapp.config import ConfigError, describe_settings, load_settings
+from webapp.observability import configure_logging
 
 # Failures a user can fix; they get one line on stderr and exit status 2.
 USER_ERRORS = (
@@ -80,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings(config)
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(settings.log_level)
         if args.command == "apply-sql":
             return commands.apply_sql(settings)
         if args.command == "token":

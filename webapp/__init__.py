@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,11 +31,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         recording,
         rows,
         security,
+        serving,
         structure,
         team,
     )
 
     settings = load_settings(config)
+    observability.configure_logging(settings.log_level)  # under waitress-serve, say
+    serving.check_waitress_serve(settings, sys.argv)
     app = Flask(__name__)
     app.config.update(settings.extra)
     auth.check_keys(settings)  # a bad key fails before anything connects

@@ -15,11 +15,13 @@ from db.engine import first_line
 
 from .encoding import json_response
 from .grammar import GrammarError
+from .observability import printable, traceback_text
 from .state import current_database
 
 log = logging.getLogger("webapp.errors")
 
 RETRY_AFTER_SECONDS = 2
+_TRACEBACK_SITES = 256  # distinct places whose first unexpected error is logged with its traceback
 _DATABASE_PREFIX = re.compile(r"^/db/[^/]+(?=/)")  # /db/<name>/api answers JSON as /api does
 
 # SQLSTATE (exact, then by two-character class) -> HTTP status, after PostgREST's table.
@@ -115,7 +117,7 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
         # The driver refused a value before sending it (a NUL character, an unloadable value).
         return ApiError(400, f"invalid value: {first_line(exc.orig)}", code="22000")
     if sqlstate is None:  # a driver-side failure (e.g. a value it cannot adapt): our bug
-        log.error("driver error without SQLSTATE: %s", exc.orig)
+        log.error("driver error without SQLSTATE: %s", printable(exc.orig))
         return ApiError(500, "internal server error", code="PGRST000")
     diag = orig.diag
     status = status_for_sqlstate(sqlstate)
@@ -207,13 +209,13 @@ def register_error_handlers(app: Flask) -> None:
             current_database().reloader.request_reload(f"{api_error.code} from the database")
             api_error.hint = "the schema changed; it is being reloaded, try again in a moment"
         if api_error.status >= 500:
-            log.warning("database error %s: %s", api_error.code, api_error.message)
+            log.warning("database error %s: %s", api_error.code, printable(api_error.message))
         return render_error(api_error)
 
     @app.errorhandler(sa.exc.StatementError)
     def handle_statement_error(error: sa.exc.StatementError):
         # SQLAlchemy could not turn a value into a parameter: the value did not fit its column.
-        log.info("value refused before reaching the database: %s", error.orig)
+        log.info("value refused before reaching the database: %s", printable(error.orig))
         return render_error(ApiError(400, f"invalid value: {first_line(error.orig)}", code="22000"))
 
     @app.errorhandler(sa.exc.TimeoutError)
@@ -224,7 +226,28 @@ def register_error_handlers(app: Flask) -> None:
             metrics.pool_timeout()
         return render_error(unavailable("all database connections are busy", code="PGRST003"))
 
+    logged_sites: set[tuple[str, str, int]] = set()
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # Our bug: its traceback once per place it is raised, then one line each time, so a
+        # client repeating the request that finds it cannot fill the log.
+        where = f"{request.method} {printable(request.path)}"
+        summary = f"{type(error).__qualname__}: {printable(error)}"
+        site = _raised_at(error)
+        if site in logged_sites or len(logged_sites) >= _TRACEBACK_SITES:
+            log.error("unhandled error on %s: %s (traceback logged before)", where, summary)
+        else:
+            logged_sites.add(site)
+            log.error("unhandled error on %s: %s\n%s", where, summary, traceback_text(error))
         return render_error(ApiError(500, "internal server error", code="PGRST000"))
+
+
+def _raised_at(error: BaseException) -> tuple[str, str, int]:
+    """The exception's type and the file and line it was raised at."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is None:
+        return (type(error).__qualname__, "", 0)
+    return (type(error).__qualname__, frame.tb_frame.f_code.co_filename, frame.tb_lineno)

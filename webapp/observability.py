@@ -1,4 +1,8 @@
-"""Request ids, one log line per request, Server-Timing with database time, and /metrics."""
+"""Request ids, one log line per request, Server-Timing with database time, and /metrics.
+
+Request text in a log line goes through printable(): a percent-encoded CR/LF in a path
+cannot write a line of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 import re
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -18,8 +23,37 @@ from .state import app_state
 log = logging.getLogger("webapp.requests")
 bp = Blueprint("metrics", __name__)
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# C0 and C1 controls and the Unicode line and paragraph separators: anything that may break a line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at LOG_LEVEL in pgfront's format, unless the host has configured logging."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format=LOG_FORMAT)
+
+
+def printable(text: object) -> str:
+    """Text for a log line, its control characters escaped (CR as \\r, ESC as \\x1b)."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), str(text))
+
+
+def traceback_text(error: BaseException) -> str:
+    """A traceback, from the exception that started it to the last, with each message escaped."""
+    chain: list[BaseException] = []
+    while error is not None and not any(error is seen for seen in chain):
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    parts = [
+        "Traceback (most recent call last):\n"
+        + "".join(traceback.format_tb(each.__traceback__))
+        + f"{type(each).__qualname__}: {printable(each)}"
+        for each in reversed(chain)
+    ]
+    return "\nwhich led to:\n".join(parts)
 
 
 class Metrics:
@@ -83,7 +117,7 @@ def install(app: Flask, engines: Iterable[sa.Engine]) -> None:
                 "%s %s %s %d %.1fms db=%.1fms",
                 g.get("request_id", "-"),
                 request.method,
-                request.full_path.rstrip("?"),
+                printable(request.full_path.rstrip("?")),
                 response.status_code,
                 seconds * 1000,
                 db_ms,
