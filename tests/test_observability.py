@@ -1,7 +1,13 @@
 """Request ids, the request log line, Server-Timing and /metrics."""
 
+import http.client
 import logging
 import re
+import threading
+import urllib.request
+
+import pytest
+from waitress import create_server, wasyncore
 
 
 def test_request_id_is_kept_or_made(client):
@@ -84,3 +90,49 @@ def test_an_unexpected_error_logs_its_traceback_once(make_app, caplog):
     assert len(lines) == 2, caplog.text  # the error, compact, and the request line
     assert "Traceback" not in caplog.text
     assert "RuntimeError: boom\\r\\n2026-01-01" in lines[0]
+
+
+def test_waitress_lines_are_escaped_and_compact(make_app, caplog):
+    """A response that breaks while streaming: waitress's line escaped, its traceback once."""
+    app = make_app()
+
+    @app.get("/stream/<name>")
+    def stream(name):
+        def chunks():
+            yield b"first\n"
+            raise RuntimeError(f"the stream of {name} broke")
+
+        return app.response_class(chunks(), mimetype="text/plain")
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            wasyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    serving = threading.Thread(target=serve)
+    serving.start()
+    url = f"http://127.0.0.1:{server.effective_port}/stream/x%0d%0aforged"
+    try:
+        with caplog.at_level(logging.INFO):
+            _read_broken(url)
+        assert caplog.text.count("Traceback") == 1
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            _read_broken(url)
+    finally:
+        stop.set()
+        serving.join()
+        server.task_dispatcher.shutdown(timeout=1)
+        wasyncore.close_all(server._map)
+    lines = caplog.text.splitlines()
+    assert len(lines) == 2, caplog.text  # the request line and waitress's, compact
+    assert "Exception while serving /stream/x\\r\\nforged: RuntimeError: the stream of" in lines[1]
+    assert not [line for line in lines if line.startswith("forged")]
+
+
+def _read_broken(url):
+    """GET a response that the server cuts short."""
+    with pytest.raises(http.client.IncompleteRead), urllib.request.urlopen(url, timeout=10) as r:
+        r.read()

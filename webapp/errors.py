@@ -15,13 +15,12 @@ from db.engine import first_line
 
 from .encoding import json_response
 from .grammar import GrammarError
-from .observability import printable, traceback_text
+from .observability import Tracebacks, printable
 from .state import current_database
 
 log = logging.getLogger("webapp.errors")
 
 RETRY_AFTER_SECONDS = 2
-_TRACEBACK_SITES = 256  # distinct places whose first unexpected error is logged with its traceback
 _DATABASE_PREFIX = re.compile(r"^/db/[^/]+(?=/)")  # /db/<name>/api answers JSON as /api does
 
 # SQLSTATE (exact, then by two-character class) -> HTTP status, after PostgREST's table.
@@ -226,28 +225,10 @@ def register_error_handlers(app: Flask) -> None:
             metrics.pool_timeout()
         return render_error(unavailable("all database connections are busy", code="PGRST003"))
 
-    logged_sites: set[tuple[str, str, int]] = set()
+    tracebacks = Tracebacks()
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        # Our bug: its traceback once per place it is raised, then one line each time, so a
-        # client repeating the request that finds it cannot fill the log.
         where = f"{request.method} {printable(request.path)}"
-        summary = f"{type(error).__qualname__}: {printable(error)}"
-        site = _raised_at(error)
-        if site in logged_sites or len(logged_sites) >= _TRACEBACK_SITES:
-            log.error("unhandled error on %s: %s (traceback logged before)", where, summary)
-        else:
-            logged_sites.add(site)
-            log.error("unhandled error on %s: %s\n%s", where, summary, traceback_text(error))
+        log.error("unhandled error on %s: %s", where, tracebacks.describe(error))
         return render_error(ApiError(500, "internal server error", code="PGRST000"))
-
-
-def _raised_at(error: BaseException) -> tuple[str, str, int]:
-    """The exception's type and the file and line it was raised at."""
-    frame = error.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    if frame is None:
-        return (type(error).__qualname__, "", 0)
-    return (type(error).__qualname__, frame.tb_frame.f_code.co_filename, frame.tb_lineno)

@@ -56,6 +56,59 @@ def traceback_text(error: BaseException) -> str:
     return "\nwhich led to:\n".join(parts)
 
 
+class Tracebacks:
+    """Describes exceptions for the log: with the traceback the first time one is raised at a
+    place, in one line after, so a client repeating a request that finds a bug cannot fill the log.
+    """
+
+    def __init__(self, places: int = 256):
+        self._places = places
+        self._seen: set[tuple[str, str, int]] = set()
+        self._lock = threading.Lock()
+
+    def describe(self, error: BaseException) -> str:
+        """ "Type: message", then the traceback or "(traceback logged before)"."""
+        summary = f"{type(error).__qualname__}: {printable(error)}"
+        place = _raised_at(error)
+        with self._lock:
+            first = place not in self._seen and len(self._seen) < self._places
+            if first:
+                self._seen.add(place)
+        return (
+            f"{summary}\n{traceback_text(error)}"
+            if first
+            else f"{summary} (traceback logged before)"
+        )
+
+
+def _raised_at(error: BaseException) -> tuple[str, str, int]:
+    """The exception's type and the file and line it was raised at."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is None:
+        return (type(error).__qualname__, "", 0)
+    return (type(error).__qualname__, frame.tb_frame.f_code.co_filename, frame.tb_lineno)
+
+
+class WaitressLines(logging.Filter):
+    """waitress's own lines name a request's path as sent ("Exception while serving /..."):
+    escape them, and describe an exception as our handlers do (one traceback per place)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracebacks = Tracebacks()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drop it."""
+        message = printable(record.getMessage())
+        if record.exc_info and record.exc_info[1] is not None:
+            message = f"{message}: {self.tracebacks.describe(record.exc_info[1])}"
+            record.exc_info, record.exc_text = None, None
+        record.msg, record.args = message, ()
+        return True
+
+
 class Metrics:
     """Counters and a latency histogram, kept per app, read by /metrics."""
 
@@ -86,6 +139,9 @@ class Metrics:
 def install(app: Flask, engines: Iterable[sa.Engine]) -> None:
     """Hook request timing and the database timing of every engine into the app."""
     app.extensions["pgfront.metrics"] = Metrics()
+    waitress_log = logging.getLogger("waitress")
+    if not any(isinstance(each, WaitressLines) for each in waitress_log.filters):
+        waitress_log.addFilter(WaitressLines())
 
     def _db_start(conn, cursor, statement, parameters, context, executemany):
         conn.info["pgfront_started"] = time.perf_counter()
