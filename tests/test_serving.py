@@ -118,15 +118,16 @@ def test_slow_header_connections_do_not_starve_live(database_url):
 
 @pytest.mark.slow
 def test_connections_that_never_finish_their_headers_are_closed(database_url):
-    """Past HEADER_TIMEOUT the server closes a connection still trickling header lines."""
+    """Past HEADER_TIMEOUT the server closes a connection trickling header lines, or silent."""
     with serving(database_url, HEADER_TIMEOUT="1", CONNECTION_LIMIT="20") as port:
         slow = _slow_connections(port, 30)  # more than the server accepts at once
+        silent = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(5)]
         try:
             assert _live(port) == (200, {"status": "alive"})
-            open_ = set(slow)
+            open_ = {*slow, *silent}
             deadline = time.monotonic() + 30  # a bound, not a measure: it takes about a second
             while open_ and time.monotonic() < deadline:
-                for connection in list(open_):
+                for connection in open_.intersection(slow):
                     try:
                         connection.sendall(b"X-Slow: 1\r\n")
                     except OSError:  # a broken pipe or a reset: the server closed it
@@ -138,9 +139,9 @@ def test_connections_that_never_finish_their_headers_are_closed(database_url):
                         closed = True
                     if closed:
                         open_.discard(connection)
-            assert not open_, f"{len(open_)} of 30 slow connections are still open"
+            assert not open_, f"{len(open_)} of 35 slow or silent connections are still open"
         finally:
-            for connection in slow:
+            for connection in [*slow, *silent]:
                 connection.close()
 
 
