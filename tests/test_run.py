@@ -74,18 +74,29 @@ def test_serves_the_embedded_default_and_stops_cleanly(tmp_path, stop_signal):
 
 
 @pytest.mark.slow
-def test_the_readme_waitress_serve_form_logs_as_run_py_does(database_url):
-    """The README's waitress-serve line serves, logs startup and requests, and warns of nothing."""
+def test_the_readme_waitress_serve_form_logs_as_run_py_does(database_url, tmp_path):
+    """The README's waitress-serve line serves (team views too), logs startup and requests,
+    and warns of nothing."""
     readme = (PROJECT_DIR / "README.md").read_text()
     (command,) = re.findall(r"^waitress-serve .*$", readme, flags=re.M)
     assert "--listen=127.0.0.1:8000" in command and "--max-request-body-size=" in command
     args = shlex.split(command.replace("--listen=127.0.0.1:8000", "--listen=127.0.0.1:0"))
+    team = tmp_path / "myteam"  # team views of another package, named by BLUEPRINTS
+    team.mkdir()
+    (team / "__init__.py").write_text("")
+    (team / "hello.py").write_text(
+        "from flask import Blueprint\n"
+        "bp = Blueprint('hello', __name__)\n"
+        "bp.get('/hello')(lambda: {'hello': 'team'})\n"
+    )
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("waitress-serve")), *args[1:]],
         cwd=PROJECT_DIR,
         env=_env(
             DATABASE_URL=database_url.render_as_string(hide_password=False),
             DB_SCHEMAS="public,reporting",
+            PYTHONPATH=str(tmp_path),
+            BLUEPRINTS="myteam.hello:bp",
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -99,6 +110,8 @@ def test_the_readme_waitress_serve_form_logs_as_run_py_does(database_url):
         base = lines[-1].split("Serving on ")[1].strip().rstrip("/") + "/"
         status, _, body = _get(base + "api/branches?name=eq.Harbour")
         assert status == 200 and [row["name"] for row in json.loads(body)] == ["Harbour"]
+        assert json.loads(_get(base + "hello")[2]) == {"hello": "team"}
+        assert _get(base + "team/branches")[0] == 200  # and webapp/views/'s
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -127,6 +140,12 @@ def test_the_readme_waitress_serve_form_logs_as_run_py_does(database_url):
             [],
             {"LOG_LEVEL": "x"},
             "error: LOG_LEVEL='x' must be DEBUG, INFO, WARNING or ERROR, e.g. INFO\n",
+        ),
+        (
+            [],  # a team view is imported before anything starts or connects
+            {"BLUEPRINTS": "nosuch_team.reports:bp"},
+            "error: BLUEPRINTS entry 'nosuch_team.reports:bp' does not import: "
+            "ModuleNotFoundError: No module named 'nosuch_team'\n",
         ),
         (
             [],
