@@ -15,7 +15,8 @@ from db.engine import first_line
 
 from .encoding import json_response
 from .grammar import GrammarError
-from .state import current_database
+from .matviews import refresh_hint, unpopulated_refresh
+from .state import current_catalog, current_database
 
 log = logging.getLogger("webapp.errors")
 
@@ -206,6 +207,9 @@ def register_error_handlers(app: Flask) -> None:
             # The catalog said it exists, the database says not: the schema changed under us.
             current_database().reloader.request_reload(f"{api_error.code} from the database")
             api_error.hint = "the schema changed; it is being reloaded, try again in a moment"
+        refresh = unpopulated_refresh(error, current_catalog())
+        if refresh:  # PostgREST's status (500), and a hint naming the statement that fills it
+            api_error.hint = refresh_hint(refresh)
         if api_error.status >= 500:
             log.warning("database error %s: %s", api_error.code, api_error.message)
         return render_error(api_error)
