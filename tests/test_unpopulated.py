@@ -66,7 +66,11 @@ def test_the_row_page_is_a_client_error(shapes_client):
 
 
 def test_the_api_keeps_postgrests_status_with_a_hint_naming_the_refresh(shapes_client):
-    for headers in (PROFILE, {**PROFILE, "Prefer": "count=exact"}, {**PROFILE, "Accept": "text/csv"}):
+    for headers in (
+        PROFILE,
+        {**PROFILE, "Prefer": "count=exact"},
+        {**PROFILE, "Accept": "text/csv"},
+    ):
         response = shapes_client.get(API, headers=headers)
         assert response.status_code == 500  # PostgREST answers 55000 with a 500
         body = response.json
