@@ -11,6 +11,7 @@ from db.session import Session, enter_scope, leave_scope
 
 from .config import load_settings
 from .state import app_state, current_database, open_state
+from .wsgi import Request
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -36,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     settings = load_settings(config)
     app = Flask(__name__)
+    app.request_class = Request  # a query string of invalid UTF-8 is read, not a 500
     app.config.update(settings.extra)
     auth.check_keys(settings)  # a bad key fails before anything connects
     state = app.extensions["pgfront"] = open_state(settings)

@@ -109,19 +109,55 @@ def dumps(data: Any, indent: bool = False) -> bytes:
     try:
         return orjson.dumps(data, default=encode_value, option=option)
     except orjson.JSONEncodeError:
-        # jsonb may hold integers beyond 64 bits, which orjson does not encode itself.
-        return orjson.dumps(_big_ints_as_text(data), default=encode_value, option=option)
+        # jsonb may hold integers beyond 64 bits, or nest deeper than orjson goes (254 levels).
+        return _dumps_piecewise(data, option)
 
 
-def _big_ints_as_text(data: Any) -> Any:
-    """A copy of data with integers beyond 64 bits as exact JSON number fragments."""
-    if isinstance(data, dict):
-        return {key: _big_ints_as_text(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [_big_ints_as_text(value) for value in data]
-    if isinstance(data, int) and not isinstance(data, bool) and not -(2**63) <= data < 2**64:
-        return orjson.Fragment(str(data))
-    return data
+class _Piece(bytes):
+    """Punctuation on _dumps_piecewise's stack: written as it is."""
+
+
+def _dumps_piecewise(data: Any, option: int) -> bytes:
+    """The bytes orjson.dumps would give, built with a stack of containers instead of recursion.
+
+    Scalars are still orjson's (integers beyond 64 bits as their digits): only arrays and
+    objects are taken apart here, so no nesting is too deep and nothing else differs.
+    """
+    indent = bool(option & orjson.OPT_INDENT_2)
+    option &= ~orjson.OPT_INDENT_2
+    out: list[bytes] = []
+    stack: list[Any] = [(data, 0)]
+    while stack:
+        item = stack.pop()
+        if type(item) is _Piece:
+            out.append(item)
+            continue
+        value, depth = item
+        if isinstance(value, dict | list | tuple) and value:
+            stack.extend(reversed(_container_pieces(value, depth, indent, option)))
+        elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 63:
+            out.append(str(value).encode())
+        else:
+            out.append(orjson.dumps(value, default=encode_value, option=option))
+    return b"".join(out)
+
+
+def _container_pieces(value: Any, depth: int, indent: bool, option: int) -> list[Any]:
+    """A non-empty array or object as its punctuation and its (member, depth) pairs, in order."""
+    is_object = isinstance(value, dict)
+    newline = b"\n" + b"  " * (depth + 1) if indent else b""
+    pieces: list[Any] = [_Piece(b"{" if is_object else b"[")]
+    for i, member in enumerate(value.items() if is_object else value):
+        separator = (b"," if i else b"") + newline
+        if is_object:
+            # orjson's own text for the key, whatever its type (OPT_NON_STR_KEYS): '{"k":null}'.
+            key = orjson.dumps({member[0]: None}, default=encode_value, option=option)[1:-6]
+            separator += key + (b": " if indent else b":")
+            member = member[1]
+        pieces += [_Piece(separator), (member, depth + 1)]
+    closing = b"}" if is_object else b"]"
+    pieces.append(_Piece((b"\n" + b"  " * depth if indent else b"") + closing))
+    return pieces
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

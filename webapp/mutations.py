@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +26,12 @@ from .reads import ReadRequest
 
 # Below the driver's limit of 65,535 parameters per statement.
 MAX_BOUND_VALUES = 60_000
+# Levels a jsonb value may nest: jsonb parameters are encoded by orjson, which stops at 254,
+# and a response wraps each value in a few more (a list of rows, a row, embeds).
+MAX_JSON_DEPTH = 200
+MAX_ARRAY_DIMENSIONS = 6  # PostgreSQL's MAXDIM
+# A \ud800-\udfff escape, or a surrogate's own bytes (json.loads decodes with surrogatepass).
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def parse_body(raw: bytes) -> list[dict[str, Any]]:
@@ -33,12 +41,50 @@ def parse_body(raw: bytes) -> list[dict[str, Any]]:
     except (ValueError, RecursionError) as exc:
         reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiError(400, f"the body is not valid JSON: {reason}", code="PGRST102") from None
+    if _MAYBE_SURROGATE.search(raw) and any(_lone_surrogate(node) for node, _ in json_nodes(data)):
+        raise ApiError(
+            400,
+            "the body is not valid Unicode: it holds a lone surrogate"
+            " (a \\ud800-\\udfff escape without its pair)",
+            code="PGRST102",
+        )
     rows = data if isinstance(data, list) else [data]
     if not rows or not all(isinstance(row, dict) for row in rows):
         raise ApiError(
             400, "the body must be a JSON object or a non-empty array of objects", code="PGRST102"
         )
     return rows
+
+
+def json_nodes(value: Any) -> Iterator[tuple[Any, int]]:
+    """Every value, key and element of parsed JSON with its depth (0 at the top), no recursion."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        yield node, depth
+        if isinstance(node, dict):
+            stack.extend((key, depth + 1) for key in node)
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+
+
+def nests_deeper(value: Any, levels: int) -> bool:
+    """True when value has arrays or objects more than levels deep ([[1]] is 2 levels)."""
+    return any(
+        isinstance(node, dict | list) and depth >= levels for node, depth in json_nodes(value)
+    )
+
+
+def _lone_surrogate(node: Any) -> bool:
+    """True for a string no UTF-8 encoder takes."""
+    if not isinstance(node, str) or node.isascii():
+        return False
+    try:
+        node.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def payload_columns(relation: Relation, rows: list[dict], columns: str | None) -> list[str]:
@@ -64,6 +110,13 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
         return None
     kind = python_type(column)
     if isinstance(column.type, sa.JSON):
+        if nests_deeper(value, MAX_JSON_DEPTH):
+            raise ApiError(
+                400,
+                f"{where}the value for column {column.name!r} nests more than"
+                f" {MAX_JSON_DEPTH} levels deep",
+                code="PGRST102",
+            )
         return value
     if kind is bytes:
         if not isinstance(value, str):
@@ -75,6 +128,11 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
     if kind is list:
         if not isinstance(value, list):
             raise GrammarError(f"{where}column {column.name!r} takes an array")
+        if nests_deeper(value, MAX_ARRAY_DIMENSIONS):
+            raise GrammarError(
+                f"{where}column {column.name!r} takes arrays of at most"
+                f" {MAX_ARRAY_DIMENSIONS} dimensions"
+            )
         try:
             # Sent as PostgreSQL's array text, untyped: the column's element type parses it.
             return sa.bindparam(None, array_literal(value), type_=Untyped())

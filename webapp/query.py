@@ -94,6 +94,8 @@ def coerce_value(column: sa.Column, text: str) -> Any:
     Types without a Python converter (arrays, jsonb, interval, citext, enums, extension
     types) are bound untyped, so PostgreSQL reads the text as the column's own type.
     """
+    if not text.isascii():
+        _check_unicode(column, text)
     kind = python_type(column)
     converter = _CONVERTERS.get(kind) if kind else None
     if converter is None:
@@ -113,6 +115,17 @@ def coerce_value(column: sa.Column, text: str) -> Any:
     if isinstance(value, str):  # infinity: let PostgreSQL read it as the column's type
         return sa.bindparam(None, value, type_=Untyped())
     return sa.bindparam(None, value, type_=column.type)
+
+
+def _check_unicode(column: sa.Column, text: str) -> None:
+    """A GrammarError for text no encoder takes: a lone surrogate, from a JSON escape (\\ud800)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise GrammarError(
+            f"the value for column {column.name!r} is not valid Unicode: it holds a lone"
+            " surrogate (a \\ud800-\\udfff escape without its pair)"
+        ) from None
 
 
 def condition_clause(relation: Relation, condition: Condition) -> sa.ColumnElement[bool]:
