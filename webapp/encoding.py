@@ -19,6 +19,7 @@ import io
 import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -179,6 +180,15 @@ def csv_cell(value: Any) -> str:
     return encoded[1:-1] if encoded.startswith('"') else encoded
 
 
+# A cell starting with one of these is run as a formula by spreadsheets (OWASP, CSV injection).
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def safe_text(text: str) -> str:
+    """Text a spreadsheet would run as a formula, with a ' in front so it shows as text."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
 # Types the csv module writes as str(value), which is exactly csv_cell's text for them.
 _CSV_AS_IS = frozenset({str, int, uuid.UUID})
 # Types with a cheaper conversion that gives csv_cell's text; every other type goes through it.
@@ -191,12 +201,14 @@ _CSV_CONVERT = {
 }
 
 
-def csv_fields(values: Iterable[Any]) -> list[Any]:
-    """One CSV record's fields: csv_cell's text for each value, computed per type."""
+def csv_fields(values: Iterable[Any], safe: bool = False) -> list[Any]:
+    """One CSV record's fields: csv_cell's text for each value (safe: text cells by safe_text)."""
     fields = []
     for value in values:
         kind = type(value)
-        if value is None or kind in _CSV_AS_IS:
+        if safe and isinstance(value, str):  # text by its type: -5 in a number column is a number
+            fields.append(safe_text(value))
+        elif value is None or kind in _CSV_AS_IS:
             fields.append(value)
         else:
             convert = _CSV_CONVERT.get(kind)
@@ -205,17 +217,40 @@ def csv_fields(values: Iterable[Any]) -> list[Any]:
 
 
 _CSV_PLAIN = _CSV_AS_IS | {type(None)}
+_TEXT_OR_NULL = frozenset({str, type(None)})
+_first = itemgetter(0)
 
 
-def csv_text(keys: list[str], rows: Iterable[Sequence], header: bool = True) -> str:
-    """Rows (sequences in the order of keys) as CSV (RFC 4180), after a header unless header=False."""
+def _plain_batch(rows: list[Sequence], safe: bool) -> bool:
+    """True when rows hold only text, integers, uuids and nulls (safe: no text like a formula)."""
+    if not safe:
+        return {type(value) for row in rows for value in row} <= _CSV_PLAIN
+    for column in zip(*rows, strict=True):  # by column, so the text is checked in C (map, filter)
+        kinds = set(map(type, column))
+        if not kinds <= _CSV_PLAIN:
+            return False
+        if str in kinds and (
+            not kinds <= _TEXT_OR_NULL
+            or not FORMULA_STARTS.isdisjoint(map(_first, filter(None, column)))
+        ):
+            return False
+    return True
+
+
+def csv_text(
+    keys: list[str], rows: Iterable[Sequence], header: bool = True, safe: bool = False
+) -> str:
+    """Rows (sequences in the order of keys) as CSV (RFC 4180), after a header unless header=False.
+
+    safe=True writes text cells that a spreadsheet would run as a formula with a ' in front.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     if header:
         writer.writerow(keys)
     rows = rows if isinstance(rows, list) else list(rows)
-    if {type(value) for row in rows for value in row} <= _CSV_PLAIN:
-        writer.writerows(rows)  # text, integers, uuids and nulls only: written as they are
+    if _plain_batch(rows, safe):
+        writer.writerows(rows)  # written as they are: nothing to convert or neutralise
     else:
-        writer.writerows(csv_fields(row) for row in rows)
+        writer.writerows(csv_fields(row, safe) for row in rows)
     return out.getvalue()
