@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,13 +22,13 @@ from db.catalog import Relation
 
 from .errors import ApiError
 from .grammar import GrammarError, parse_names
-from .query import Untyped, coerce_value, condition_clause, python_type
+from .query import Untyped, coerce_value, condition_clause, lone_surrogate, python_type
 from .reads import ReadRequest
 
 # Below the driver's limit of 65,535 parameters per statement.
 MAX_BOUND_VALUES = 60_000
-# Levels a jsonb value may nest: jsonb parameters are encoded by orjson, which stops at 254,
-# and a response wraps each value in a few more (a list of rows, a row, embeds).
+# Levels a jsonb value of a body may nest: jsonb parameters are encoded by orjson (db/engine.py),
+# which stops at 254 levels; deeper would be a 500 there.
 MAX_JSON_DEPTH = 200
 MAX_ARRAY_DIMENSIONS = 6  # PostgreSQL's MAXDIM
 # A \ud800-\udfff escape, or a surrogate's own bytes (json.loads decodes with surrogatepass).
@@ -41,7 +42,7 @@ def parse_body(raw: bytes) -> list[dict[str, Any]]:
     except (ValueError, RecursionError) as exc:
         reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiError(400, f"the body is not valid JSON: {reason}", code="PGRST102") from None
-    if _MAYBE_SURROGATE.search(raw) and any(_lone_surrogate(node) for node, _ in json_nodes(data)):
+    if _MAYBE_SURROGATE.search(raw) and _holds_lone_surrogate(data):
         raise ApiError(
             400,
             "the body is not valid Unicode: it holds a lone surrogate"
@@ -56,34 +57,27 @@ def parse_body(raw: bytes) -> list[dict[str, Any]]:
     return rows
 
 
-def json_nodes(value: Any) -> Iterator[tuple[Any, int]]:
-    """Every value, key and element of parsed JSON with its depth (0 at the top), no recursion."""
-    stack = [(value, 0)]
+def json_containers(value: Any) -> Iterator[tuple[dict | list, int]]:
+    """The arrays and objects of parsed JSON, each with its level (1 at the top), no recursion."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
-        node, depth = stack.pop()
-        yield node, depth
-        if isinstance(node, dict):
-            stack.extend((key, depth + 1) for key in node)
-            stack.extend((child, depth + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
+        node, level = stack.pop()
+        yield node, level
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
 
 
 def nests_deeper(value: Any, levels: int) -> bool:
     """True when value has arrays or objects more than levels deep ([[1]] is 2 levels)."""
-    return any(
-        isinstance(node, dict | list) and depth >= levels for node, depth in json_nodes(value)
-    )
+    return any(level > levels for _, level in json_containers(value))
 
 
-def _lone_surrogate(node: Any) -> bool:
-    """True for a string no UTF-8 encoder takes."""
-    if not isinstance(node, str) or node.isascii():
-        return False
-    try:
-        node.encode()
-    except UnicodeEncodeError:
-        return True
+def _holds_lone_surrogate(data: Any) -> bool:
+    """True when a string of parsed JSON, a key or a value, holds a lone surrogate."""
+    for node, _ in json_containers(data):
+        items = chain(node, node.values()) if isinstance(node, dict) else node
+        if any(isinstance(item, str) and lone_surrogate(item) for item in items):
+            return True
     return False
 
 
