@@ -15,6 +15,11 @@ def test_defaults_without_environment():
     assert settings.pool_size >= settings.threads
 
 
+def test_embedded_with_your_own_sql_dir_serves_public_by_default(tmp_path):
+    settings = load_settings(environ={"SQL_DIR": str(tmp_path / "schema")})
+    assert settings.embedded and settings.schemas == ("public",)
+
+
 def test_external_database_serves_public_by_default():
     settings = load_settings(environ={"DATABASE_URL": "postgresql://u@db/x"})
     assert not settings.embedded

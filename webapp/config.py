@@ -367,11 +367,18 @@ def load_settings(
     databases, values["HIDDEN"] = _hidden_by_database(values["DATABASES"], values["HIDDEN"])
     values["DATABASES"] = databases
     if values["DB_SCHEMAS"] is None:
-        embedded = values["DATABASE_URL"] is None
-        values["DB_SCHEMAS"] = EMBEDDED_SCHEMAS if embedded else ("public",)
+        # The sample has a second schema; a team's own SQL_DIR starts with public.
+        sample = values["DATABASE_URL"] is None and _is_sample(values["SQL_DIR"])
+        values["DB_SCHEMAS"] = EMBEDDED_SCHEMAS if sample else ("public",)
     fields = {setting.field: values[setting.name] for setting in SETTINGS}
     # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     return Settings(**fields, extra=config)
+
+
+def _is_sample(sql_dir: Path) -> bool:
+    """True when SQL_DIR is the project's own sql/, the sample schema."""
+    sample = next(setting.default for setting in SETTINGS if setting.name == "SQL_DIR")
+    return Path(sql_dir).resolve() == sample.resolve()
 
 
 def _hidden_by_database(
