@@ -164,6 +164,14 @@ SETTINGS = (
     ),
     Setting("READ_ONLY", "read_only", False, parse.flag, "true: refuse every write with a 405"),
     Setting(
+        "CSV_SAFE_CELLS",
+        "csv_safe_cells",
+        False,
+        parse.flag,
+        "true: the API's CSV prefixes text cells that start like a spreadsheet formula"
+        " (= + - @ tab CR) with ', as the pages' downloads always do",
+    ),
+    Setting(
         "DB_ANON_ROLE",
         "anon_role",
         None,
@@ -335,6 +343,7 @@ class Settings:
     sql_dir: Path
     log_level: str
     read_only: bool
+    csv_safe_cells: bool
     anon_role: str | None
     jwt_secret: str | None
     jwt_public_key: str | None

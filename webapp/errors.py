@@ -16,8 +16,9 @@ from db.engine import first_line
 
 from .encoding import json_response
 from .grammar import GrammarError
+from .matviews import refresh_hint, unpopulated_refresh
 from .observability import Tracebacks, printable
-from .state import current_database
+from .state import current_catalog, current_database
 
 log = logging.getLogger("webapp.errors")
 
@@ -37,6 +38,7 @@ _STATUS_BY_SQLSTATE = {
     "42P01": 404,  # undefined_table
     "42883": 404,  # undefined_function
     "42703": 400,  # undefined_column
+    "54001": 400,  # statement_too_complex: stack depth exceeded by a value nested too deeply
     "57014": 504,  # query_canceled: statement_timeout
     "57P01": 503,  # admin_shutdown
     "57P02": 503,  # crash_shutdown
@@ -237,6 +239,11 @@ def register_error_handlers(app: Flask) -> None:
             # The catalog said it exists, the database says not: the schema changed under us.
             current_database().reloader.request_reload(f"{api_error.code} from the database")
             api_error.hint = "the schema changed; it is being reloaded, try again in a moment"
+        if api_error.code == "54001":  # PostgreSQL's hint (raise max_stack_depth) is for a DBA
+            api_error.hint = "a value in the request nests too deeply (JSON, arrays); flatten it"
+        refresh = unpopulated_refresh(error, current_catalog())
+        if refresh:  # PostgREST's status (500), and a hint naming the statement that fills it
+            api_error.hint = refresh_hint(refresh)
         if api_error.status >= 500:
             log.warning("database error %s: %s", api_error.code, printable(api_error.message))
         return render_error(api_error)
