@@ -146,6 +146,16 @@ def test_rows_in_the_grid_with_downloads_of_the_same_query(page):
         assert row["title"] in line and str(row["price"]) in line
 
 
+def test_csv_download_cells_are_not_formulas(page):
+    csv = page.get("/sql.csv?q=select+'=1%2B1'+as+f,+-5+as+n", headers=AS_ADMIN)
+    assert csv.text.splitlines() == ["f,n", "'=1+1,-5"]
+
+
+def test_a_nul_character_is_refused_not_cut(page):
+    response = page.get("/sql?q=select%201%00;%20select%20email%20from%20members", headers=AS_ADMIN)
+    assert response.status_code == 400 and "NUL" in response.text
+
+
 def test_a_query_without_rows_keeps_its_columns(page):
     response = _run(page, "select 1 as a, 'x' as b where false")
     assert response.json["columns"] == ["a", "b"] and response.json["rows"] == []

@@ -196,18 +196,20 @@ def statement_of(args) -> str:
     explain = args.get("explain") or None
     if explain is not None and explain not in _EXPLAIN:
         raise ApiError(400, "explain= must be plan or analyze", code="PGRST100")
-    return _EXPLAIN.get(explain, "") + args.get("q", "")
+    query = args.get("q", "")
+    if "\x00" in query:  # libpq would send the text up to it and silently drop the rest
+        raise ApiError(400, "q= holds a NUL character, which a statement cannot", code="PGRST100")
+    return _EXPLAIN.get(explain, "") + query
 
 
 @bp.get("/sql")
 def sql_page():
     """The form, and the statement's rows (or plan, or PostgreSQL's error) in the grid."""
     settings = app_state().settings
-    statement = statement_of(request.args)
     answer, error = None, None
     if request.args.get("q", "").strip():
         try:
-            answer = run(statement, settings.page_max_size)
+            answer = run(statement_of(request.args), settings.page_max_size)
         except ApiError as exc:
             error = exc
     status = error.status if error else 200
@@ -224,7 +226,8 @@ def download(fmt: str) -> Response:
     cap = app_state().settings.max_rows
     answer = run(statement_of(request.args), cap)
     if fmt == "csv":
-        response = Response(csv_text(answer.columns, answer.rows), mimetype="text/csv")
+        csv = csv_text(answer.columns, answer.rows, safe=True)  # no formulas, as page exports
+        response = Response(csv, mimetype="text/csv")
     else:
         keys = unique_names(answer.columns)
         objects = [dict(zip(keys, row, strict=True)) for row in answer.rows]
