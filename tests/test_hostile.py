@@ -282,6 +282,7 @@ def _many(count, template):
 OVERSIZED = [
     (f"/api/authors?select=id,{_many(40, 'b{i}:books(*)')}", 400, "MAX_EMBEDS"),
     ("/api/books?select=id," + "authors(books(" * 500 + "*" + "))" * 500, 400, "MAX_EMBED_DEPTH"),
+    ("/api/books?select=id," + "s:books!sequel_of(" * 1000 + "id" + ")" * 1000, 400, "DEPTH"),
     (f"/api/books?select=id,{_many(1000, 'a{i}:authors(*)')}", 400, "MAX_EMBEDS"),
     ("/api/books?select=" + "(" * 5000 + ")" * 5000, 400, ""),
     ("/api/books?select=" + ",".join(["title"] * 33000), 400, "1664"),
