@@ -141,6 +141,10 @@ def test_a_hidden_column_is_hidden_in_every_partition(payload_hidden, isolate, n
         assert "payload" not in text, page
     document = client.get("/api/openapi.json", headers=REPORTING).json
     assert "payload" not in document["components"]["schemas"][name]["properties"]
+    structure = client.get(f"/browse/reporting/{name}/structure?_format=json").json
+    bounds = [part["bound"] for part in structure["partitions"]]
+    bounds += [structure["partition_of"]["bound"]] if structure["partition_of"] else []
+    assert bounds and bounds == [None] * len(bounds)  # the key may be a hidden column
 
 
 # ---------------------------------------------------------------------------
@@ -413,3 +417,17 @@ def test_a_column_that_cannot_be_identified_hides_its_whole_relation(make_app, o
     assert state.reloader.reload_now("test").ok
     _not_served(client.get("/api/people"), "public.people")
     assert client.get("/api/secrets").status_code == 200
+
+
+def test_a_prefixed_entry_hides_partitions_in_its_database_only(make_app, database_url):
+    url = database_url.render_as_string(hide_password=False)
+    app = make_app(
+        DATABASES={"copy": f"{url}?schemas=public,reporting"}, HIDDEN="copy:reporting.loan_events"
+    )
+    client = app.test_client()
+    assert client.get("/api/loan_events_2024?limit=1", headers=REPORTING).status_code == 200
+    _not_served(
+        client.get("/db/copy/api/loan_events_2024", headers=REPORTING),
+        "reporting.loan_events_2024",
+    )
+    assert "loan_events" not in client.get("/db/copy/?_format=json").get_data(as_text=True)

@@ -6,7 +6,8 @@ the column list, and every key, constraint, index and trigger that uses one (in 
 columns, expression or predicate, as pg_depend records it) is left out whole, since its
 definition would name the column. A view that has hidden columns, or reads a hidden table
 or column, does not show its SQL.
-Foreign keys to or from hidden relations are left out too.
+Foreign keys to or from hidden relations (a hidden table's partitions and inheritance
+children included) are left out too, and so are partition bounds where columns are hidden.
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ def describe(catalog: Catalog, relation: Relation) -> dict[str, Any]:
         "view_sql": _view_sql(catalog, facts, relation),
         "size_bytes": facts.size_bytes,
         "estimated_rows": estimate if estimate is not None and estimate >= 0 else None,
-        **_partitioning(catalog, facts),
+        **_partitioning(catalog, relation, facts),
     }
 
 
@@ -288,8 +289,13 @@ def _served_columns(catalog: Catalog, schema: str, name: str, columns: list[str]
     return not catalog.hiding.hides(schema, name, columns)
 
 
-def _partitioning(catalog: Catalog, facts: sa.Row) -> dict[str, Any]:
-    """The partitions of a partitioned table, or the table a partition belongs to and its bound."""
+def _partitioning(catalog: Catalog, relation: Relation, facts: sa.Row) -> dict[str, Any]:
+    """The partitions of a partitioned table, or the table a partition belongs to and its bound.
+
+    With hidden columns, no bounds: the partition key may be one of them, and a bound shows
+    which of its values each partition holds.
+    """
+    shown = not relation.hidden
     rows = [
         row
         for row in Session.execute(_PARTITIONS_SQL, {"oid": facts.oid})
@@ -301,7 +307,7 @@ def _partitioning(catalog: Catalog, facts: sa.Row) -> dict[str, Any]:
             {
                 "schema": row.schema,
                 "name": row.name,
-                "bound": row.bound,
+                "bound": row.bound if shown else None,
                 "url": _table_url(catalog, row.schema, row.name),
             }
             for row in rows
@@ -310,7 +316,7 @@ def _partitioning(catalog: Catalog, facts: sa.Row) -> dict[str, Any]:
         "partition_of": {
             "schema": parent.schema,
             "name": parent.name,
-            "bound": facts.bound,
+            "bound": facts.bound if shown else None,
             "url": _table_url(catalog, parent.schema, parent.name),
         }
         if parent
