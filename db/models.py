@@ -10,6 +10,7 @@ Tables without a primary key, views and partitions get no class: use their Table
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import re
@@ -22,7 +23,7 @@ from sqlalchemy import orm
 from sqlalchemy.ext.automap import automap_base
 from sqlalchemy.ext.automap import generate_relationship as automap_relationship
 
-from .relationships import foreign_keys_from
+from .relationships import is_served
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -87,6 +88,35 @@ class ModelNaming:
         return table.name if table.schema == default_schema else f"{table.schema}_{table.name}"
 
 
+class Model:
+    """The base of every automap class: an object prints as its table and primary key.
+
+    `<books id=3f2c...>`, `<copies book_id=3f2c... copy_no=2>`, `<reporting.loan_events ...>`
+    outside the default schema. Never the other columns (HIDDEN ones included), and never a
+    query: the key comes from the identity map, or from what a new object was given.
+    """
+
+    _repr_name = "row"  # each class sets its table's name
+
+    def __repr__(self) -> str:
+        mapper, state = sa.inspect(type(self)), sa.inspect(self)
+        columns = mapper.primary_key
+        values = state.identity or tuple(
+            state.dict.get(mapper.get_property_by_column(column).key) for column in columns
+        )
+        keys = " ".join(f"{c.name}={_key_text(v)}" for c, v in zip(columns, values, strict=True))
+        return f"<{self._repr_name} {keys}>"
+
+
+def _key_text(value: Any) -> str:
+    """A key value as it reads: 'text' quoted, dates in ISO form, numbers and uuids as they are."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
 class Models:
     """The classes of one snapshot: models.Books, models["books"], models["reporting.loan_events"]."""
 
@@ -133,7 +163,7 @@ class Models:
 def build_models(catalog: Catalog, naming: ModelNaming | None = None) -> Models:
     """Automap classes for every table of the snapshot that has a primary key."""
     naming = naming or ModelNaming()
-    base = automap_base(metadata=sa.MetaData())
+    base = automap_base(metadata=sa.MetaData(), cls=Model)
     tables = _mappable(catalog)
     links = _links(catalog, tables)
     names = _relationship_names(links, naming)
@@ -189,10 +219,12 @@ def _links(catalog: Catalog, tables: dict[tuple[str, str], sa.Table]) -> list[Li
     """Every served foreign key from a mapped table to a mapped table, in a stable order."""
     found = []
     for key, table in tables.items():
-        served = foreign_keys_from(catalog, catalog.relations[key])
-        for fk in sorted(served, key=lambda fk: _constraint_key(fk.constraint)):
-            if (fk.target.schema, fk.target.name) in tables:
-                found.append((table, fk.target.table, fk.constraint))
+        for constraint in sorted(table.foreign_key_constraints, key=_constraint_key):
+            target = catalog.relation_of(constraint.referred_table)
+            if target is None or (target.schema, target.name) not in tables:
+                continue
+            if is_served(catalog, catalog.relations[key], constraint):  # no hidden columns
+                found.append((table, target.table, constraint))
     pairs = [(local, referred) for local, referred, _ in found]
     return [
         Link(
@@ -251,7 +283,8 @@ def _declare_classes(
             if candidate not in used
         )
         used.add(unique)
-        attributes: dict[str, Any] = {"__table__": table}
+        shown = table.name if table.schema == default_schema else f"{table.schema}.{table.name}"
+        attributes: dict[str, Any] = {"__table__": table, "_repr_name": shown}
         if catalog.relations[key].hidden:
             hidden = sorted(catalog.relations[key].hidden)
             attributes["__mapper_args__"] = {"exclude_properties": hidden}

@@ -52,7 +52,9 @@ EXPECTED_RELATIONS = {
     ("Ops Data", "Audit Trail"): "table",
     ("Ops Data", "Scans per Site"): "view",
     ("Ops Data", "Daily Moves"): "materialized view",
+    ("Ops Data", "Pending Restock"): "materialized view",  # WITH NO DATA: never refreshed
 }
+UNPOPULATED = {("Ops Data", "Pending Restock")}
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +188,7 @@ def test_domain_and_enum_keep_their_names(shapes_app):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("schema", "name"), sorted(EXPECTED_RELATIONS))
+@pytest.mark.parametrize(("schema", "name"), sorted(EXPECTED_RELATIONS.keys() - UNPOPULATED))
 def test_api_reads_every_relation(shapes_app, shapes_client, schema, name):
     response = _api_get(shapes_client, schema, name)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Flask, appcontext_pushed, g, request
+from flask import Blueprint, Flask, appcontext_pushed, g, request
 
 from db.session import Session, enter_scope, leave_scope
 
 from .config import load_settings
 from .state import app_state, current_database, open_state
+from .wsgi import Request
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings, engine (once), reflected catalog, blueprints, error handling."""
+def create_app(
+    config: Mapping[str, Any] | None = None, blueprints: Iterable[Blueprint] = ()
+) -> Flask:
+    """Build the app: settings, engine (once), reflected catalog, blueprints, error handling.
+
+    The team's views (webapp/views/, BLUEPRINTS, and the blueprints given here) are
+    registered after pgfront's own; see webapp/team_views.py.
+    """
     from . import (
         admin,
         api,
@@ -30,14 +38,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         recording,
         rows,
         security,
+        serving,
+        sql_page,
         structure,
-        team,
+        team_views,
     )
 
     settings = load_settings(config)
+    observability.configure_logging(settings.log_level)  # under waitress-serve, say
+    serving.check_waitress_serve(settings, sys.argv)
     app = Flask(__name__)
+    app.request_class = Request  # a query string of invalid UTF-8 is read, not a 500
     app.config.update(settings.extra)
     auth.check_keys(settings)  # a bad key fails before anything connects
+    own_views = team_views.load(settings.blueprints, blueprints)  # and so does a broken import
     state = app.extensions["pgfront"] = open_state(settings)
     try:
         _scope_sessions_to_app_contexts(app)
@@ -56,11 +70,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             structure.bp,
             export.bp,
             health.bp,
-            team.bp,
             admin.bp,
             observability.bp,
         ):
             app.register_blueprint(blueprint)
+        sql_page.install(app, state)  # /sql, off unless SQL_PAGE=true; its rule checked now
+        team_views.register(app, own_views)
         databases.install(app)  # /db/<name>/: the API and pages again, for each named database
     except BaseException:
         state.close()  # no reload thread or pool outlives a failed start

@@ -19,14 +19,21 @@ def require_token() -> None:
     token = app_state().settings.admin_token
     if token is None:
         raise ApiError(404, "admin endpoints are off", hint="set ADMIN_TOKEN to turn them on")
-    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(sent.encode(), token.encode()):
+    if not is_admin_token(request.headers.get("Authorization"), token):
         raise ApiError(
             401,
             "a valid admin bearer token is required",
             code="PGRST301",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def is_admin_token(authorization: str | None, token: str | None) -> bool:
+    """True when the Authorization header is `Bearer <ADMIN_TOKEN>`, compared in constant time."""
+    if token is None:
+        return False
+    sent = (authorization or "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(sent.encode(), token.encode())
 
 
 @bp.post("/reload")

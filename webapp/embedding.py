@@ -19,7 +19,7 @@ from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql
 
 from db.catalog import Catalog, NotInCatalog, Relation
-from db.relationships import foreign_keys_from
+from db.relationships import is_served
 
 from .errors import ApiError
 from .query import HIDDEN, build_select, order_clauses
@@ -42,16 +42,29 @@ class Join:
 def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
     """The one foreign key between parent and the embedded relation (a hint picks among several)."""
     child = _embedded_relation(catalog, parent, embed)
-    candidates = [  # parent -> child: one object
-        Join(child, fk.columns, fk.target_columns, False, fk.name)
-        for fk in foreign_keys_from(catalog, parent)
-        if fk.target is child
-    ]
-    candidates += [  # child -> parent: a list
-        Join(child, fk.target_columns, fk.columns, True, fk.name)
-        for fk in foreign_keys_from(catalog, child)
-        if fk.target is parent
-    ]
+    candidates = []
+    for fk in parent.table.foreign_key_constraints:  # parent -> child: one object
+        if catalog.is_relation(fk.referred_table, child) and is_served(catalog, parent, fk):
+            candidates.append(
+                Join(
+                    child,
+                    tuple(c.name for c in fk.columns),
+                    tuple(e.column.name for e in fk.elements),
+                    False,
+                    fk.name,
+                )
+            )
+    for fk in child.table.foreign_key_constraints:  # child -> parent: a list
+        if catalog.is_relation(fk.referred_table, parent) and is_served(catalog, child, fk):
+            candidates.append(
+                Join(
+                    child,
+                    tuple(e.column.name for e in fk.elements),
+                    tuple(c.name for c in fk.columns),
+                    True,
+                    fk.name,
+                )
+            )
     if embed.hint:
         candidates = [join for join in candidates if _hint_matches(embed.hint, join, parent)]
     if not candidates:

@@ -7,7 +7,8 @@ import re
 
 import psycopg
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, render_template, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from db.catalog import Catalog, NotInCatalog
@@ -16,12 +17,15 @@ from db.hiding import near_hidden
 
 from .encoding import json_response
 from .grammar import GrammarError
+from .matviews import refresh_hint, unpopulated_refresh
+from .observability import Tracebacks, printable
 from .state import current_catalog, current_database
 
 log = logging.getLogger("webapp.errors")
 
 RETRY_AFTER_SECONDS = 2
 _DATABASE_PREFIX = re.compile(r"^/db/[^/]+(?=/)")  # /db/<name>/api answers JSON as /api does
+_JSON_ERRORS = "pgfront.json_errors"  # app.extensions: the blueprints and prefixes of json_errors()
 
 # SQLSTATE (exact, then by two-character class) -> HTTP status, after PostgREST's table.
 _STATUS_BY_SQLSTATE = {
@@ -35,6 +39,7 @@ _STATUS_BY_SQLSTATE = {
     "42P01": 404,  # undefined_table
     "42883": 404,  # undefined_function
     "42703": 400,  # undefined_column
+    "54001": 400,  # statement_too_complex: stack depth exceeded by a value nested too deeply
     "57014": 504,  # query_canceled: statement_timeout
     "57P01": 503,  # admin_shutdown
     "57P02": 503,  # crash_shutdown
@@ -126,7 +131,7 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
         # The driver refused a value before sending it (a NUL character, an unloadable value).
         return ApiError(400, f"invalid value: {first_line(exc.orig)}", code="22000")
     if sqlstate is None:  # a driver-side failure (e.g. a value it cannot adapt): our bug
-        log.error("driver error without SQLSTATE: %s", exc.orig)
+        log.error("driver error without SQLSTATE: %s", printable(exc.orig))
         return ApiError(500, "internal server error", code="PGRST000")
     diag = orig.diag
     status = status_for_sqlstate(sqlstate)
@@ -163,9 +168,37 @@ def unavailable(message: str, *, code: str) -> ApiError:
     )
 
 
+def json_errors(blueprint: Blueprint) -> Blueprint:
+    """Answer every error of a blueprint's views, and of URLs under its prefix, in JSON, as /api does.
+
+    bp = json_errors(Blueprint("reports", __name__, url_prefix="/reports"))
+    """
+    blueprint.record(_opt_into_json_errors)  # on each app it is registered with, at its prefix
+    return blueprint
+
+
+def _opt_into_json_errors(state: BlueprintSetupState) -> None:
+    """Remember a json_errors() blueprint's full name and URL prefix on the app it joins."""
+    names, prefixes = state.app.extensions.setdefault(_JSON_ERRORS, (set(), set()))
+    names.add(f"{state.name_prefix}.{state.name}".lstrip("."))
+    if state.url_prefix:
+        prefixes.add(state.url_prefix.rstrip("/"))
+
+
+def _json_errors_opted_in() -> bool:
+    """The request is for a json_errors() blueprint: its view matched, or its URL prefix."""
+    names, prefixes = current_app.extensions.get(_JSON_ERRORS, ((), ()))
+    path = request.path
+    return any(name in names for name in request.blueprints) or any(
+        path == prefix or path.startswith(prefix + "/") for prefix in prefixes
+    )
+
+
 def wants_json() -> bool:
-    """JSON under /api and for health checks; HTML for pages unless the client prefers JSON."""
+    """JSON under /api, for health checks and json_errors() blueprints; else HTML unless preferred."""
     if _DATABASE_PREFIX.sub("", request.path).startswith(("/api", "/live", "/ready")):
+        return True
+    if _json_errors_opted_in():
         return True
     accept = request.accept_mimetypes
     return accept.best_match(["text/html", "application/json"]) == "application/json"
@@ -228,14 +261,19 @@ def register_error_handlers(app: Flask) -> None:
             # The catalog said it exists, the database says not: the schema changed under us.
             current_database().reloader.request_reload(f"{api_error.code} from the database")
             api_error.hint = "the schema changed; it is being reloaded, try again in a moment"
+        if api_error.code == "54001":  # PostgreSQL's hint (raise max_stack_depth) is for a DBA
+            api_error.hint = "a value in the request nests too deeply (JSON, arrays); flatten it"
+        refresh = unpopulated_refresh(error, current_catalog())
+        if refresh:  # PostgREST's status (500), and a hint naming the statement that fills it
+            api_error.hint = refresh_hint(refresh)
         if api_error.status >= 500:
-            log.warning("database error %s: %s", api_error.code, api_error.message)
+            log.warning("database error %s: %s", api_error.code, printable(api_error.message))
         return render_error(api_error)
 
     @app.errorhandler(sa.exc.StatementError)
     def handle_statement_error(error: sa.exc.StatementError):
         # SQLAlchemy could not turn a value into a parameter: the value did not fit its column.
-        log.info("value refused before reaching the database: %s", error.orig)
+        log.info("value refused before reaching the database: %s", printable(error.orig))
         return render_error(ApiError(400, f"invalid value: {first_line(error.orig)}", code="22000"))
 
     @app.errorhandler(sa.exc.TimeoutError)
@@ -246,7 +284,10 @@ def register_error_handlers(app: Flask) -> None:
             metrics.pool_timeout()
         return render_error(unavailable("all database connections are busy", code="PGRST003"))
 
+    tracebacks = Tracebacks()
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        where = f"{request.method} {printable(request.path)}"
+        log.error("unhandled error on %s: %s", where, tracebacks.describe(error))
         return render_error(ApiError(500, "internal server error", code="PGRST000"))

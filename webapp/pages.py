@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from db.session import Session
@@ -75,8 +75,13 @@ def index():
                 "databases": databases,
             }
         )
-    # The team view is written against the sample schema; link it only where that is served.
-    team_view = current_database().is_primary and ("public", "branches") in catalog.relations
+    # The team view is written against the sample schema; link it only where that is served
+    # (and while webapp/views/ still has it: the team may have replaced it with its own).
+    team_view = (
+        current_database().is_primary
+        and ("public", "branches") in catalog.relations
+        and "team.branch_report" in current_app.view_functions
+    )
     return render_template(
         "index.html",
         schemas=schemas,
@@ -116,7 +121,7 @@ def table_page(schema: str, name: str):
     if (browse.read.limit or 0) > limits.max_size:
         grid.notices.append(f"Showing at most {limits.max_size:,} rows per page.")
     count = None
-    if grid.problem is None:
+    if grid.problem is None and grid.unpopulated is None:
         count = count_rows(
             relation,
             count_statement(relation, browse),
@@ -146,6 +151,7 @@ def _table_twin(relation, browse, grid, count) -> dict:
         "next": grid.next_url,
         "previous": grid.previous_url,
         "problem": grid.problem,
+        "unpopulated": grid.unpopulated,
         "notices": grid.notices,
     }
 

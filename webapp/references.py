@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from db.catalog import Catalog, Relation
-from db.relationships import foreign_keys_from, foreign_keys_to
 from db.session import Session
 
 from .query import python_type
@@ -46,20 +45,44 @@ def foreign_links(
     catalog: Catalog, relation: Relation, labels: Mapping[tuple[str, str], str]
 ) -> list[ForeignLink]:
     """The relation's foreign keys to served tables, over served columns."""
-    return [
-        ForeignLink(fk.columns, fk.target, fk.target_columns, label_column(fk.target, labels))
-        for fk in foreign_keys_from(catalog, relation)
-    ]
+    links = []
+    for fk in relation.table.foreign_key_constraints:
+        target = catalog.relation_of(fk.referred_table)
+        columns = tuple(column.name for column in fk.columns)
+        target_columns = tuple(element.column.name for element in fk.elements)
+        if target is None or any(name in relation.hidden for name in columns):
+            continue
+        if any(name in target.hidden for name in target_columns):
+            continue
+        links.append(ForeignLink(columns, target, target_columns, label_column(target, labels)))
+    return links
 
 
 def references_to(catalog: Catalog, relation: Relation) -> list[Reference]:
     """Every served relation's foreign keys that point at relation, over served columns."""
-    incoming = [
-        Reference(fk.source, fk.columns, fk.target_columns, fk.name)
-        for fk in foreign_keys_to(catalog, relation)
-        if not fk.source.is_partition  # the partitioned parent already counts these rows
-    ]
-    return sorted(incoming, key=lambda ref: (ref.source.qualified_name, ref.columns))
+    incoming = catalog.derived("incoming references", lambda: _incoming_index(catalog))
+    return incoming.get((relation.schema, relation.name), [])
+
+
+def _incoming_index(catalog: Catalog) -> dict[tuple[str, str], list[Reference]]:
+    """The served foreign keys of a snapshot by the relation they point at, built once."""
+    found: dict[tuple[str, str], list[Reference]] = {}
+    for source in catalog.relations.values():
+        if source.is_partition:
+            continue  # the partitioned parent already counts these rows
+        for fk in source.table.foreign_key_constraints:
+            target = catalog.relation_of(fk.referred_table)
+            columns = tuple(column.name for column in fk.columns)
+            target_columns = tuple(element.column.name for element in fk.elements)
+            if target is None or any(n in source.hidden for n in columns):
+                continue
+            if any(n in target.hidden for n in target_columns):
+                continue
+            reference = Reference(source, columns, target_columns, fk.name or "")
+            found.setdefault((target.schema, target.name), []).append(reference)
+    for references in found.values():
+        references.sort(key=lambda ref: (ref.source.qualified_name, ref.columns))
+    return found
 
 
 def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> str | None:

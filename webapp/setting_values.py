@@ -1,13 +1,15 @@
 """Parsers of setting values: text in, a value out, or a ValueError that says what is wrong.
 
 config.py pairs each with its setting and reads the environment; these never do. A message
-starting with "must" or "is not" is shown after the setting's name.
+starting with "must" or "is not" says what a valid value looks like; it is shown after the
+setting's name, followed by an example.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,38 +19,41 @@ from db.engine import normalize_url
 
 PRIMARY_DATABASE = "main"  # the name of the DATABASE_URL database among the named ones
 DATABASE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_BLUEPRINT_ENTRY = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*\Z")
 _URL_SHAPE = "a postgresql://user:password@host:port/dbname URL"
 
 
 def positive_int(text: str) -> int:
     """An integer above zero."""
-    value = int(text)
-    if value <= 0:
-        raise ValueError("must be a positive integer")
-    return value
+    return _number(text, int, "must be a whole number above 0", lambda value: value > 0)
 
 
 def non_negative_int(text: str) -> int:
     """An integer, zero or more."""
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be zero or more")
-    return value
+    return _number(text, int, "must be a whole number, 0 or more", lambda value: value >= 0)
 
 
 def positive_float(text: str) -> float:
-    """A number above zero."""
-    value = float(text)
-    if value <= 0:
-        raise ValueError("must be a positive number")
-    return value
+    """A finite number above zero."""
+    return _number(
+        text, float, "must be a number above 0", lambda value: value > 0 and math.isfinite(value)
+    )
 
 
 def port(text: str) -> int:
     """A TCP port, 0 for any free one."""
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError("must be between 0 and 65535")
+    rule = "must be a whole number from 0 to 65535"
+    return _number(text, int, rule, lambda value: 0 <= value <= 65535)
+
+
+def _number(text: str, kind: Callable[[str], Any], rule: str, valid: Callable[[Any], bool]) -> Any:
+    """text read as a number of that kind; ValueError(rule) when it is none or not valid."""
+    try:
+        value = kind(text.strip())
+    except ValueError:
+        raise ValueError(rule) from None
+    if not valid(value):
+        raise ValueError(rule)
     return value
 
 
@@ -58,6 +63,11 @@ def schema_names(text: str) -> tuple[str, ...]:
     if not names:
         raise ValueError("must name at least one schema")
     return names
+
+
+def names(text: str) -> tuple[str, ...]:
+    """Comma-separated names, possibly none."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def text(value: str) -> str:
@@ -121,6 +131,15 @@ def label_columns(value: str) -> dict[tuple[str, str], str]:
         schema, table, column = part.split(".")
         labels[(schema, table)] = column
     return labels
+
+
+def blueprint_entries(value: str) -> tuple[str, ...]:
+    """module:attribute entries naming blueprints, separated by commas or whitespace."""
+    entries = tuple(value.replace(",", " ").split())
+    for entry in entries:
+        if not _BLUEPRINT_ENTRY.match(entry):
+            raise ValueError(f"must list module:attribute entries, not {entry!r}")
+    return entries
 
 
 def log_level(value: str) -> str:

@@ -24,6 +24,7 @@ from db.session import Session
 from .diagram import Drawing, layout, render_svg, schema_drawing
 from .encoding import json_response
 from .errors import ApiError, wants_json
+from .matviews import refresh_statement
 from .state import current_catalog
 
 bp = Blueprint("structure", __name__)
@@ -46,7 +47,8 @@ _RELATION_SQL = sa.text(
                       WHERE t.isleaf)
                 ELSE c.reltuples END::bigint AS estimated_rows,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS view_sql,
-           pg_get_expr(c.relpartbound, c.oid) AS bound
+           pg_get_expr(c.relpartbound, c.oid) AS bound,
+           c.relkind = 'm' AND NOT c.relispopulated AS unpopulated  -- WITH NO DATA, never refreshed
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = :schema AND c.relname = :name
     """
@@ -221,6 +223,7 @@ def describe(catalog: Catalog, relation: Relation) -> dict[str, Any]:
         ),
         "triggers": _used_rows(_TRIGGERS_SQL, oid, hidden, ("name", "definition", "enabled")),
         "view_sql": _view_sql(catalog, facts, relation),
+        "unpopulated": refresh_statement(relation) if facts.unpopulated else None,
         "size_bytes": facts.size_bytes,
         "estimated_rows": estimate if estimate is not None and estimate >= 0 else None,
         **_partitioning(catalog, relation, facts),
