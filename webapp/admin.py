@@ -47,8 +47,8 @@ def reload_schema():
     body = results.pop(state.primary.name)
     if results:
         body["databases"] = results
-    # What /ready only counts, named here for the admin: HIDDEN and LABEL_COLUMNS entries
-    # that name nothing now (or no longer only what they hid).
+    # What /ready lists without the entries, named here for the admin: HIDDEN and LABEL_COLUMNS
+    # entries that name nothing now (or no longer only what they hid).
     body["dangling_settings"] = [
         problem.line for problem in dangling_settings(state.settings, state.every_database)
     ]
