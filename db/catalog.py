@@ -288,6 +288,7 @@ def reflect_catalog(
         hiding = resolve_hiding(conn, hidden, previous)
         conn.rollback()
     _domains_as_base_types(metadata)
+    _keys_the_server_may_fill(metadata)
     relations = {}
     for table in metadata.tables.values():
         key = (table.schema, table.name)
@@ -366,6 +367,19 @@ def _with_room_to_recurse(tables: int, reflect: Callable[[], None]) -> None:
             sys.setrecursionlimit(old_limit)
     if failure:
         raise failure[0]
+
+
+def _keys_the_server_may_fill(metadata: sa.MetaData) -> None:
+    """Mark key columns reflected without a default as filled by the server, if at all.
+
+    A partition's key column takes its identity from the partitioned table, which reflection
+    does not show; SQLAlchemy would warn on every insert that leaves it out. PostgreSQL
+    decides: it fills the value, or refuses the row (23502, a 400).
+    """
+    for table in metadata.tables.values():
+        for column in table.primary_key.columns:
+            if column.server_default is None and column.identity is None and not column.default:
+                column.server_default = sa.FetchedValue()
 
 
 def _domains_as_base_types(metadata: sa.MetaData) -> None:
