@@ -300,3 +300,67 @@ def test_oversized_requests_are_refused_naming_their_limit(
     assert response.status_code == status, response.get_data(as_text=True)[:300]
     assert names in response.json["message"]
     assert _state(db_connection) == before
+
+
+# Requests that try to reach what HIDDEN hides: a hidden table's partitions, a hidden
+# column by every spelling, embeds through keys into hidden things, and errors that would
+# dump a hidden value or name a hidden table. Each is a 4xx that shows nothing hidden.
+_EVENT = {"loan_id": 1, "kind": "reminded", "occurred_at": "2024-05-05T10:00:00Z"}
+_MEMBER = {"full_name": "N. N.", "joined_at": "2024-01-01T00:00:00Z", "home_branch_id": 1}
+HIDDEN_PROBES = [
+    ("get", "/api/loan_events_2024", {"headers": {"Accept-Profile": "reporting"}}),
+    ("get", "/api/loan_events_other?select=payload", {"headers": {"Accept-Profile": "reporting"}}),
+    (
+        "post",
+        "/api/loan_events_2024",
+        {"json": _EVENT, "headers": {"Content-Profile": "reporting"}},
+    ),
+    ("delete", "/api/loan_events_2025?id=gt.0", {"headers": {"Content-Profile": "reporting"}}),
+    ("get", "/api/members?select=email", {}),
+    ("get", "/api/members?select=e:email", {}),
+    ("get", "/api/members?select=email::text", {}),
+    ("get", "/api/members?select=id,email->>x", {}),
+    ("get", "/api/members?email=like.*a*", {}),
+    ("get", "/api/members?or=(id.eq.1,email.like.*a*)", {}),
+    ("get", "/api/members?order=email", {}),
+    ("get", "/api/loans?select=id,members(email)", {}),
+    ("get", "/api/members?select=id,members!referred_by(email)", {}),
+    ("get", "/api/loans?select=id,loan_events!loan_events_loan_id_fkey(*)", {}),
+    ("post", "/api/members?columns=email", {"json": {**_MEMBER, "email": "x@y.z"}}),
+    (
+        "post",
+        "/api/members?on_conflict=email",
+        {"json": _MEMBER, "headers": {"Prefer": "resolution=merge-duplicates"}},
+    ),
+    ("post", "/api/members", {"json": _MEMBER}),  # email is NOT NULL: the error must not say so
+    ("patch", "/api/members?id=eq.1", {"json": {"max_loans": 99}}),  # the failing row has email
+    ("delete", "/api/loans?id=eq.1", {}),  # referenced from the hidden loan_events
+    ("get", "/browse/public/members?select=email", {}),
+    ("get", "/browse/public/members?order=email", {}),
+    ("get", "/browse/public/members/row/email?id=1", {}),
+    ("get", "/browse/public/members/export.csv?select=email", {}),
+    ("get", "/browse/reporting/loan_events_2024/structure", {}),
+]
+
+
+@pytest.fixture(scope="module")
+def hiding_app(make_app):
+    return make_app(keep=True, HIDDEN="reporting.loan_events,public.members.email")
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), HIDDEN_PROBES)
+def test_probes_of_hidden_things_show_nothing_hidden(hiding_app, isolate, method, path, kwargs):
+    connection = isolate(hiding_app)
+    counted = sa.text(
+        "SELECT (SELECT count(*) FROM members), (SELECT count(*) FROM reporting.loan_events),"
+        " (SELECT count(*) FROM loans), (SELECT sum(max_loans) FROM members)"
+    )
+    before = connection.execute(counted).one()
+    response = getattr(hiding_app.test_client(), method)(path, **kwargs)
+    body = response.get_data(as_text=True)
+    assert 400 <= response.status_code < 500, (path, body[:300])
+    assert "@mail.example.com" not in body
+    asked = path + str(kwargs)
+    for name in ("email", "loan_events"):
+        assert name in asked or name not in body, (path, body[:300])
+    assert connection.execute(counted).one() == before

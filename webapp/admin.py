@@ -8,7 +8,7 @@ from flask import Blueprint, request
 
 from .encoding import json_response
 from .errors import ApiError
-from .state import Database, app_state
+from .state import Database, app_state, dangling_settings
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -47,6 +47,11 @@ def reload_schema():
     body = results.pop(state.primary.name)
     if results:
         body["databases"] = results
+    # What /ready lists without the entries, named here for the admin: HIDDEN and LABEL_COLUMNS
+    # entries that name nothing now (or no longer only what they hid).
+    body["dangling_settings"] = [
+        problem.line for problem in dangling_settings(state.settings, state.every_database)
+    ]
     ok = body["ok"] and all(result["ok"] for result in results.values())
     return json_response(body, status=200 if ok else 503)
 

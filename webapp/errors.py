@@ -20,8 +20,9 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from db.catalog import NotInCatalog
+from db.catalog import Catalog, NotInCatalog
 from db.engine import first_line
+from db.hiding import near_hidden
 
 from .encoding import json_response
 from .grammar import GrammarError
@@ -77,6 +78,16 @@ _STATUS_BY_CLASS = {
     "XX": 500,
 }
 _DEFAULT_STATUS = 400  # as PostgREST: other classes (21, 22, 23, 42, 0A, ...) are the client's
+
+# A constraint error names tables, columns and constraints, and its details hold the row's
+# values; about a relation near something HIDDEN it says only which kind of rule was broken.
+_WITHOUT_NAMES = {
+    "23502": "a value the row needs is missing",
+    "23503": "the row references a row that does not exist, or other rows reference it",
+    "23505": "a row with the same unique values exists",
+    "23514": "a value breaks a check constraint",
+    "23P01": "the row conflicts with another row",
+}
 
 
 class ApiError(Exception):
@@ -177,6 +188,16 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
     return error
 
 
+def without_hidden(error: ApiError, exc: sa.exc.DBAPIError, catalog: Catalog) -> None:
+    """Drop details and hint, and constraint names, from an error about a relation near HIDDEN."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is None or not near_hidden(catalog, diag.schema_name, diag.table_name):
+        return
+    error.details = error.hint = None
+    if error.code.startswith("23"):
+        error.message = _WITHOUT_NAMES.get(error.code, "the row breaks a constraint")
+
+
 def unavailable(message: str, *, code: str) -> ApiError:
     """A 503 that tells the client when to try again."""
     return ApiError(
@@ -275,6 +296,7 @@ def register_error_handlers(app: Flask) -> None:
         if timed_out is not None:
             return render_error(timed_out)
         api_error = from_database_error(error)
+        without_hidden(api_error, error, current_catalog())
         if api_error.code == "42501" and not g.get("jwt_claims"):
             # PostgREST: a permission error is 401 for an anonymous request (a token may help).
             api_error.status = 401

@@ -12,7 +12,7 @@ from db.engine import first_line
 
 from .encoding import json_response
 from .errors import RETRY_AFTER_SECONDS
-from .state import Database, app_state
+from .state import AppState, Database, app_state, dangling_settings
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("webapp.health")
@@ -35,6 +35,7 @@ def ready():
     body = describe(state.primary)
     if state.databases:
         body["databases"] = {name: describe(db) for name, db in state.databases.items()}
+    body["dangling_settings"] = dangling(state)
     if body["database"] != "ok":
         body["status"] = "not ready"
         return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
@@ -64,6 +65,18 @@ def describe(database: Database) -> dict:
         },
         "database": "ok" if answers(database) else "unreachable",
     }
+
+
+def dangling(state: AppState) -> list[dict]:
+    """The settings whose entries name nothing now, without the entries.
+
+    /ready answers anyone, and a HIDDEN entry names what it hides: POST /admin/reload (and
+    the log, after each reload) name them.
+    """
+    return [
+        {"setting": problem.setting, "database": problem.database}
+        for problem in dangling_settings(state.settings, state.every_database)
+    ]
 
 
 def answers(database: Database) -> bool:
