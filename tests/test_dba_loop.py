@@ -4,6 +4,7 @@ Real subprocesses of run.py, as a DBA types them: apply-sql, psql, url, init, sh
 Flask commands next to a running app on the embedded default.
 """
 
+import itertools
 import json
 import os
 import re
@@ -20,11 +21,11 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from documentation import code_blocks, section
 
 from db.sqlfiles import apply_sql_dir
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-README = (PROJECT_DIR / "README.md").read_text()
 
 
 def _env(**extra):
@@ -34,10 +35,10 @@ def _env(**extra):
     return env
 
 
-def _run_py(args, env, stdin=None):
+def _run_py(args, env, stdin=None, cwd=PROJECT_DIR):
     return subprocess.run(
-        [sys.executable, "run.py", *args],
-        cwd=PROJECT_DIR,
+        [sys.executable, str(PROJECT_DIR / "run.py"), *args],
+        cwd=cwd,
         env=env,
         input=stdin,
         capture_output=True,
@@ -54,13 +55,15 @@ def _status(url):
         return exc.code, None
 
 
-def _start_app(root, sql_dir):
-    """run.py on the embedded default in root/data, serving sql_dir; waits until it serves."""
-    env = _env(DATA_DIR=str(root / "data"), SQL_DIR=str(sql_dir), LOG_LEVEL="WARNING")
+def _start_app(root, sql_dir, cwd=PROJECT_DIR, **settings):
+    """run.py on the embedded default in root/data (unless settings say otherwise), serving
+    sql_dir; waits until it serves."""
+    defaults = {"DATA_DIR": str(root / "data"), "SQL_DIR": str(sql_dir), "LOG_LEVEL": "WARNING"}
+    env = _env(**{**defaults, **settings})
     log = open(root / "app.log", "w")  # noqa: SIM115 - closed by _stop_app
     process = subprocess.Popen(
-        [sys.executable, "run.py", "--port", "0", "--threads", "2"],
-        cwd=PROJECT_DIR,
+        [sys.executable, str(PROJECT_DIR / "run.py"), "--port", "0", "--threads", "2"],
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=log,
@@ -106,9 +109,8 @@ def running_app(tmp_path_factory):
 
 
 def _readme_loop_block():
-    """The README's sh block that adds a table while the app runs."""
-    blocks = re.findall(r"```sh\n(.*?)```", README, flags=re.S)
-    (block,) = [block for block in blocks if "run.py apply-sql" in block and "<<'SQL'" in block]
+    """The tour's sh block that adds a table while the app runs on the embedded default."""
+    (block,) = code_blocks("sh", section("A schema change"))
     return block
 
 
@@ -139,6 +141,58 @@ def test_the_readme_loop_adds_a_served_table_without_a_restart(running_app, even
     described = _run_py(shlex.split(commands[2])[2:], running_app.env)
     assert described.returncode == 0, described.stderr
     assert "stars" in described.stdout and "book_id" in described.stdout
+
+
+def _steps(block):
+    """A README sh block as the steps a newcomer takes, one per line (heredocs whole)."""
+    lines = iter(block.splitlines())
+    for line in lines:
+        if heredoc := re.fullmatch(r"cat > (\S+) <<'SQL'", line):
+            text = "\n".join(itertools.takewhile(lambda body: body != "SQL", lines)) + "\n"
+            yield "write", heredoc.group(1), text
+        elif line.startswith("export "):
+            yield "export", *line.removeprefix("export ").split("=", 1)
+        elif line.startswith("curl "):
+            yield "curl", line.split()[1]
+        else:  # [NAME=value ...] python run.py [args]  # a comment
+            words = shlex.split(line, comments=True)
+            leading = itertools.takewhile(lambda word: "=" in word, words)
+            settings = dict(word.split("=", 1) for word in leading)
+            assert words[len(settings) : len(settings) + 2] == ["python", "run.py"], line
+            yield "run.py", settings, words[len(settings) + 2 :]
+
+
+@pytest.mark.slow
+def test_the_readme_adds_a_table_on_your_own_server_without_a_restart(
+    pg_server, tmp_path, eventually
+):
+    """The README's own-server steps: init, apply-sql, serve; then, while it serves, a new
+    file and apply-sql, and the table is served (apply-sql's NOTIFY), with no restart."""
+    _, setup, add_table = code_blocks("sh", section("Your own database"))
+    database = pg_server.create_database("pgfront_own").render_as_string(hide_password=False)
+    env, app = {}, None
+    try:
+        for step in [*_steps(setup), *_steps(add_table)]:
+            if step[0] == "export":  # the README's example server: a database of the test server
+                assert step[1] == "DATABASE_URL" and step[2].startswith("postgresql://")
+                env["DATABASE_URL"] = database
+            elif step[0] == "write":
+                (tmp_path / step[1]).write_text(step[2])
+            elif step[0] == "run.py" and step[2]:
+                done = _run_py(step[2], _env(**env, **step[1]), cwd=tmp_path)
+                assert done.returncode == 0, done.stderr
+            elif step[0] == "run.py":  # serve, and go on in a second shell
+                app = _start_app(tmp_path, tmp_path / "schema", cwd=tmp_path, **env, **step[1])
+                assert _status(app.base + "api/notes")[0] == 200
+                assert _status(app.base + "api/tags")[0] == 404
+            else:
+                url = app.base + step[1].split("http://127.0.0.1:8000/")[1]
+                assert eventually(lambda url=url: _status(url)[0] == 200)
+                assert _status(url)[1] == [{"note_id": 1, "tag": "welcome"}]
+        assert app.process.poll() is None  # the same process served it: no restart
+    finally:
+        if app is not None:
+            _stop_app(app)
 
 
 @pytest.mark.slow

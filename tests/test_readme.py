@@ -1,19 +1,20 @@
-"""The README's examples run as written."""
+"""The README's examples (and those of docs/) run as written; its links lead somewhere."""
 
 import re
+import shlex
 import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from documentation import DOC_PATHS, DOCS, PROJECT_DIR, README, code_blocks, headings, section
 
 from db.session import Session
 from webapp.config import ConfigError
 from webapp.models import current_models
 from webapp.state import current_catalog
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+PYTHON_BLOCKS = code_blocks("python")
 
 
 def _block(marker):
@@ -25,8 +26,59 @@ def test_readme_starts_with_the_two_commands():
     commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[:2]
     assert "run.py" in commands[0] and "[embedded]" in commands[0]
     assert "pytest" in commands[1] and "[test]" in commands[1]
-    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    ci = (PROJECT_DIR / ".ci" / "run").read_text()
     assert commands[1] in ci
+    assert README.index(commands[1]) < README.index("## ")  # before any section
+
+
+def test_then_how_to_activate_the_venv_and_which_postgresql_versions():
+    before_any_section = README[: README.index("## ")]
+    assert code_blocks("sh", before_any_section)[2] == ". .venv/bin/activate\n"
+    assert "Supported PostgreSQL versions: 15 to 18." in before_any_section
+    ci = (PROJECT_DIR / ".ci" / "run").read_text()
+    assert "TEST_PG_BIN=/usr/lib/postgresql/15/bin" in ci  # the oldest, tested
+
+
+def _curl(line):
+    """A README curl line as (path, headers): its URL less the host, and each -H."""
+    words = shlex.split(line)
+    headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
+    (url,) = [word for word in words if word.startswith("http://127.0.0.1:8000/")]
+    return url.removeprefix("http://127.0.0.1:8000"), headers
+
+
+def test_the_tour_api_calls_answer_as_the_tour_says(client):
+    lines = code_blocks("sh", section("The API"))[0].splitlines()
+    embedded, csv, counted, openapi = [
+        client.get(path, headers=headers) for path, headers in map(_curl, lines)
+    ]
+    assert embedded.status_code == 200 and len(embedded.json) == 3
+    assert all(set(book["authors"]) == {"name"} for book in embedded.json)
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert csv.text.splitlines()[0] == "name,opened_on" and len(csv.text.splitlines()) > 1
+    assert counted.status_code == 206
+    assert re.fullmatch(r"0-1/\d+", counted.headers["Content-Range"])
+    assert openapi.status_code == 200 and openapi.json["openapi"].startswith("3.1")
+
+
+def _anchor(title):
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+def test_every_relative_link_leads_to_a_file_and_its_heading():
+    broken = []
+    for path in DOC_PATHS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # http:, https:, mailto:
+            name, _, anchor = target.partition("#")
+            linked = (path.parent / name).resolve() if name else path
+            if not linked.exists():
+                broken.append(f"{path.name}: {target} (no such file)")
+            elif anchor and anchor not in {_anchor(h[2]) for h in headings(linked.read_text())}:
+                broken.append(f"{path.name}: {target} (no such heading)")
+    assert broken == []
 
 
 # "Your own views": a newcomer saves the example where the README says, and it is served.
@@ -68,7 +120,7 @@ def test_own_view_in_a_package_named_by_blueprints(team_package, monkeypatch, ma
 
 
 def test_own_view_errors_read_as_the_readme_shows(views_file, monkeypatch, make_app):
-    not_found, broken = re.findall(r"^error: (.*)$", README, flags=re.M)
+    not_found, broken = re.findall(r"^error: (.*)$", DOCS, flags=re.M)
     monkeypatch.setenv("BLUEPRINTS", "myteam.reports:bp")  # and no such package
     with pytest.raises(ConfigError) as raised:
         make_app()

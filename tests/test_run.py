@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from documentation import DOCS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -77,8 +78,7 @@ def test_serves_the_embedded_default_and_stops_cleanly(tmp_path, stop_signal):
 def test_the_readme_waitress_serve_form_logs_as_run_py_does(database_url, tmp_path):
     """The README's waitress-serve line serves (team views too), logs startup and requests,
     and warns of nothing."""
-    readme = (PROJECT_DIR / "README.md").read_text()
-    (command,) = re.findall(r"^waitress-serve .*$", readme, flags=re.M)
+    (command,) = re.findall(r"^waitress-serve .*$", DOCS, flags=re.M)
     assert "--listen=127.0.0.1:8000" in command and "--max-request-body-size=" in command
     args = shlex.split(command.replace("--listen=127.0.0.1:8000", "--listen=127.0.0.1:0"))
     team = tmp_path / "myteam"  # team views of another package, named by BLUEPRINTS

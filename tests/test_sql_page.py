@@ -16,6 +16,7 @@ import jwt
 import psycopg
 import pytest
 import sqlalchemy as sa
+from documentation import code_blocks, section
 from psycopg import sql
 
 from db.engine import DatabaseUnreachable
@@ -25,7 +26,6 @@ ADMIN = "an-admin-token-for-the-sql-page"
 SECRET = "a-test-secret-of-at-least-32-bytes!!"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-README = (PROJECT_DIR / "README.md").read_text()
 
 
 def _token(role: str) -> dict:
@@ -510,9 +510,8 @@ def test_a_hidden_column_stays_unreadable_beside_granted_ones(make_app, pg_serve
 
 
 def test_readme_steps_run_a_query(make_app, pg_server, database_url):
-    block = README[README.index("## The SQL page") :]
-    block = re.search(r"```sh\n(.*?)```", block, flags=re.S).group(1).splitlines()
-    *commands, serve_line, curl_line = block  # apply-sql, psql -c ...
+    (block,) = code_blocks("sh", section("A query on the SQL page"))
+    *commands, serve_line, curl_line = block.splitlines()  # apply-sql, psql -c ...
     settings = dict(word.split("=", 1) for word in serve_line.split() if "=" in word)
     header, url = re.search(r"curl -H '([^']+)' '([^']+)'", curl_line).groups()
     name, value = header.split(": ", 1)
@@ -522,7 +521,7 @@ def test_readme_steps_run_a_query(make_app, pg_server, database_url):
     _admin_run(pg_server, None, drop)
     try:
         for line in commands:
-            command = [sys.executable, *shlex.split(line)[1:]]  # .venv/bin/python run.py ...
+            command = [sys.executable, *shlex.split(line)[1:]]  # python run.py ...
             done = subprocess.run(
                 command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120
             )

@@ -36,6 +36,7 @@ class Setting:
     structured: bool = False  # parse also takes the mapping create_app(config) may give
     secret: bool = False  # never shown: not in errors, not in help
     example: str | None = None  # a valid value for error messages (default: the default)
+    doc: str = ""  # more for the settings table (docs/settings.md), after help; Markdown
 
 
 SETTINGS = (
@@ -46,6 +47,7 @@ SETTINGS = (
         parse.database_url,
         "postgresql://user:password@host:5432/dbname; unset: start the embedded PostgreSQL",
         secret=True,
+        doc="With it set, nothing embedded starts, and `apply-sql`, `psql` and `url` use it.",
     ),
     Setting(
         "DB_SCHEMAS",
@@ -76,6 +78,7 @@ SETTINGS = (
         8,
         parse.positive_int,
         "waitress worker threads; the pool is sized to cover them",
+        doc="Each thread has a pooled connection, plus two for health checks and background work.",
     ),
     Setting(
         "CONNECTION_LIMIT",
@@ -84,6 +87,10 @@ SETTINGS = (
         parse.positive_int,
         "most client connections open at once (waitress's connection_limit); "
         "more wait in the listen backlog",
+        doc=(
+            "`run.py` raises the process's open-file limit to hold them, or lowers this with a "
+            "warning when it cannot."
+        ),
     ),
     Setting(
         "CHANNEL_TIMEOUT",
@@ -91,6 +98,7 @@ SETTINGS = (
         120,
         parse.positive_int,
         "seconds an idle connection stays open between requests (waitress's channel_timeout)",
+        doc="Above a proxy's usual 60 s keep-alive, so the proxy closes first.",
     ),
     Setting(
         "HEADER_TIMEOUT",
@@ -99,6 +107,7 @@ SETTINGS = (
         parse.positive_float,
         "seconds a connection has to send a request's headers, from connecting or from the "
         "request's first byte; a slower one is closed (run.py only)",
+        doc="waitress has no such limit: behind `waitress-serve`, let a reverse proxy bound it.",
     ),
     Setting(
         "DB_MAX_OVERFLOW",
@@ -113,6 +122,7 @@ SETTINGS = (
         5.0,
         parse.positive_float,
         "seconds a request waits for a pooled connection before a 503",
+        doc="Well under a client's timeout: the answer is a 503 (`PGRST003`), not a hang.",
     ),
     Setting(
         "DB_CONNECT_TIMEOUT",
@@ -120,6 +130,7 @@ SETTINGS = (
         3,
         parse.positive_int,
         "seconds to wait when opening a connection",
+        doc="When the database is unreachable, requests fail fast with a 503 and `Retry-After: 2`.",
     ),
     Setting(
         "DB_STATEMENT_TIMEOUT",
@@ -127,6 +138,7 @@ SETTINGS = (
         15000,
         parse.non_negative_int,
         "statement_timeout of every connection, in ms (0: none)",
+        doc="A longer statement is cancelled and answered with a 504 (SQLSTATE 57014).",
     ),
     Setting(
         "DB_IDLE_TX_TIMEOUT",
@@ -148,6 +160,10 @@ SETTINGS = (
         1000,
         parse.positive_int,
         "hard cap on rows in one API response; a larger limit is cut and reported",
+        doc=(
+            "In `X-Row-Cap`. Also the most rows of a SQL page download. HTML pages show 50 rows "
+            "unless `limit=` asks for more (up to `PAGE_MAX_SIZE`)."
+        ),
     ),
     Setting(
         "MAX_EMBEDS",
@@ -202,7 +218,14 @@ SETTINGS = (
         Path,
         "the numbered .sql files applied by apply-sql and by the embedded default",
     ),
-    Setting("READ_ONLY", "read_only", False, parse.flag, "true: refuse every write with a 405"),
+    Setting(
+        "READ_ONLY",
+        "read_only",
+        False,
+        parse.flag,
+        "true: refuse every write with a 405",
+        doc="The write never reaches the database.",
+    ),
     Setting(
         "CSV_SAFE_CELLS",
         "csv_safe_cells",
@@ -210,6 +233,7 @@ SETTINGS = (
         parse.flag,
         "true: the API's CSV prefixes text cells that start like a spreadsheet formula"
         " (= + - @ tab CR) with ', as the pages' downloads always do",
+        doc="`false` keeps PostgREST's bytes (see *Security*).",
     ),
     Setting(
         "DB_ANON_ROLE",
@@ -217,6 +241,10 @@ SETTINGS = (
         None,
         parse.optional_text,
         "role for requests without a token (unset: no SET ROLE)",
+        doc=(
+            "E.g. `web_anon`: grants and row-level security for that role then decide what an "
+            "anonymous request may do."
+        ),
     ),
     Setting(
         "JWT_SECRET",
@@ -233,6 +261,7 @@ SETTINGS = (
         parse.optional_text,
         "RS256 public key of accepted tokens: PEM text or a JWKS document (JSON)",
         secret=True,
+        doc="A JWKS key is picked by the token's `kid`.",
     ),
     Setting(
         "JWT_AUDIENCE",
@@ -252,6 +281,16 @@ SETTINGS = (
         "comma-separated schema.table and schema.table.column never served, described or written;"
         " prefix name: for a database of DATABASES (reports:sales.customers.ssn)",
         example="public.members.email",
+        doc=(
+            "A primary key column cannot be hidden: hide its table. A hidden table takes its "
+            "partitions (every level) and inheritance children with it; a hidden column is hidden "
+            "in each of them too; foreign keys into hidden tables or columns are not followed, "
+            "linked, drawn or described, and errors about them lose their details. Names are per "
+            "relation otherwise: a view that selects a hidden column serves it under its own name "
+            "unless you hide that too; a view that reads anything hidden does not show its SQL. An"
+            " entry naming nothing stops startup; after a reload, one whose table or column was "
+            "renamed keeps hiding it (see *What HIDDEN covers* under *Security*)."
+        ),
     ),
     Setting(
         "MAX_BODY_BYTES",
@@ -259,6 +298,7 @@ SETTINGS = (
         10 * 1024 * 1024,
         parse.positive_int,
         "largest request body accepted; larger is a 413",
+        doc="The 413 comes from waitress, from the `Content-Length`, before the body is read.",
     ),
     Setting(
         "RELOAD_CHANNEL",
@@ -274,6 +314,7 @@ SETTINGS = (
         parse.optional_text,
         "bearer token for POST /admin/reload (unset: admin endpoints are off)",
         secret=True,
+        doc="The SQL page takes it too.",
     ),
     Setting(
         "SQL_PAGE",
@@ -282,6 +323,7 @@ SETTINGS = (
         parse.flag,
         "true: serve the read-only SQL page at /sql to ADMIN_TOKEN and SQL_PAGE_ROLES "
         "(refused at startup when its login could read anything HIDDEN)",
+        doc="See *The SQL page*.",
     ),
     Setting(
         "SQL_PAGE_USER",
@@ -312,6 +354,10 @@ SETTINGS = (
         5000,
         parse.positive_int,
         "time limit of an HTML page's row query and of an explicit exact count, in ms",
+        doc=(
+            "Also the limit of a SQL page query. Past it: a 504 page that keeps the filter form "
+            "(or the query)."
+        ),
     ),
     Setting(
         "PAGE_SIDE_TIMEOUT",
@@ -319,6 +365,7 @@ SETTINGS = (
         500,
         parse.positive_int,
         "time limit of each side query of a page (counts, labels, references), in ms",
+        doc="A side query that runs out of time becomes a note on the page.",
     ),
     Setting(
         "PAGE_COUNT_LIMIT",
@@ -328,7 +375,12 @@ SETTINGS = (
         'pages count rows up to this many ("more than N" beyond) unless asked for exact',
     ),
     Setting(
-        "PAGE_MAX_SIZE", "page_max_size", 500, parse.positive_int, "most rows one HTML page shows"
+        "PAGE_MAX_SIZE",
+        "page_max_size",
+        500,
+        parse.positive_int,
+        "most rows one HTML page shows",
+        doc="Also the most rows the SQL page shows.",
     ),
     Setting(
         "EXPORT_MAX_ROWS",
@@ -343,6 +395,7 @@ SETTINGS = (
         2,
         parse.positive_int,
         "exports streaming at once (each holds a connection to its last row); more get a 503",
+        doc="The 503 carries `Retry-After`.",
     ),
     Setting(
         "LABEL_COLUMNS",
@@ -352,6 +405,7 @@ SETTINGS = (
         "comma-separated schema.table.column: the column that labels a row where "
         "foreign keys point at it (default: a name-like text column)",
         example="public.books.title",
+        doc="E.g. `public.members.email`. An entry naming no served column stops startup.",
     ),
     Setting(
         "SHUTDOWN_GRACE",
@@ -377,6 +431,7 @@ SETTINGS = (
         parse.flag,
         "true: record each request's statements with durations (get_recorded_queries(), "
         "the webapp.queries log at DEBUG); for debugging",
+        doc="See *Query recording and slow queries*.",
     ),
     Setting(
         "SLOW_QUERY_MS",
@@ -384,6 +439,7 @@ SETTINGS = (
         0,
         parse.non_negative_int,
         "log statements that take longer than this many ms at WARNING (0: off)",
+        doc="Each line carries the request id; a statement cancelled by a timeout counts.",
     ),
 )
 
@@ -562,7 +618,11 @@ def settings_table() -> str:
     """The settings as the README's Markdown table, between its two marker comments."""
     rows = [SETTINGS_TABLE_START, "| Setting | Default | Meaning |", "|---|---|---|"]
     for setting in SETTINGS:
-        meaning = setting.help.replace("|", "\\|")
+        # help is plain text (run.py --help shows it): a <name> in it must not read as HTML
+        meaning = setting.help.replace("<", "&lt;")
+        if setting.doc:
+            meaning = f"{meaning}. {setting.doc}"
+        meaning = meaning.replace("|", "\\|")
         rows.append(f"| `{setting.name}` | {_shown_default(setting.default)} | {meaning} |")
     return "\n".join([*rows, SETTINGS_TABLE_END])
 
