@@ -153,7 +153,10 @@ def _steps(block):
         elif line.startswith("export "):
             yield "export", *line.removeprefix("export ").split("=", 1)
         elif line.startswith("curl "):
-            yield "curl", line.split()[1]
+            words = shlex.split(line)
+            headers = [words[i + 1].split(": ", 1) for i, w in enumerate(words) if w == "-H"]
+            (url,) = [word for word in words if word.startswith("http://")]
+            yield "curl", url, dict(headers)
         else:  # [NAME=value ...] python run.py [args]  # a comment
             words = shlex.split(line, comments=True)
             leading = itertools.takewhile(lambda word: "=" in word, words)
@@ -193,6 +196,30 @@ def test_the_readme_adds_a_table_on_your_own_server_without_a_restart(
     finally:
         if app is not None:
             _stop_app(app)
+
+
+@pytest.mark.slow
+def test_the_readme_sql_page_steps_on_the_embedded_default(tmp_path):
+    """The tour's SQL page steps, typed on a fresh embedded default: apply-sql, psql's
+    CREATE ROLE, run.py with the page on, and the curl that runs a query."""
+    (block,) = code_blocks("sh", section("A query on the SQL page"))
+    *commands, serve, curl = _steps(block)
+    env = _env(DATA_DIR=str(tmp_path / "data"), LOG_LEVEL="WARNING")
+    for _, settings, args in commands:
+        assert settings == {}
+        done = _run_py(args, env)
+        assert done.returncode == 0, done.stderr
+    assert serve[0] == "run.py" and serve[2] == []
+    app = _start_app(tmp_path, PROJECT_DIR / "sql", **serve[1])
+    try:
+        url = app.base + curl[1].split("http://127.0.0.1:8000/")[1]
+        request = urllib.request.Request(url, headers=curl[2])
+        with urllib.request.urlopen(request, timeout=30) as response:
+            lines = response.read().decode().splitlines()
+        counts = [int(line.split(",")[1]) for line in lines[1:]]
+        assert lines[0] == "genre,count" and counts and counts == sorted(counts, reverse=True)
+    finally:
+        _stop_app(app)
 
 
 @pytest.mark.slow
