@@ -13,8 +13,12 @@ from .config import load_settings
 from .state import app_state, current_database, open_state
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings, engine (once), reflected catalog, blueprints, error handling."""
+def create_app(config: Mapping[str, Any] | None = None, *, as_owner: bool = False) -> Flask:
+    """Build the app: settings, engine (once), reflected catalog, blueprints, error handling.
+
+    as_owner: on the embedded server, connect as the superuser that owns the schema instead of
+    the login role requests are served through (for the operator's own commands).
+    """
     from . import (
         admin,
         api,
@@ -38,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(settings.extra)
     auth.check_keys(settings)  # a bad key fails before anything connects
-    state = app.extensions["pgfront"] = open_state(settings)
+    state = app.extensions["pgfront"] = open_state(settings, as_owner=as_owner)
     try:
         _scope_sessions_to_app_contexts(app)
         errors.register_error_handlers(app)

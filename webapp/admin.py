@@ -6,6 +6,7 @@ import hmac
 
 from flask import Blueprint, request
 
+from .auth import bearer_token
 from .encoding import json_response
 from .errors import ApiError
 from .state import Database, app_state
@@ -15,11 +16,11 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.before_request
 def require_token() -> None:
-    """Bearer ADMIN_TOKEN, compared in constant time; without a configured token, 404."""
+    """`Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; without a configured token, 404."""
     token = app_state().settings.admin_token
     if token is None:
         raise ApiError(404, "admin endpoints are off", hint="set ADMIN_TOKEN to turn them on")
-    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    sent = bearer_token(request.headers.get("Authorization")) or ""
     if not hmac.compare_digest(sent.encode(), token.encode()):
         raise ApiError(
             401,

@@ -142,14 +142,15 @@ SETTINGS = (
         "anon_role",
         None,
         parse.optional_text,
-        "role for requests without a token (unset: no SET ROLE)",
+        "role for requests without a token (unset: no SET ROLE; the embedded sample database: "
+        "web_anon, served through the login role authenticator)",
     ),
     Setting(
         "JWT_SECRET",
         "jwt_secret",
         None,
-        parse.optional_text,
-        "HS256 secret that signs accepted tokens",
+        parse.secret(32),
+        "HS256 secret that signs accepted tokens, at least 32 characters",
         secret=True,
     ),
     Setting(
@@ -169,6 +170,13 @@ SETTINGS = (
     ),
     Setting(
         "JWT_ROLE_CLAIM", "jwt_role_claim", "role", parse.text, "claim that names the database role"
+    ),
+    Setting(
+        "JWT_REQUIRE_EXP",
+        "jwt_require_exp",
+        True,
+        parse.flag,
+        "true: refuse tokens without an exp claim (false: such tokens never expire)",
     ),
     Setting(
         "HIDDEN",
@@ -196,8 +204,8 @@ SETTINGS = (
         "ADMIN_TOKEN",
         "admin_token",
         None,
-        parse.optional_text,
-        "bearer token for POST /admin/reload (unset: admin endpoints are off)",
+        parse.secret(24),
+        "bearer token for POST /admin/reload, at least 24 characters (unset: admin endpoints are off)",
         secret=True,
     ),
     Setting(
@@ -273,6 +281,7 @@ SETTINGS = (
 
 EMBEDDED_DATABASE = "library"
 EMBEDDED_SCHEMAS = ("public", "reporting")
+EMBEDDED_ANON_ROLE = "web_anon"  # sql/006 creates it; the login role is granted it by sql/007
 
 
 @dataclass(frozen=True)
@@ -300,6 +309,7 @@ class Settings:
     jwt_public_key: str | None
     jwt_audience: str | None
     jwt_role_claim: str
+    jwt_require_exp: bool
     hidden: tuple[str, ...]
     max_body_bytes: int
     reload_channel: str | None
@@ -337,6 +347,7 @@ def load_settings(
     config = dict(config or {})
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    unset = set()
     for setting in SETTINGS:
         if setting.name in config:
             raw = config.pop(setting.name)
@@ -344,13 +355,16 @@ def load_settings(
             raw = environ[setting.name]
         else:
             values[setting.name] = setting.default
+            unset.add(setting.name)
             continue
         values[setting.name] = _parse(setting, raw)
     databases, values["HIDDEN"] = _hidden_by_database(values["DATABASES"], values["HIDDEN"])
     values["DATABASES"] = databases
+    embedded = values["DATABASE_URL"] is None
     if values["DB_SCHEMAS"] is None:
-        embedded = values["DATABASE_URL"] is None
         values["DB_SCHEMAS"] = EMBEDDED_SCHEMAS if embedded else ("public",)
+    if embedded and "DB_ANON_ROLE" in unset:  # set empty, it serves as the superuser (warned)
+        values["DB_ANON_ROLE"] = EMBEDDED_ANON_ROLE
     fields = {setting.field: values[setting.name] for setting in SETTINGS}
     # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     return Settings(**fields, extra=config)

@@ -7,7 +7,7 @@ starting with "must" or "is not" is shown after the setting's name.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,19 @@ def text(value: str) -> str:
 def optional_text(value: str) -> str | None:
     """Text, or None when blank."""
     return value.strip() or None
+
+
+def secret(length: int) -> Callable[[str], str | None]:
+    """A parser of secrets at least length characters long (None when blank): short ones are guessable."""
+
+    def parse(value: str) -> str | None:
+        value = value.strip()
+        if value and len(value) < length:
+            raise ValueError(f"must be at least {length} characters long")
+        return value or None
+
+    parse.__doc__ = f"A secret of at least {length} characters, or None when blank."
+    return parse
 
 
 def database_url(value: str) -> str | None:

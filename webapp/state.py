@@ -6,18 +6,18 @@ import logging
 import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, g
 from sqlalchemy import orm
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 
 from db.catalog import Catalog, CatalogHolder, reflect_catalog
 from db.embedded import EmbeddedPostgres
 from db.engine import DatabaseUnreachable, EngineOptions, check_reachable, make_engine
 from db.models import Models
 from db.reload import Reloader
+from db.roles import check_role
 from db.session import session_scope
 from db.sqlfiles import apply_sql_dir
 
@@ -129,20 +129,21 @@ def _close(databases: list[Database]) -> None:
         database.close()
 
 
-def open_state(settings: Settings) -> AppState:
-    """Start the embedded server if asked, then open the primary database and the named ones."""
+def open_state(settings: Settings, *, as_owner: bool = False) -> AppState:
+    """Start the embedded server if asked, then open the primary database and the named ones.
+
+    as_owner: on the embedded server, connect as its superuser rather than the app's login
+    role (the operator's own commands: run.py shell and flask).
+    """
     embedded = None
-    url = settings.database_url
-    if url is None:
-        embedded = start_embedded(settings)
-        url = embedded.url(EMBEDDED_DATABASE)
-    sql_dir = settings.sql_dir if embedded is not None else None
     opened: list[Database] = []
     try:
+        url = settings.database_url
+        if url is None:
+            embedded = start_embedded(settings)
+            url = prepare_embedded(embedded, settings, as_owner=as_owner)
         opened.append(
-            open_database(
-                PRIMARY_DATABASE, url, settings.schemas, settings.hidden, settings, sql_dir
-            )
+            open_database(PRIMARY_DATABASE, url, settings.schemas, settings.hidden, settings)
         )
         for named in settings.databases.values():
             opened.append(
@@ -150,6 +151,8 @@ def open_state(settings: Settings) -> AppState:
             )
     except BaseException:
         _close(opened)  # no reload thread or pool outlives a failed start
+        if embedded is not None:
+            embedded.stop()  # nor the embedded server, nor its folder's lock
         raise
     primary, *others = opened
     return AppState(settings, primary, {database.name: database for database in others}, embedded)
@@ -157,13 +160,12 @@ def open_state(settings: Settings) -> AppState:
 
 def open_database(
     name: str,
-    url: str,
+    url: str | URL,
     schemas: tuple[str, ...],
     hidden: tuple[str, ...],
     settings: Settings,
-    sql_dir: Path | None = None,
 ) -> Database:
-    """Create a database's engine, check it, apply sql_dir if given, reflect, start its reloader."""
+    """Create a database's engine, check it and its login role, reflect, start its reloader."""
     engine = make_engine(url, engine_options(settings))
     primary = name == PRIMARY_DATABASE
     try:
@@ -173,10 +175,7 @@ def open_database(
             if primary:
                 raise
             raise DatabaseUnreachable(f"DATABASES {name}: {exc}") from exc
-        if sql_dir is not None:
-            applied = apply_sql_dir(engine, sql_dir, log=log.info)
-            if applied:
-                log.info("embedded database: applied %d sql/ file(s)", len(applied))
+        check_login_role(engine, settings.anon_role, "" if primary else f"DATABASES {name}: ")
         require_schemas(engine, schemas, "DB_SCHEMAS" if primary else f"DATABASES {name}")
         catalog = reflect_catalog(engine, schemas, hidden)
         log.info(
@@ -202,19 +201,47 @@ def open_database(
     return Database(name, engine, holder, reloader, tuple(schemas), tuple(hidden))
 
 
-def require_schemas(engine: Engine, schemas: tuple[str, ...], setting: str = "DB_SCHEMAS") -> None:
-    """Fail at startup when the setting names a schema the database does not have."""
-    with engine.connect() as conn:
-        found = set(
-            conn.execute(
-                sa.text("SELECT nspname FROM pg_namespace WHERE nspname = ANY(:names)"),
-                {"names": list(schemas)},
-            ).scalars()
+def check_login_role(engine: Engine, anon_role: str | None, where: str = "") -> None:
+    """Stop startup when the login role cannot switch to DB_ANON_ROLE; warn when serving as a superuser."""
+    check = check_role(engine, anon_role)
+    problem = check.describe()
+    if problem is not None:
+        raise ConfigError(f"DB_ANON_ROLE={anon_role}: {where}{problem}")
+    if check.login_is_superuser and anon_role is None:
+        log.warning(
+            "%sserving as the superuser %s with no DB_ANON_ROLE: every request may read and "
+            "change everything, past row-level security. Connect as a login role that is not a "
+            "superuser and set DB_ANON_ROLE to a role with only the grants requests need",
+            where,
+            check.login,
         )
+
+
+def require_schemas(engine: Engine, schemas: tuple[str, ...], setting: str = "DB_SCHEMAS") -> None:
+    """Fail at startup when the setting names a schema the database lacks or the login cannot use."""
+    with engine.connect() as conn:
+        found = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT nspname, has_schema_privilege(oid, 'USAGE') FROM pg_namespace"
+                    " WHERE nspname = ANY(:names)"
+                ),
+                {"names": list(schemas)},
+            ).all()
+        )
+        login = conn.execute(sa.text("SELECT current_user")).scalar()
     missing = [name for name in schemas if name not in found]
     if missing:
         raise ConfigError(
             f"{setting} names schemas the database does not have: {', '.join(missing)}"
+        )
+    # Reflection looks names up in each schema as the login role (a NOINHERIT one has no grants).
+    unusable = [name for name in schemas if not found[name]]
+    if unusable:
+        names = ", ".join(unusable)
+        raise ConfigError(
+            f"{setting}: the login role {login} may not look into schemas {names}: "
+            f"GRANT USAGE ON SCHEMA {names} TO {login}"
         )
 
 
@@ -229,6 +256,28 @@ def engine_options(settings: Settings) -> EngineOptions:
         idle_in_transaction_timeout_ms=settings.idle_tx_timeout_ms,
         application_name=settings.application_name,
     )
+
+
+def prepare_embedded(
+    embedded: EmbeddedPostgres, settings: Settings, *, as_owner: bool = False
+) -> URL:
+    """Apply sql/ as the superuser (it owns the schema), then the URL to serve through.
+
+    That is the login role authenticator, which is not a superuser, unless asked for the owner
+    or DB_ANON_ROLE is set empty (no role switch: then the superuser, warned about).
+    """
+    owner = embedded.url(EMBEDDED_DATABASE)
+    engine = make_engine(owner, engine_options(settings))
+    try:
+        applied = apply_sql_dir(engine, settings.sql_dir, log=log.info)
+    finally:
+        engine.dispose()
+    if applied:
+        log.info("embedded database: applied %d sql/ file(s)", len(applied))
+    if as_owner or settings.anon_role is None:
+        return owner
+    embedded.ensure_login_role()
+    return embedded.app_url(EMBEDDED_DATABASE)
 
 
 def start_embedded(settings: Settings) -> EmbeddedPostgres:
