@@ -130,7 +130,7 @@ class EmbeddedPostgres:
         return self.url(database).set(username=APP_LOGIN, password=self._app_password())
 
     def ensure_login_role(self) -> None:
-        """Create APP_LOGIN if missing; keep it a NOINHERIT login, not a superuser, with our password."""
+        """Create APP_LOGIN if missing; keep it a NOINHERIT login, no superuser, with our password."""
         conninfo = self.url().set(drivername="postgresql").render_as_string(hide_password=False)
         role = sql.Identifier(APP_LOGIN)
         with psycopg.connect(conninfo, autocommit=True) as conn:

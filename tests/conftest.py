@@ -197,7 +197,7 @@ def engine(database_url):
 
 @pytest.fixture
 def login_role(pg_server, database_url):
-    """Make login roles of their own (NOINHERIT, not superusers), granted the roles named; dropped after.
+    """Make login roles (NOINHERIT, not superusers) granted the roles named; dropped after.
 
     Returns (name, the sample database's URL as that role). Roles are cluster-wide, hence the
     unique names and the drop, after their sessions are ended.
@@ -230,7 +230,7 @@ def login_role(pg_server, database_url):
 
 @pytest.fixture(scope="session")
 def authenticator_url(pg_server, database_url) -> URL:
-    """The sample database as `authenticator`, the login role sql/ creates (given a password here)."""
+    """The sample database as `authenticator`, the login role of sql/007 (given a password here)."""
     password = uuid.uuid4().hex
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER ROLE authenticator PASSWORD {}").format(sql.Literal(password)))

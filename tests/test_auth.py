@@ -1,15 +1,21 @@
 """Roles like PostgREST: anonymous role, JWT roles, claims for row-level security."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import jwt
+import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from webapp import create_app
+from webapp.config import ConfigError, load_settings
 
 SECRET = "a-test-secret-of-at-least-32-bytes!!"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -130,8 +136,6 @@ def test_jwks_document(make_app, rsa_key):
 
 @pytest.mark.parametrize("key", ["not a key", '{"keys": []}', '{"keys": [{"kty": "RSA"}]}'])
 def test_bad_public_key_fails_at_startup(make_app, key):
-    from webapp.config import ConfigError
-
     with pytest.raises(ConfigError, match="JWT_PUBLIC_KEY"):
         make_app(JWT_PUBLIC_KEY=key)
 
@@ -142,13 +146,12 @@ def test_bad_public_key_fails_at_startup(make_app, key):
 @pytest.fixture(scope="module")
 def extra_superuser(pg_server):
     """A superuser role other than the login role (cluster-wide: dropped after the module)."""
-    import psycopg
-
+    name = f"pgfront_super_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        conn.execute("CREATE ROLE pgfront_test_super SUPERUSER NOLOGIN")
-    yield "pgfront_test_super"
+        conn.execute(f"CREATE ROLE {name} SUPERUSER NOLOGIN")
+    yield name
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        conn.execute("DROP ROLE pgfront_test_super")
+        conn.execute(f"DROP ROLE {name}")
 
 
 @pytest.mark.parametrize(
@@ -214,8 +217,6 @@ def test_claims_of_the_wrong_type_are_refused(secured, claims, fragment):
     ],
 )
 def test_short_secrets_stop_startup(setting, value, message):
-    from webapp.config import ConfigError, load_settings
-
     with pytest.raises(ConfigError) as info:
         load_settings({setting: value}, environ={})
     assert str(info.value) == message
@@ -226,8 +227,6 @@ def test_short_secrets_stop_startup(setting, value, message):
 
 
 def test_an_anon_role_that_does_not_exist_stops_startup(make_app):
-    from webapp.config import ConfigError
-
     with pytest.raises(ConfigError) as info:
         make_app(DB_ANON_ROLE="no_such_role")
     message = str(info.value)
@@ -236,8 +235,6 @@ def test_an_anon_role_that_does_not_exist_stops_startup(make_app):
 
 
 def test_an_anon_role_the_login_cannot_switch_to_stops_startup(make_app, login_role):
-    from webapp.config import ConfigError
-
     login, url = login_role()  # granted nothing
     with pytest.raises(ConfigError) as info:
         make_app(DATABASE_URL=url.render_as_string(hide_password=False), DB_ANON_ROLE="web_anon")
@@ -248,8 +245,6 @@ def test_an_anon_role_the_login_cannot_switch_to_stops_startup(make_app, login_r
 
 
 def test_a_schema_the_login_cannot_look_into_stops_startup(make_app, login_role):
-    from webapp.config import ConfigError
-
     login, url = login_role("web_anon")  # NOINHERIT: web_anon's USAGE on reporting is not its own
     with pytest.raises(ConfigError) as info:
         make_app(DATABASE_URL=url.render_as_string(hide_password=False), DB_ANON_ROLE="web_anon")
@@ -260,8 +255,6 @@ def test_a_schema_the_login_cannot_look_into_stops_startup(make_app, login_role)
 
 
 def test_each_database_is_checked(make_app, login_role):
-    from webapp.config import ConfigError
-
     login, url = login_role()
     with pytest.raises(ConfigError, match=f"DATABASES other: .*GRANT web_anon TO {login}"):
         make_app(
@@ -272,8 +265,6 @@ def test_each_database_is_checked(make_app, login_role):
 
 @pytest.mark.parametrize("role", ["none", "postgres", "pg_read_all_data"])
 def test_an_anon_role_beyond_the_grants_stops_startup(make_app, role):
-    from webapp.config import ConfigError
-
     with pytest.raises(ConfigError, match=f"DB_ANON_ROLE={role}: requests may not run as it"):
         make_app(DB_ANON_ROLE=role)
 
@@ -320,11 +311,6 @@ def test_the_sample_roles_work_for_the_authenticator_login(make_app, authenticat
 
 @pytest.mark.slow
 def test_the_embedded_default_serves_through_a_login_that_is_not_a_superuser(tmp_path, monkeypatch):
-    import shutil
-
-    from webapp import create_app
-    from webapp.config import ConfigError
-
     for name in ("DATABASE_URL", "DB_SCHEMAS", "DB_ANON_ROLE"):
         monkeypatch.delenv(name, raising=False)
     config = {"DATA_DIR": str(tmp_path / "data"), "RELOAD_CHANNEL": "", "TESTING": True}

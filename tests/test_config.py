@@ -147,3 +147,9 @@ def test_every_setting_is_in_the_readme_settings_table():
     table = readme[readme.index("## Configuration") : readme.index("## The embedded default")]
     missing = [setting.name for setting in SETTINGS if f"`{setting.name}`" not in table]
     assert missing == []
+
+
+def test_the_embedded_sample_serves_anonymous_requests_as_web_anon():
+    assert load_settings(environ={}).anon_role == "web_anon"
+    assert load_settings(environ={"DB_ANON_ROLE": ""}).anon_role is None  # as the superuser
+    assert load_settings(environ={"DATABASE_URL": "postgresql://u@db/x"}).anon_role is None

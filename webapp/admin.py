@@ -16,7 +16,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.before_request
 def require_token() -> None:
-    """`Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; without a configured token, 404."""
+    """`Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; 404 with no ADMIN_TOKEN."""
     token = app_state().settings.admin_token
     if token is None:
         raise ApiError(404, "admin endpoints are off", hint="set ADMIN_TOKEN to turn them on")

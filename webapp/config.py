@@ -205,7 +205,8 @@ SETTINGS = (
         "admin_token",
         None,
         parse.secret(24),
-        "bearer token for POST /admin/reload, at least 24 characters (unset: admin endpoints are off)",
+        "bearer token for POST /admin/reload, at least 24 characters "
+        "(unset: admin endpoints are off)",
         secret=True,
     ),
     Setting(

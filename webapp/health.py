@@ -27,9 +27,9 @@ def live():
 
 @bp.get("/ready")
 def ready():
-    """Ready when the primary database answers and can switch to DB_ANON_ROLE; 503 with the reason otherwise.
+    """Ready when the primary database answers and can switch to DB_ANON_ROLE; 503 and why if not.
 
-    A catalog is loaded before the app serves at all. Each named database (DATABASES) is reported under "databases"; one that does not answer
+    Each named database (DATABASES) is reported under "databases"; one that does not answer
     does not make the instance unready: every instance shares it, so no other would do better.
     """
     state = app_state()

@@ -73,7 +73,7 @@ def optional_text(value: str) -> str | None:
 
 
 def secret(length: int) -> Callable[[str], str | None]:
-    """A parser of secrets at least length characters long (None when blank): short ones are guessable."""
+    """A parser of secrets of at least length characters (None when blank): short ones are guessed."""
 
     def parse(value: str) -> str | None:
         value = value.strip()
@@ -81,7 +81,6 @@ def secret(length: int) -> Callable[[str], str | None]:
             raise ValueError(f"must be at least {length} characters long")
         return value or None
 
-    parse.__doc__ = f"A secret of at least {length} characters, or None when blank."
     return parse
 
 

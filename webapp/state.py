@@ -17,7 +17,7 @@ from db.embedded import EmbeddedPostgres
 from db.engine import DatabaseUnreachable, EngineOptions, check_reachable, make_engine
 from db.models import Models
 from db.reload import Reloader
-from db.roles import check_role
+from db.roles import RoleCheck, check_role
 from db.session import session_scope
 from db.sqlfiles import apply_sql_dir
 
@@ -175,7 +175,8 @@ def open_database(
             if primary:
                 raise
             raise DatabaseUnreachable(f"DATABASES {name}: {exc}") from exc
-        check_login_role(engine, settings.anon_role, "" if primary else f"DATABASES {name}: ")
+        where = "" if primary else f"DATABASES {name}: "
+        login = check_login_role(engine, settings.anon_role, where)
         require_schemas(engine, schemas, "DB_SCHEMAS" if primary else f"DATABASES {name}")
         catalog = reflect_catalog(engine, schemas, hidden)
         log.info(
@@ -198,22 +199,28 @@ def open_database(
     except BaseException:
         engine.dispose()
         raise
+    warn_if_superuser(login, where)
     return Database(name, engine, holder, reloader, tuple(schemas), tuple(hidden))
 
 
-def check_login_role(engine: Engine, anon_role: str | None, where: str = "") -> None:
-    """Stop startup when the login role cannot switch to DB_ANON_ROLE; warn when serving as a superuser."""
+def check_login_role(engine: Engine, anon_role: str | None, where: str = "") -> RoleCheck:
+    """Who the engine logs in as; stop startup when it cannot switch to DB_ANON_ROLE."""
     check = check_role(engine, anon_role)
     problem = check.describe()
     if problem is not None:
         raise ConfigError(f"DB_ANON_ROLE={anon_role}: {where}{problem}")
-    if check.login_is_superuser and anon_role is None:
+    return check
+
+
+def warn_if_superuser(login: RoleCheck, where: str = "") -> None:
+    """Log a warning when requests run as a superuser: the login is one and DB_ANON_ROLE is unset."""
+    if login.login_is_superuser and login.role is None:
         log.warning(
             "%sserving as the superuser %s with no DB_ANON_ROLE: every request may read and "
             "change everything, past row-level security. Connect as a login role that is not a "
             "superuser and set DB_ANON_ROLE to a role with only the grants requests need",
             where,
-            check.login,
+            login.login,
         )
 
 
