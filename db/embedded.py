@@ -60,8 +60,9 @@ def _free_port() -> int:
 class EmbeddedPostgres:
     """Start, stop and restart one private server listening on 127.0.0.1 only."""
 
-    def __init__(self, folder: Path, *, durable: bool = True):
+    def __init__(self, folder: Path, *, durable: bool = True, bin_dir: Path | None = None):
         self.folder = folder.resolve()
+        self.bin_dir = bin_dir  # another install's initdb/pg_ctl/postgres; None: the wheel's
         self.pgdata = self.folder / "pgdata"
         self.logfile = self.folder / "server.log"
         self.durable = durable
@@ -185,7 +186,7 @@ class EmbeddedPostgres:
         shutil.copyfile(pwfile, initdb_pwfile)
         try:
             if self._user:
-                _prepare_for_system_user(self.folder, self.pgdata, initdb_pwfile)
+                _prepare_for_system_user(self.folder, self.pgdata, initdb_pwfile, self._bin())
             result = self._run(
                 "initdb",
                 "-D",
@@ -211,6 +212,10 @@ class EmbeddedPostgres:
         lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
         return int(lines[3])
 
+    def _bin(self) -> Path:
+        """The folder of the server programs this instance runs."""
+        return self.bin_dir or _bin_dir()
+
     def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess:
         """Run pg_ctl on our cluster."""
         return self._run("pg_ctl", "-D", str(self.pgdata), *args)
@@ -220,7 +225,7 @@ class EmbeddedPostgres:
         # stdout/stderr to files, not pipes: the postmaster inherits them and would hold a pipe open.
         with open(self.folder / f".{program}.out", "w+") as out:
             result = subprocess.run(
-                [str(_bin_dir() / program), *args],
+                [str(self._bin() / program), *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 # Drop root's groups too: a folder like drwx-----x denies group root.
@@ -266,7 +271,7 @@ class EmbeddedPostgres:
             self._lock_fd = None
 
 
-def _prepare_for_system_user(folder: Path, pgdata: Path, pwfile: Path) -> None:
+def _prepare_for_system_user(folder: Path, pgdata: Path, pwfile: Path, bin_dir: Path) -> None:
     """Make the data folder usable by the unprivileged server user (we are root)."""
     import pwd
 
@@ -279,7 +284,7 @@ def _prepare_for_system_user(folder: Path, pgdata: Path, pwfile: Path) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
     os.chmod(folder, 0o755)
     # The server user must be able to reach the folder and the wheel's binaries.
-    for path in (*folder.parents, *_bin_dir().parents):
+    for path in (*folder.parents, *bin_dir.parents):
         if path.exists() and not os.stat(path).st_mode & 0o001:
             os.chmod(path, os.stat(path).st_mode | 0o001)
     for log in (folder / "server.log",):

@@ -10,6 +10,7 @@ Tables without a primary key, views and partitions get no class: use their Table
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import re
@@ -83,6 +84,35 @@ class ModelNaming:
         return table.name if table.schema == default_schema else f"{table.schema}_{table.name}"
 
 
+class Model:
+    """The base of every automap class: an object prints as its table and primary key.
+
+    `<books id=3f2c...>`, `<copies book_id=3f2c... copy_no=2>`, `<reporting.loan_events ...>`
+    outside the default schema. Never the other columns (HIDDEN ones included), and never a
+    query: the key comes from the identity map, or from what a new object was given.
+    """
+
+    _repr_name = "row"  # each class sets its table's name
+
+    def __repr__(self) -> str:
+        mapper, state = sa.inspect(type(self)), sa.inspect(self)
+        columns = mapper.primary_key
+        values = state.identity or tuple(
+            state.dict.get(mapper.get_property_by_column(column).key) for column in columns
+        )
+        keys = " ".join(f"{c.name}={_key_text(v)}" for c, v in zip(columns, values, strict=True))
+        return f"<{self._repr_name} {keys}>"
+
+
+def _key_text(value: Any) -> str:
+    """A key value as it reads: 'text' quoted, dates in ISO form, numbers and uuids as they are."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
 class Models:
     """The classes of one snapshot: models.Books, models["books"], models["reporting.loan_events"]."""
 
@@ -129,7 +159,7 @@ class Models:
 def build_models(catalog: Catalog, naming: ModelNaming | None = None) -> Models:
     """Automap classes for every table of the snapshot that has a primary key."""
     naming = naming or ModelNaming()
-    base = automap_base(metadata=sa.MetaData())
+    base = automap_base(metadata=sa.MetaData(), cls=Model)
     tables = _mappable(catalog)
     links = _links(catalog, tables)
     names = _relationship_names(links, naming)
@@ -242,7 +272,8 @@ def _declare_classes(
             if candidate not in used
         )
         used.add(unique)
-        classes[key] = type(unique, (base,), {"__table__": table})
+        shown = table.name if table.schema == default_schema else f"{table.schema}.{table.name}"
+        classes[key] = type(unique, (base,), {"__table__": table, "_repr_name": shown})
     return classes
 
 

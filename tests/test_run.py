@@ -72,7 +72,15 @@ def test_serves_the_embedded_default_and_stops_cleanly(tmp_path, stop_signal):
 
 
 @pytest.mark.slow
-def test_waitress_serve_call_works(database_url):
+def test_waitress_serve_call_works(database_url, tmp_path):
+    team = tmp_path / "myteam"  # team views of another package, named by BLUEPRINTS
+    team.mkdir()
+    (team / "__init__.py").write_text("")
+    (team / "hello.py").write_text(
+        "from flask import Blueprint\n"
+        "bp = Blueprint('hello', __name__)\n"
+        "bp.get('/hello')(lambda: {'hello': 'team'})\n"
+    )
     waitress_serve = Path(sys.executable).with_name("waitress-serve")
     process = subprocess.Popen(
         [str(waitress_serve), "--host=127.0.0.1", "--port=0", "--call", "webapp:create_app"],
@@ -80,6 +88,8 @@ def test_waitress_serve_call_works(database_url):
         env=_env(
             DATABASE_URL=database_url.render_as_string(hide_password=False),
             DB_SCHEMAS="public,reporting",
+            PYTHONPATH=str(tmp_path),
+            BLUEPRINTS="myteam.hello:bp",
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -93,6 +103,8 @@ def test_waitress_serve_call_works(database_url):
         base = line.split("Serving on ")[1].strip().rstrip("/") + "/"
         status, _, body = _get(base + "api/branches?name=eq.Harbour")
         assert status == 200 and [row["name"] for row in json.loads(body)] == ["Harbour"]
+        assert json.loads(_get(base + "hello")[2]) == {"hello": "team"}
+        assert _get(base + "team/branches")[0] == 200  # and webapp/views/'s
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -104,6 +116,12 @@ def test_waitress_serve_call_works(database_url):
         (["--threads", "zero"], {}, "error: THREADS='zero' is not valid\n"),
         ([], {"PORT": "99999"}, "error: PORT='99999' must be between 0 and 65535\n"),
         ([], {"LOG_LEVEL": "x"}, "error: LOG_LEVEL='x' must be DEBUG, INFO, WARNING or ERROR\n"),
+        (
+            [],  # a team view is imported before anything starts or connects
+            {"BLUEPRINTS": "nosuch_team.reports:bp"},
+            "error: BLUEPRINTS entry 'nosuch_team.reports:bp' does not import: "
+            "ModuleNotFoundError: No module named 'nosuch_team'\n",
+        ),
         (
             [],
             {"DATABASE_URL": "mysql://u:pw@h/d"},

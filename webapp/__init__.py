@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Flask, appcontext_pushed, g, request
+from flask import Blueprint, Flask, appcontext_pushed, g, request
 
 from db.session import Session, enter_scope, leave_scope
 
@@ -13,11 +13,18 @@ from .config import load_settings
 from .state import app_state, current_database, open_state
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, as_owner: bool = False) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    blueprints: Iterable[Blueprint] = (),
+    *,
+    as_owner: bool = False,
+) -> Flask:
     """Build the app: settings, engine (once), reflected catalog, blueprints, error handling.
 
-    as_owner: on the embedded server, connect as the superuser that owns the schema instead of
-    the login role requests are served through (for the operator's own commands).
+    The team's views (webapp/views/, BLUEPRINTS, and the blueprints given here) are
+    registered after pgfront's own; see webapp/team_views.py. as_owner: on the embedded
+    server, connect as the superuser that owns the schema instead of the login role requests
+    are served through (for the operator's own commands).
     """
     from . import (
         admin,
@@ -35,13 +42,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, as_owner: bool = Fals
         rows,
         security,
         structure,
-        team,
+        team_views,
     )
 
     settings = load_settings(config)
     app = Flask(__name__)
     app.config.update(settings.extra)
     auth.check_keys(settings)  # a bad key fails before anything connects
+    own_views = team_views.load(settings.blueprints, blueprints)  # and so does a broken import
     state = app.extensions["pgfront"] = open_state(settings, as_owner=as_owner)
     try:
         _scope_sessions_to_app_contexts(app)
@@ -60,11 +68,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, as_owner: bool = Fals
             structure.bp,
             export.bp,
             health.bp,
-            team.bp,
             admin.bp,
             observability.bp,
         ):
             app.register_blueprint(blueprint)
+        team_views.register(app, own_views)
         databases.install(app)  # /db/<name>/: the API and pages again, for each named database
     except BaseException:
         state.close()  # no reload thread or pool outlives a failed start

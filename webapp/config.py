@@ -262,6 +262,14 @@ SETTINGS = (
         parse.positive_float,
         "seconds SIGTERM waits for requests in flight before stopping",
     ),
+    Setting(
+        "BLUEPRINTS",
+        "blueprints",
+        (),
+        parse.blueprint_entries,
+        "team views of another package, registered besides those of webapp/views/: "
+        "module:attribute entries separated by commas or whitespace (myteam.reports:bp)",
+    ),
     Setting("LOG_LEVEL", "log_level", "INFO", parse.log_level, "DEBUG, INFO, WARNING or ERROR"),
     Setting(
         "RECORD_QUERIES",
@@ -325,6 +333,7 @@ class Settings:
     export_concurrency: int
     record_queries: bool
     slow_query_ms: int
+    blueprints: tuple[str, ...]  # module:attribute of team views outside webapp/views/
     # The databases of DATABASES by name, each with its HIDDEN names (hidden holds the primary's).
     databases: Mapping[str, NamedDatabase]
     # Add a setting by declaring it in SETTINGS and giving it a field here.

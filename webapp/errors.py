@@ -7,7 +7,8 @@ import re
 
 import psycopg
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, render_template, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from db.catalog import NotInCatalog
@@ -21,6 +22,7 @@ log = logging.getLogger("webapp.errors")
 
 RETRY_AFTER_SECONDS = 2
 _DATABASE_PREFIX = re.compile(r"^/db/[^/]+(?=/)")  # /db/<name>/api answers JSON as /api does
+_JSON_ERRORS = "pgfront.json_errors"  # app.extensions: the blueprints and prefixes of json_errors()
 
 # SQLSTATE (exact, then by two-character class) -> HTTP status, after PostgREST's table.
 _STATUS_BY_SQLSTATE = {
@@ -142,9 +144,37 @@ def unavailable(message: str, *, code: str) -> ApiError:
     )
 
 
+def json_errors(blueprint: Blueprint) -> Blueprint:
+    """Answer every error of a blueprint's views, and of URLs under its prefix, in JSON, as /api does.
+
+    bp = json_errors(Blueprint("reports", __name__, url_prefix="/reports"))
+    """
+    blueprint.record(_opt_into_json_errors)  # on each app it is registered with, at its prefix
+    return blueprint
+
+
+def _opt_into_json_errors(state: BlueprintSetupState) -> None:
+    """Remember a json_errors() blueprint's full name and URL prefix on the app it joins."""
+    names, prefixes = state.app.extensions.setdefault(_JSON_ERRORS, (set(), set()))
+    names.add(f"{state.name_prefix}.{state.name}".lstrip("."))
+    if state.url_prefix:
+        prefixes.add(state.url_prefix.rstrip("/"))
+
+
+def _json_errors_opted_in() -> bool:
+    """The request is for a json_errors() blueprint: its view matched, or its URL prefix."""
+    names, prefixes = current_app.extensions.get(_JSON_ERRORS, ((), ()))
+    path = request.path
+    return any(name in names for name in request.blueprints) or any(
+        path == prefix or path.startswith(prefix + "/") for prefix in prefixes
+    )
+
+
 def wants_json() -> bool:
-    """JSON under /api and for health checks; HTML for pages unless the client prefers JSON."""
+    """JSON under /api, for health checks and json_errors() blueprints; else HTML unless preferred."""
     if _DATABASE_PREFIX.sub("", request.path).startswith(("/api", "/live", "/ready")):
+        return True
+    if _json_errors_opted_in():
         return True
     accept = request.accept_mimetypes
     return accept.best_match(["text/html", "application/json"]) == "application/json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from db.session import Session
@@ -75,8 +75,13 @@ def index():
                 "databases": databases,
             }
         )
-    # The team view is written against the sample schema; link it only where that is served.
-    team_view = current_database().is_primary and ("public", "branches") in catalog.relations
+    # The team view is written against the sample schema; link it only where that is served
+    # (and while webapp/views/ still has it: the team may have replaced it with its own).
+    team_view = (
+        current_database().is_primary
+        and ("public", "branches") in catalog.relations
+        and "team.branch_report" in current_app.view_functions
+    )
     return render_template(
         "index.html",
         schemas=schemas,

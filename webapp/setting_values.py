@@ -17,6 +17,7 @@ from db.engine import normalize_url
 
 PRIMARY_DATABASE = "main"  # the name of the DATABASE_URL database among the named ones
 DATABASE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_BLUEPRINT_ENTRY = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*\Z")
 _URL_SHAPE = "a postgresql://user:password@host:port/dbname URL"
 
 
@@ -133,6 +134,17 @@ def label_columns(value: str) -> dict[tuple[str, str], str]:
         schema, table, column = part.split(".")
         labels[(schema, table)] = column
     return labels
+
+
+def blueprint_entries(value: str) -> tuple[str, ...]:
+    """module:attribute entries naming blueprints, separated by commas or whitespace."""
+    entries = tuple(value.replace(",", " ").split())
+    for entry in entries:
+        if not _BLUEPRINT_ENTRY.match(entry):
+            raise ValueError(
+                f"must list module:attribute entries (myteam.reports:bp), not {entry!r}"
+            )
+    return entries
 
 
 def log_level(value: str) -> str:

@@ -1,5 +1,9 @@
 """A hand-written team view: reports over reflected tables, written with the view helpers.
 
+It lives in webapp/views/, the home of the team's own views: create_app() registers every
+Blueprint the modules here define, so nothing of pgfront's is edited to add one. Its
+templates are its own too (webapp/views/templates/team/).
+
 This is the pattern for your own views: take tables from the request's catalog
 snapshot (`current_catalog().tables.books`), build Core statements, and let the
 helpers run them through the scoped Session: `get_or_404` for one row by key,
@@ -13,19 +17,18 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template
 
 from db.session import Session
+from webapp.lookups import get_or_404
+from webapp.paging import paginate
+from webapp.state import current_catalog
 
-from .lookups import get_or_404
-from .paging import paginate
-from .state import current_catalog
-
-bp = Blueprint("team", __name__, url_prefix="/team")
+bp = Blueprint("team", __name__, url_prefix="/team", template_folder="templates")
 
 
 @bp.get("/branches")
 def branch_report():
     """Per branch: copies held, loans currently out and how many of those are overdue."""
     rows = Session.execute(branch_report_statement()).all()
-    return render_template("branch_report.html", rows=rows)
+    return render_template("team/branch_report.html", rows=rows)
 
 
 @bp.get("/branches/<int:branch_id>")
@@ -39,7 +42,7 @@ def branch(branch_id: int):
         max_per_page=100,
         count=True,
     )
-    return render_template("branch.html", branch=found, loans=loans)
+    return render_template("team/branch.html", branch=found, loans=loans)
 
 
 @bp.cli.command("report")
