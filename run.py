@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from db.embedded import EmbeddedError, exit_on_sigterm
 from db.engine import DatabaseUnreachable
@@ -19,13 +20,14 @@ USER_ERRORS = (
     EmbeddedError,
     SqlFileChanged,
     SqlFileFailed,
+    FileExistsError,
     FileNotFoundError,
     ValueError,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: serve (default), apply-sql, token, shell and flask."""
+    """The command line: serve (default), apply-sql, psql, url, init, token, shell and flask."""
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="Serve a PostgreSQL schema as a JSON API and HTML pages. Without DATABASE_URL "
@@ -42,8 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="serve with waitress (the default)")
     commands.add_parser(
         "apply-sql",
-        help="apply the numbered sql/ files not applied yet, each in a transaction, "
-        "recorded with its checksum in pgfront.applied_sql_files",
+        help="apply new sql/ files; a running app reloads",
+    )
+    commands.add_parser(
+        "psql",
+        add_help=False,  # -h and the rest go to psql
+        help="psql on the database as its owner; arguments pass through",
+    )
+    url = commands.add_parser("url", help="print the database URL psql and apply-sql use")
+    url.add_argument("--show-password", action="store_true", help="show the password, not ***")
+    init = commands.add_parser(
+        "init",
+        help="start your own schema: a new folder with first files",
+    )
+    init.add_argument(
+        "directory", nargs="?", type=Path, metavar="DIR", help="the new folder [default: SQL_DIR]"
     )
     token = commands.add_parser(
         "token",
@@ -70,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command; user errors become one line and exit 2."""
     parser = build_parser()
-    args, rest = parser.parse_known_args(argv)  # the rest belongs to `flask`
-    if rest and args.command != "flask":
+    args, rest = parser.parse_known_args(argv)  # the rest belongs to `flask` or `psql`
+    if rest and args.command not in ("flask", "psql"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     flags = {"HOST": args.host, "PORT": args.port, "THREADS": args.threads}
     config = {name: value for name, value in flags.items() if value is not None}
@@ -85,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.command == "apply-sql":
             return commands.apply_sql(settings)
+        if args.command == "psql":
+            return commands.psql(settings, rest)
+        if args.command == "url":
+            return commands.url(settings, args.show_password)
+        if args.command == "init":
+            return commands.init(settings, args.directory)
         if args.command == "token":
             return commands.token(settings, args.role, args.claim, args.expires_in)
         if args.command in ("shell", "flask"):

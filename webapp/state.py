@@ -271,12 +271,15 @@ def prepare_embedded(
     """Apply sql/ as the superuser (it owns the schema), then the URL to serve through.
 
     That is the login role authenticator, which is not a superuser, unless asked for the owner
-    or DB_ANON_ROLE is set empty (no role switch: then the superuser, warned about).
+    or DB_ANON_ROLE is unset (no role switch: then the superuser, warned about).
     """
     owner = embedded.url(EMBEDDED_DATABASE)
     engine = make_engine(owner, engine_options(settings))
     try:
-        applied = apply_sql_dir(engine, settings.sql_dir, log=log.info)
+        # A command using a running app's server tells that app when it applies files.
+        applied = apply_sql_dir(
+            engine, settings.sql_dir, log=log.info, reload_channel=settings.reload_channel
+        )
     finally:
         engine.dispose()
     if applied:
@@ -287,13 +290,28 @@ def prepare_embedded(
     return embedded.app_url(EMBEDDED_DATABASE)
 
 
+def embedded_server(settings: Settings) -> EmbeddedPostgres:
+    """The embedded server of DATA_DIR, not started."""
+    return EmbeddedPostgres(settings.data_dir / "postgres")
+
+
 def start_embedded(settings: Settings) -> EmbeddedPostgres:
-    """Start (or reuse) the embedded server in DATA_DIR; it stops when the process exits."""
-    embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+    """Start the embedded server in DATA_DIR, or use the one a running app serves from it.
+
+    A server this process started stops when the process exits; one it attached to keeps
+    running with the app that owns it.
+    """
+    embedded = embedded_server(settings)
     try:
-        embedded.start()
+        embedded.start(attach=True)
     except OSError as exc:
         raise ConfigError(f"DATA_DIR={settings.data_dir}: {exc.strerror or exc}") from None
+    if embedded.owner_pid is not None:
+        log.debug(
+            "using the embedded PostgreSQL that process %d runs (port %d)",
+            embedded.owner_pid,
+            embedded.port,
+        )
     embedded.stop_at_exit()
     if embedded.ensure_database(EMBEDDED_DATABASE):
         log.info("embedded database %r created in %s", EMBEDDED_DATABASE, embedded.folder)
