@@ -142,8 +142,12 @@ def open_state(settings: Settings, *, as_owner: bool = False) -> AppState:
         if url is None:
             embedded = start_embedded(settings)
             url = prepare_embedded(embedded, settings, as_owner=as_owner)
+        # The operator's commands, and a command on another app's server, need no warning.
+        quiet = as_owner or (embedded is not None and embedded.owner_pid is not None)
         opened.append(
-            open_database(PRIMARY_DATABASE, url, settings.schemas, settings.hidden, settings)
+            open_database(
+                PRIMARY_DATABASE, url, settings.schemas, settings.hidden, settings, warn=not quiet
+            )
         )
         for named in settings.databases.values():
             opened.append(
@@ -164,8 +168,13 @@ def open_database(
     schemas: tuple[str, ...],
     hidden: tuple[str, ...],
     settings: Settings,
+    *,
+    warn: bool = True,
 ) -> Database:
-    """Create a database's engine, check it and its login role, reflect, start its reloader."""
+    """Create a database's engine, check it and its login role, reflect, start its reloader.
+
+    warn: log a warning when requests would run as a superuser (warn_if_superuser).
+    """
     engine = make_engine(url, engine_options(settings))
     primary = name == PRIMARY_DATABASE
     try:
@@ -199,7 +208,8 @@ def open_database(
     except BaseException:
         engine.dispose()
         raise
-    warn_if_superuser(login, where)
+    if warn:
+        warn_if_superuser(login, where)
     return Database(name, engine, holder, reloader, tuple(schemas), tuple(hidden))
 
 
