@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from db.embedded import EmbeddedError, exit_on_sigterm
 from db.engine import DatabaseUnreachable
 from db.sqlfiles import SqlFileChanged, SqlFileFailed
 from webapp.config import ConfigError, describe_settings, load_settings
+from webapp.observability import configure_logging
 
 # Failures a user can fix; they get one line on stderr and exit status 2.
 USER_ERRORS = (
@@ -95,9 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings(config)
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(settings.log_level)
         if args.command == "apply-sql":
             return commands.apply_sql(settings)
         if args.command == "psql":

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
+from .hiding import Hiding, resolve_hiding
 from .models import ModelNaming, Models, build_models
 
 # relkind in pg_class -> the word we show users.
@@ -133,9 +134,14 @@ class Catalog:
     load_seconds: float
     # The schema SQLAlchemy leaves off names found on the search path (usually public).
     search_schema: str = "public"
+    # What HIDDEN removes: relations (with their partitions and children) and columns.
+    hiding: Hiding = field(default_factory=Hiding)
     # Built from this snapshot on first use, once per snapshot: see derived() and models().
     _derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-    _derived_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # Reentrant: building one derived thing (the models) may use another (the foreign keys).
+    _derived_lock: threading.RLock = field(
+        default_factory=threading.RLock, compare=False, repr=False
+    )
 
     def derived(self, key: str, build: Callable[[], Any]) -> Any:
         """What build() makes of this snapshot, built on first use and kept with it."""
@@ -250,13 +256,19 @@ class Tables:
         return [relation.name for relation in self._catalog.in_schema(self._catalog.default_schema)]
 
 
-def reflect_catalog(engine: Engine, schemas: Iterable[str], hidden: Iterable[str] = ()) -> Catalog:
+def reflect_catalog(
+    engine: Engine,
+    schemas: Iterable[str],
+    hidden: Iterable[str] = (),
+    previous: Hiding | None = None,
+) -> Catalog:
     """Reflect every table and view of the schemas into a new, immutable Catalog.
 
-    hidden names relations ("schema.table") and columns ("schema.table.column") to leave out.
+    hidden names relations ("schema.table") and columns ("schema.table.column") to leave out,
+    with their partitions and inheritance children; previous (the last snapshot's hiding)
+    keeps hiding what an entry named before a rename.
     """
     schemas = tuple(schemas)
-    hidden = frozenset(hidden)
     started = time.perf_counter()
     metadata = sa.MetaData()
     with engine.connect() as conn:
@@ -273,17 +285,17 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str], hidden: Iterable[str
             type_names.setdefault((row.schema, row.relation), {})[row.column] = row.type_name
         _with_room_to_recurse(len(kinds), lambda: _reflect_schemas(conn, metadata, schemas))
         search_schema = conn.dialect.default_schema_name or "public"
+        hiding = resolve_hiding(conn, hidden, previous)
         conn.rollback()
     _domains_as_base_types(metadata)
+    _keys_the_server_may_fill(metadata)
     relations = {}
     for table in metadata.tables.values():
         key = (table.schema, table.name)
-        if key not in kinds or f"{key[0]}.{key[1]}" in hidden:
+        if key not in kinds or key in hiding.relations:
             continue  # outside the served schemas (pulled in by a foreign key), or hidden
         kind, is_partition, writable = kinds[key]
-        hidden_columns = frozenset(
-            name.rsplit(".", 1)[1] for name in hidden if name.rsplit(".", 1)[0] == ".".join(key)
-        )
+        hidden_columns = hiding.columns_of(*key)
         hidden_key = hidden_columns & {column.name for column in table.primary_key.columns}
         if hidden_key:
             raise ValueError(
@@ -305,6 +317,7 @@ def reflect_catalog(engine: Engine, schemas: Iterable[str], hidden: Iterable[str
         loaded_at=time.time(),
         load_seconds=time.perf_counter() - started,
         search_schema=search_schema,
+        hiding=hiding,
     )
 
 
@@ -354,6 +367,19 @@ def _with_room_to_recurse(tables: int, reflect: Callable[[], None]) -> None:
             sys.setrecursionlimit(old_limit)
     if failure:
         raise failure[0]
+
+
+def _keys_the_server_may_fill(metadata: sa.MetaData) -> None:
+    """Mark key columns reflected without a default as filled by the server, if at all.
+
+    A partition's key column takes its identity from the partitioned table, which reflection
+    does not show; SQLAlchemy would warn on every insert that leaves it out. PostgreSQL
+    decides: it fills the value, or refuses the row (23502, a 400).
+    """
+    for table in metadata.tables.values():
+        for column in table.primary_key.columns:
+            if column.server_default is None and column.identity is None and not column.default:
+                column.server_default = sa.FetchedValue()
 
 
 def _domains_as_base_types(metadata: sa.MetaData) -> None:

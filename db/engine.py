@@ -32,6 +32,7 @@ class EngineOptions:
     statement_timeout_ms: int = 15000
     idle_in_transaction_timeout_ms: int = 60000
     application_name: str = "pgfront"
+    pooled: bool = True  # False: every checkout opens a new connection, every return closes it
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -57,10 +58,7 @@ def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
         # jsonb numbers keep every digit (floats become Decimal, as numeric columns do).
         json_deserializer=partial(json.loads, parse_float=Decimal),
         json_serializer=_json_text,
-        pool_size=options.pool_size,
-        max_overflow=options.max_overflow,
-        pool_timeout=options.pool_timeout,
-        pool_recycle=options.pool_recycle,
+        **_pool_arguments(options),
         connect_args={
             "application_name": options.application_name,
             "connect_timeout": options.connect_timeout,
@@ -75,6 +73,18 @@ def make_engine(url: str | URL, options: EngineOptions | None = None) -> Engine:
     sa.event.listen(engine, "connect", _register_loaders)
     sa.event.listen(engine.pool, "checkout", _refuse_dead_connection)
     return engine
+
+
+def _pool_arguments(options: EngineOptions) -> dict:
+    """The pool's size and timeouts, or no pool at all (NullPool) when options.pooled is False."""
+    if not options.pooled:
+        return {"poolclass": sa.pool.NullPool}
+    return {
+        "pool_size": options.pool_size,
+        "max_overflow": options.max_overflow,
+        "pool_timeout": options.pool_timeout,
+        "pool_recycle": options.pool_recycle,
+    }
 
 
 def _refuse_dead_connection(dbapi_connection, connection_record, connection_proxy) -> None:

@@ -23,6 +23,8 @@ from sqlalchemy import orm
 from sqlalchemy.ext.automap import automap_base
 from sqlalchemy.ext.automap import generate_relationship as automap_relationship
 
+from .relationships import is_served
+
 if TYPE_CHECKING:
     from .catalog import Catalog
 
@@ -30,6 +32,8 @@ log = logging.getLogger("db.models")
 
 # Declarative refuses these as attribute names; a table with such a column gets no class.
 RESERVED_NAMES = frozenset({"metadata", "registry"})
+# The name automap is given for a foreign key that is not served (see db/relationships.py).
+_NOT_SERVED = "_pgfront_not_served"
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,18 +167,22 @@ def build_models(catalog: Catalog, naming: ModelNaming | None = None) -> Models:
     tables = _mappable(catalog)
     links = _links(catalog, tables)
     names = _relationship_names(links, naming)
-    classes = _declare_classes(base, tables, catalog.default_schema, naming)
+    classes = _declare_classes(base, catalog, tables, naming)
     by_constraint = {link.constraint: link for link in links}
     by_attribute = {(link.local, scalar): link for link, (scalar, _) in names.items()}
     by_attribute.update({(link.referred, coll): link for link, (_, coll) in names.items()})
 
     def scalar_name(base, local_cls, referred_cls, constraint) -> str:
-        return names[by_constraint[constraint]][0]
+        link = by_constraint.get(constraint)
+        return names[link][0] if link else _NOT_SERVED
 
     def collection_name(base, local_cls, referred_cls, constraint) -> str:
-        return names[by_constraint[constraint]][1]
+        link = by_constraint.get(constraint)
+        return names[link][1] if link else _NOT_SERVED
 
     def generate(base, direction, return_fn, attrname, local_cls, referred_cls, **kw):
+        if attrname == _NOT_SERVED:
+            return None  # a key over hidden columns: automap makes no relationship of it
         overlaps = _overlaps(by_attribute[(local_cls.__table__, attrname)], links, names)
         if overlaps:
             kw["overlaps"] = overlaps
@@ -208,12 +216,14 @@ def _mappable(catalog: Catalog) -> dict[tuple[str, str], sa.Table]:
 
 
 def _links(catalog: Catalog, tables: dict[tuple[str, str], sa.Table]) -> list[Link]:
-    """Every foreign key from a mapped table to a mapped table, in a stable order."""
+    """Every served foreign key from a mapped table to a mapped table, in a stable order."""
     found = []
-    for table in tables.values():
+    for key, table in tables.items():
         for constraint in sorted(table.foreign_key_constraints, key=_constraint_key):
             target = catalog.relation_of(constraint.referred_table)
-            if target is not None and (target.schema, target.name) in tables:
+            if target is None or (target.schema, target.name) not in tables:
+                continue
+            if is_served(catalog, catalog.relations[key], constraint):  # no hidden columns
                 found.append((table, target.table, constraint))
     pairs = [(local, referred) for local, referred, _ in found]
     return [
@@ -259,9 +269,10 @@ def _claim(taken: set[str], name_for: Callable[[Link], str], link: Link) -> str:
 
 
 def _declare_classes(
-    base: Any, tables: dict[tuple[str, str], sa.Table], default_schema: str, naming: ModelNaming
+    base: Any, catalog: Catalog, tables: dict[tuple[str, str], sa.Table], naming: ModelNaming
 ) -> dict[tuple[str, str], type]:
-    """One class per table, mapped to the catalog's own Table object; names made unique."""
+    """One class per table, mapped to the catalog's own Table object (less hidden columns)."""
+    default_schema = catalog.default_schema
     classes: dict[tuple[str, str], type] = {}
     used: set[str] = set()
     for key, table in tables.items():
@@ -273,7 +284,11 @@ def _declare_classes(
         )
         used.add(unique)
         shown = table.name if table.schema == default_schema else f"{table.schema}.{table.name}"
-        classes[key] = type(unique, (base,), {"__table__": table, "_repr_name": shown})
+        attributes: dict[str, Any] = {"__table__": table, "_repr_name": shown}
+        if catalog.relations[key].hidden:
+            hidden = sorted(catalog.relations[key].hidden)
+            attributes["__mapper_args__"] = {"exclude_properties": hidden}
+        classes[key] = type(unique, (base,), attributes)
     return classes
 
 

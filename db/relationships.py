@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .catalog import Catalog, Relation
+if TYPE_CHECKING:  # catalog.py imports models.py, which reads this index
+    from .catalog import Catalog, Relation
 
 RelationKey = tuple[str, str]  # (schema, name)
 
@@ -222,3 +224,16 @@ def _constraint_name(fk: sa.ForeignKeyConstraint) -> str:
 def _key(relation: Relation | RelationKey) -> RelationKey:
     """(schema, name) of a relation."""
     return relation if isinstance(relation, tuple) else (relation.schema, relation.name)
+
+
+def is_served(catalog: Catalog, relation: Relation, fk: sa.ForeignKeyConstraint) -> bool:
+    """True when relation's foreign key fk is in the index: its target served, no column hidden.
+
+    What follows a Table's own foreign keys (embedding, OpenAPI, the automap classes) asks
+    this, so a key into a hidden table or column is followed nowhere.
+    """
+    name, local = _constraint_name(fk), tuple(column.name for column in fk.columns)
+    return any(
+        rel.junction is None and rel.constraint == name and rel.source_columns == local
+        for rel in relationships(catalog).of(relation)
+    )

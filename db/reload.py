@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import psycopg
@@ -51,6 +51,8 @@ class Reloader:
         application_name: str = "pgfront-listen",
     ):
         self.hidden = tuple(hidden)
+        # Lines about settings the new snapshot leaves dangling, logged after each reload.
+        self.check: Callable[[], list[str]] | None = None
         self.application_name = application_name  # of the LISTEN connection
         self.engine = engine
         self.schemas = tuple(schemas)
@@ -92,7 +94,9 @@ class Reloader:
         """Build a new catalog and swap it in; on failure keep the old one. Returns the result."""
         started = time.perf_counter()
         try:
-            catalog = reflect_catalog(self.engine, self.schemas, self.hidden)
+            # The last snapshot's hiding keeps what a HIDDEN entry named hidden after a rename.
+            previous = self.holder.current.hiding
+            catalog = reflect_catalog(self.engine, self.schemas, self.hidden, previous)
         except Exception as exc:  # noqa: BLE001 - any failure must leave the old catalog serving
             result = ReloadResult(
                 time.time(), False, time.perf_counter() - started, first_line(exc), reason
@@ -109,6 +113,8 @@ class Reloader:
                 len(catalog.relations),
                 result.seconds,
             )
+            for line in self.check() if self.check else ():
+                log.warning("after the schema reload (%s): %s", reason, line)
         self.last = result
         self.count += 1
         return result

@@ -36,12 +36,36 @@ def test_config_wins_over_environment():
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("THREADS", "many", "THREADS='many' is not valid"),
-        ("THREADS", "0", "THREADS='0' must be a positive integer"),
-        ("PORT", "70000", "PORT='70000' must be between 0 and 65535"),
-        ("DB_SCHEMAS", " , ", "DB_SCHEMAS=' , ' must name at least one schema"),
-        ("DB_POOL_TIMEOUT", "-1", "DB_POOL_TIMEOUT='-1' must be a positive number"),
-        ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' must be DEBUG, INFO, WARNING or ERROR"),
+        ("THREADS", "many", "THREADS='many' must be a whole number above 0, e.g. 8"),
+        ("THREADS", "0", "THREADS='0' must be a whole number above 0, e.g. 8"),
+        ("PORT", "70000", "PORT='70000' must be a whole number from 0 to 65535, e.g. 8000"),
+        ("PORT", "http", "PORT='http' must be a whole number from 0 to 65535, e.g. 8000"),
+        (
+            "DB_SCHEMAS",
+            " , ",
+            "DB_SCHEMAS=' , ' must name at least one schema, e.g. public,reporting",
+        ),
+        ("DB_POOL_TIMEOUT", "-1", "DB_POOL_TIMEOUT='-1' must be a number above 0, e.g. 5.0"),
+        ("DB_POOL_TIMEOUT", "nan", "DB_POOL_TIMEOUT='nan' must be a number above 0, e.g. 5.0"),
+        (
+            "DB_STATEMENT_TIMEOUT",
+            "1.5s",
+            "DB_STATEMENT_TIMEOUT='1.5s' must be a whole number, 0 or more, e.g. 15000",
+        ),
+        ("READ_ONLY", "maybe", "READ_ONLY='maybe' must be true or false, e.g. false"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' must be DEBUG, INFO, WARNING or ERROR, e.g. INFO"),
+        (
+            "HIDDEN",
+            "members",
+            "HIDDEN='members' must list schema.table or schema.table.column, not 'members', "
+            "e.g. public.members.email",
+        ),
+        (
+            "CONNECTION_LIMIT",
+            "lots",
+            "CONNECTION_LIMIT='lots' must be a whole number above 0, e.g. 1000",
+        ),
+        ("HEADER_TIMEOUT", "0", "HEADER_TIMEOUT='0' must be a number above 0, e.g. 10.0"),
         (
             "DATABASE_URL",
             "mysql://u:secret@h/d",
@@ -63,6 +87,18 @@ def test_bad_values_name_the_setting(name, value, message):
     with pytest.raises(ConfigError) as info:
         load_settings(environ={name: value})
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("value", ["", " ", "abc", "-1", "0", "1e999", "a.b.c.d"])
+def test_every_refusal_shows_a_valid_value(value):
+    """Whatever a setting refuses, its message says what a valid value looks like."""
+    for setting in SETTINGS:
+        try:
+            load_settings(environ={setting.name: value})
+        except ConfigError as exc:
+            message = str(exc)
+            assert message.startswith(f"{setting.name}=")
+            assert ", e.g. " in message or "postgresql://" in message, message
 
 
 def test_databases_from_the_environment():
@@ -121,7 +157,8 @@ def test_databases_as_a_mapping():
 def test_bad_databases_give_one_line(value, message):
     with pytest.raises(ConfigError) as info:
         load_settings(environ={"DATABASES": value})
-    assert str(info.value) == message
+    example = "reports=postgresql://user@host/reports?schemas=sales,public"
+    assert str(info.value) == f"{message}, e.g. {example}"
     assert "secret" not in str(info.value)
 
 

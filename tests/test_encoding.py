@@ -8,10 +8,13 @@ import json
 import uuid
 from decimal import Decimal
 
+import orjson
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from webapp.encoding import csv_cell, csv_text, dumps, iso_duration
+from webapp.encoding import csv_cell, csv_text, dumps, encode_value, iso_duration
 
 
 @pytest.fixture
@@ -154,3 +157,46 @@ def test_csv_fields_write_what_csv_cell_writes(value):
     reference = io.StringIO()
     csv.writer(reference, lineterminator="\r\n").writerow(["", csv_cell(value), ""])
     assert csv_text(["a", "b", "c"], [["", value, ""]], header=False) == reference.getvalue()
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),  # past 64 bits too, which orjson refuses
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.text(),
+    st.dates(),
+    st.uuids(),
+)
+_JSON_LIKE = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.text(), st.integers(0, 10**6)), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+def _big_as_fragments(data):
+    """data with integers past 64 bits as their digits, which orjson then writes as they are."""
+    if isinstance(data, dict):
+        return {key: _big_as_fragments(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_big_as_fragments(value) for value in data]
+    if isinstance(data, int) and not isinstance(data, bool) and data.bit_length() > 63:
+        return orjson.Fragment(str(data))
+    return data
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(data=_JSON_LIKE, indent=st.booleans())
+def test_big_integers_and_deep_nesting_are_written_as_orjson_writes_the_rest(data, indent):
+    """jsonb may hold what orjson refuses (integers past 64 bits, nesting past 254 levels)."""
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
+    expected = orjson.dumps(_big_as_fragments(data), default=encode_value, option=option)
+    assert dumps(data, indent=indent) == expected
+    deep = data
+    for _ in range(300):
+        deep = [deep]
+    assert dumps(deep) == b"[" * 300 + dumps(data) + b"]" * 300

@@ -1,9 +1,22 @@
 """Generated requests against the API: whatever a client sends, the answer is never a 5xx."""
 
+import base64
+import json
 from urllib.parse import quote
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+
+def _escaped(text: str) -> str:
+    """text percent-encoded, a lone surrogate as the bytes a raw one would be (%ED%A0%80)."""
+    return quote(text, safe="", errors="surrogatepass")
+
+
+def _cursor(*parts) -> str:
+    """A well-formed keyset cursor holding parts (a lone surrogate as its JSON escape)."""
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
 
 COLUMNS = [
     "id",
@@ -43,8 +56,22 @@ OPERATORS = [
     "not",
 ]
 TEXT = st.text(min_size=0, max_size=30)  # any unicode, quotes, percent signs, NULs
+# What st.text() never draws: lone surrogates, numbers past int()'s 4,300 digits, deep JSON.
+HOSTILE = st.sampled_from(
+    [
+        "\ud800",
+        "a\udfffb",
+        "\x00",
+        "1" * 4301,
+        "-" + "9" * 5000,
+        "[" * 900 + "]" * 900,
+        '{"a":' * 300 + "1" + "}" * 300,
+        "{" * 100 + "}" * 100,
+    ]
+)
 VALUES = st.one_of(
     TEXT,
+    HOSTILE,
     st.integers().map(str),
     st.decimals(allow_nan=True).map(str),
     st.sampled_from(
@@ -68,17 +95,25 @@ VALUES = st.one_of(
     ),
 )
 FILTER = st.tuples(st.sampled_from(COLUMNS), st.sampled_from(OPERATORS), VALUES).map(
-    lambda t: f"{quote(t[0])}={quote(t[1])}.{quote(t[2], safe='')}"
+    lambda t: f"{quote(t[0])}={quote(t[1])}.{_escaped(t[2])}"
 )
 TREE = st.recursive(
     st.tuples(st.sampled_from(COLUMNS), st.sampled_from(OPERATORS), VALUES).map(
-        lambda t: f"{t[0]}.{t[1]}.{t[2]}"
+        lambda t: f"{t[0]}.{t[1]}.{_escaped(t[2])}"
     ),
     lambda inner: st.lists(inner, min_size=1, max_size=3).map(lambda xs: f"or({','.join(xs)})"),
     max_leaves=6,
-).map(lambda tree: "or=" + quote(f"({tree})", safe=""))
+).map(lambda tree: "or=" + quote(f"({tree})", safe="%"))
+CURSOR = st.one_of(TEXT, HOSTILE).map(
+    lambda text: (
+        "cursor=" + _cursor("title.asc,id.asc", [text, "5fb51625-451a-10ea-1a3e-0560be09a370"])
+    )
+)
 EXTRA = st.sampled_from(
     [
+        "limit=" + "9" * 4301,
+        "offset=" + "9" * 4301,
+        "order=title",
         "",
         "select=id,title",
         "select=x:title",
@@ -94,7 +129,9 @@ EXTRA = st.sampled_from(
 HEADERS = st.fixed_dictionaries(
     {},
     optional={
-        "Range": st.sampled_from(["0-9", "5-1", "x", "0-", "99999999999999999999-1"]),
+        "Range": st.sampled_from(
+            ["0-9", "5-1", "x", "0-", "99999999999999999999-1", "0-" + "9" * 4301, "9" * 4301 + "-"]
+        ),
         "Prefer": st.sampled_from(
             ["count=exact", "count=planned", "count=estimated", "count=nope"]
         ),
@@ -120,7 +157,7 @@ HEADERS = st.fixed_dictionaries(
 )
 @given(
     filters=st.lists(st.one_of(FILTER, TREE), max_size=4),
-    extra=EXTRA,
+    extra=st.one_of(EXTRA, CURSOR),
     headers=HEADERS,
     table=st.sampled_from(["books", "members", "authors", "branches"]),
 )
@@ -132,8 +169,11 @@ def test_generated_reads_never_fail_on_the_server(client, filters, extra, header
         assert set(response.json) == {"code", "message", "details", "hint"}
 
 
+DEEP_JSON = st.sampled_from(  # past the 200 levels a jsonb value of a body may nest
+    [json.loads("[" * 300 + "]" * 300), json.loads('{"a":' * 300 + "1" + "}" * 300)]
+)
 JSON_VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), TEXT),
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), TEXT, HOSTILE, DEEP_JSON),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)),
     max_leaves=8,
 )

@@ -282,3 +282,15 @@ def test_too_many_values_for_one_statement(client, db_connection):
     rows = [{"name": f"a{i}", "born_on": None, "country": None, "bio": None} for i in range(17000)]
     response = client.post("/api/authors", json=rows)
     assert response.status_code == 413 and "at most 15000 rows" in response.json["hint"]
+
+
+def test_a_row_posted_into_a_partition_gets_its_key_from_the_partitioned_table(client):
+    """The partition's id comes from the parent's identity: a 201, not a 500 or a warning."""
+    headers = {"Content-Profile": "reporting", "Prefer": "return=representation"}
+    row = {"loan_id": 1, "kind": "returned", "occurred_at": "2025-03-01T00:00:00Z"}
+    response = client.post("/api/loan_events_2025", json=row, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    assert isinstance(response.get_json()[0]["id"], int)
+    wrong_year = dict(row, occurred_at="2024-03-01T00:00:00Z")
+    refused = client.post("/api/loan_events_2025", json=wrong_year, headers=headers)
+    assert refused.status_code == 400 and refused.get_json()["code"] == "23514"

@@ -1,5 +1,7 @@
 """paginate(): pages by number or keyset, a cap the request cannot lift, a total only when asked."""
 
+import base64
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -56,6 +58,12 @@ def _probes(prefix):
         stmt = sa.select(table.c.id, table.c.joined_at).where(table.c.home_branch_id == branch_id)
         keys = [sa.desc(table.c.joined_at), table.c.id]
         return _body(paginate(stmt, keyset=keys, count="count" in request.args), "id")
+
+    @bp.get("/by-name/<int:branch_id>")
+    def by_name(branch_id):
+        table = current_catalog().tables.members
+        stmt = sa.select(table.c.id, table.c.full_name).where(table.c.home_branch_id == branch_id)
+        return _body(paginate(stmt, keyset=[table.c.full_name, table.c.id]), "id")
 
     @bp.get("/objects")
     def objects():
@@ -123,7 +131,15 @@ def test_the_total_only_when_asked(paging_client, engine):
 
 @pytest.mark.parametrize(
     ("query", "status"),
-    [("page=0", 400), ("page=abc", 400), ("per_page=-1", 400), ("page=²", 400), ("page=9999", 404)],
+    [
+        ("page=0", 400),
+        ("page=abc", 400),
+        ("per_page=-1", 400),
+        ("page=²", 400),
+        ("page=9999", 404),
+        ("page=" + "9" * 4301, 400),  # past what Python's int() converts
+        ("per_page=" + "9" * 4301, 400),
+    ],
 )
 def test_bad_numbers_and_pages_past_the_end(paging_client, query, status):
     response = paging_client.get(f"/api/probe/members/1?{query}")
@@ -170,6 +186,16 @@ def test_an_altered_cursor_is_a_400(paging_client, cursor):
     response = paging_client.get(f"/api/probe/by-joined/2?after={cursor}")
     assert response.status_code == 400
     assert "cursor" in response.json["message"]
+
+
+@pytest.mark.parametrize("name", ["\ud800", "a\udfffb", "\u0000"])
+def test_a_cursor_holding_text_no_database_takes_is_a_400(paging_client, name):
+    """A lone surrogate (JSON's \\ud800) or a NUL inside a well-formed cursor of a text key."""
+    cursor = base64.urlsafe_b64encode(json.dumps([name, "1"]).encode()).decode().rstrip("=")
+    for direction in ("after", "before"):
+        response = paging_client.get(f"/api/probe/by-name/2?{direction}={cursor}")
+        assert response.status_code == 400, response.get_data(as_text=True)[:300]
+        assert response.json["message"]
 
 
 def test_after_and_before_together_is_a_400(paging_client):

@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -72,7 +74,13 @@ def test_serves_the_embedded_default_and_stops_cleanly(tmp_path, stop_signal):
 
 
 @pytest.mark.slow
-def test_waitress_serve_call_works(database_url, tmp_path):
+def test_the_readme_waitress_serve_form_logs_as_run_py_does(database_url, tmp_path):
+    """The README's waitress-serve line serves (team views too), logs startup and requests,
+    and warns of nothing."""
+    readme = (PROJECT_DIR / "README.md").read_text()
+    (command,) = re.findall(r"^waitress-serve .*$", readme, flags=re.M)
+    assert "--listen=127.0.0.1:8000" in command and "--max-request-body-size=" in command
+    args = shlex.split(command.replace("--listen=127.0.0.1:8000", "--listen=127.0.0.1:0"))
     team = tmp_path / "myteam"  # team views of another package, named by BLUEPRINTS
     team.mkdir()
     (team / "__init__.py").write_text("")
@@ -81,9 +89,8 @@ def test_waitress_serve_call_works(database_url, tmp_path):
         "bp = Blueprint('hello', __name__)\n"
         "bp.get('/hello')(lambda: {'hello': 'team'})\n"
     )
-    waitress_serve = Path(sys.executable).with_name("waitress-serve")
     process = subprocess.Popen(
-        [str(waitress_serve), "--host=127.0.0.1", "--port=0", "--call", "webapp:create_app"],
+        [str(Path(sys.executable).with_name("waitress-serve")), *args[1:]],
         cwd=PROJECT_DIR,
         env=_env(
             DATABASE_URL=database_url.render_as_string(hide_password=False),
@@ -95,12 +102,12 @@ def test_waitress_serve_call_works(database_url, tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines = []
     try:
-        line = ""
-        while "Serving on http" not in line:  # waitress logs "INFO:waitress:Serving on http://..."
-            line = process.stdout.readline()
-            assert line, "waitress-serve exited before serving"
-        base = line.split("Serving on ")[1].strip().rstrip("/") + "/"
+        while not lines or "Serving on http" not in lines[-1]:
+            lines.append(process.stdout.readline())
+            assert lines[-1], "waitress-serve exited before serving:\n" + "".join(lines)
+        base = lines[-1].split("Serving on ")[1].strip().rstrip("/") + "/"
         status, _, body = _get(base + "api/branches?name=eq.Harbour")
         assert status == 200 and [row["name"] for row in json.loads(body)] == ["Harbour"]
         assert json.loads(_get(base + "hello")[2]) == {"hello": "team"}
@@ -108,14 +115,32 @@ def test_waitress_serve_call_works(database_url, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+    out = "".join(lines) + process.stdout.read()
+    assert re.search(r"^\S+ \S+ INFO webapp: reflected 15 relations", out, re.M), out
+    assert re.search(
+        r"^\S+ \S+ INFO webapp\.requests: \w+ GET /api/branches\?name=eq\.Harbour 200 ", out, re.M
+    ), out
+    assert "WARNING" not in out
 
 
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["--threads", "zero"], {}, "error: THREADS='zero' is not valid\n"),
-        ([], {"PORT": "99999"}, "error: PORT='99999' must be between 0 and 65535\n"),
-        ([], {"LOG_LEVEL": "x"}, "error: LOG_LEVEL='x' must be DEBUG, INFO, WARNING or ERROR\n"),
+        (
+            ["--threads", "zero"],
+            {},
+            "error: THREADS='zero' must be a whole number above 0, e.g. 8\n",
+        ),
+        (
+            [],
+            {"PORT": "99999"},
+            "error: PORT='99999' must be a whole number from 0 to 65535, e.g. 8000\n",
+        ),
+        (
+            [],
+            {"LOG_LEVEL": "x"},
+            "error: LOG_LEVEL='x' must be DEBUG, INFO, WARNING or ERROR, e.g. INFO\n",
+        ),
         (
             [],  # a team view is imported before anything starts or connects
             {"BLUEPRINTS": "nosuch_team.reports:bp"},
@@ -133,6 +158,24 @@ def test_bad_settings_give_one_line(args, env, message):
     result = _run(*args, **env)
     assert result.returncode == 2
     assert result.stderr == message
+
+
+def test_a_port_in_use_gives_one_line_before_anything_starts(tmp_path):
+    """Another program on the port: one line, exit 2, and no embedded server or sql/ applied."""
+    import socket
+
+    data_dir = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("--port", str(port), DATA_DIR=str(data_dir))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: PORT={port} is in use on 127.0.0.1: another program listens there; "
+        "stop it or choose another port, e.g. --port 0 for any free one\n"
+    )
+    assert not data_dir.exists(), "the embedded server started before the port was checked"
 
 
 def test_unreachable_database_gives_one_line():
@@ -264,11 +307,11 @@ def test_sigterm_finishes_the_requests_in_flight(database_url, tmp_path):
 
 
 def test_a_host_with_several_addresses_is_refused():
-    from waitress import create_server
+    from waitress.adjustments import Adjustments
 
-    from webapp.commands import _one_listener
+    from webapp.serving import one_address
 
-    # What waitress builds for a host with two addresses (localhost: 127.0.0.1 and ::1).
-    server = create_server(lambda environ, start_response: [], listen="127.0.0.1:0 127.0.0.2:0")
+    # What waitress reads from a host with two addresses (localhost: 127.0.0.1 and ::1).
+    addresses = Adjustments(listen="127.0.0.1:0 127.0.0.2:0").listen
     with pytest.raises(ValueError, match="HOST=localhost resolves to several addresses"):
-        _one_listener(server, "localhost")
+        one_address(addresses, "localhost")

@@ -43,13 +43,18 @@ EXPECTED_RELATIONS = {
     ("warehouse", "Stock Moves"): "table",
     ("warehouse", "Q&A #1? 50%"): "table",
     ("warehouse", "stock_overview"): "view",
+    ("warehouse", "notes"): "table",
+    ("warehouse", "site_notes"): "table",
+    ("warehouse", "urgent_notes"): "table",
     ("Ops Data", "scanners"): "table",
     ("Ops Data", "scans"): "table",
     ("Ops Data", "cycle_counts"): "table",
     ("Ops Data", "Audit Trail"): "table",
     ("Ops Data", "Scans per Site"): "view",
     ("Ops Data", "Daily Moves"): "materialized view",
+    ("Ops Data", "Pending Restock"): "materialized view",  # WITH NO DATA: never refreshed
 }
+UNPOPULATED = {("Ops Data", "Pending Restock")}
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +188,7 @@ def test_domain_and_enum_keep_their_names(shapes_app):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("schema", "name"), sorted(EXPECTED_RELATIONS))
+@pytest.mark.parametrize(("schema", "name"), sorted(EXPECTED_RELATIONS.keys() - UNPOPULATED))
 def test_api_reads_every_relation(shapes_app, shapes_client, schema, name):
     response = _api_get(shapes_client, schema, name)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]

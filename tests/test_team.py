@@ -158,8 +158,8 @@ def test_create_app_takes_blueprint_objects(make_app):
         ),
         (
             "myteam.reports",
-            "BLUEPRINTS='myteam.reports' must list module:attribute entries "
-            "(myteam.reports:bp), not 'myteam.reports'",
+            "BLUEPRINTS='myteam.reports' must list module:attribute entries, "
+            "not 'myteam.reports', e.g. myteam.reports:bp",
         ),
     ],
 )

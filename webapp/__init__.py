@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from db.session import Session, enter_scope, leave_scope
 
 from .config import load_settings
 from .state import app_state, current_database, open_state
+from .wsgi import Request
 
 
 def create_app(
@@ -41,12 +43,17 @@ def create_app(
         recording,
         rows,
         security,
+        serving,
+        sql_page,
         structure,
         team_views,
     )
 
     settings = load_settings(config)
+    observability.configure_logging(settings.log_level)  # under waitress-serve, say
+    serving.check_waitress_serve(settings, sys.argv)
     app = Flask(__name__)
+    app.request_class = Request  # a query string of invalid UTF-8 is read, not a 500
     app.config.update(settings.extra)
     auth.check_keys(settings)  # a bad key fails before anything connects
     own_views = team_views.load(settings.blueprints, blueprints)  # and so does a broken import
@@ -72,6 +79,7 @@ def create_app(
             observability.bp,
         ):
             app.register_blueprint(blueprint)
+        sql_page.install(app, state)  # /sql, off unless SQL_PAGE=true; its rule checked now
         team_views.register(app, own_views)
         databases.install(app)  # /db/<name>/: the API and pages again, for each named database
     except BaseException:

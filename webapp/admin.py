@@ -9,7 +9,7 @@ from flask import Blueprint, request
 from .auth import bearer_token
 from .encoding import json_response
 from .errors import ApiError
-from .state import Database, app_state
+from .state import Database, app_state, dangling_settings
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -20,14 +20,21 @@ def require_token() -> None:
     token = app_state().settings.admin_token
     if token is None:
         raise ApiError(404, "admin endpoints are off", hint="set ADMIN_TOKEN to turn them on")
-    sent = bearer_token(request.headers.get("Authorization")) or ""
-    if not hmac.compare_digest(sent.encode(), token.encode()):
+    if not is_admin_token(request.headers.get("Authorization"), token):
         raise ApiError(
             401,
             "a valid admin bearer token is required",
             code="PGRST301",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def is_admin_token(authorization: str | None, token: str | None) -> bool:
+    """True when the Authorization header is `Bearer <ADMIN_TOKEN>`, compared in constant time."""
+    if token is None:
+        return False
+    sent = bearer_token(authorization) or ""  # Bearer only: a bare token is refused
+    return hmac.compare_digest(sent.encode(), token.encode())
 
 
 @bp.post("/reload")
@@ -41,6 +48,11 @@ def reload_schema():
     body = results.pop(state.primary.name)
     if results:
         body["databases"] = results
+    # What /ready lists without the entries, named here for the admin: HIDDEN and LABEL_COLUMNS
+    # entries that name nothing now (or no longer only what they hid).
+    body["dangling_settings"] = [
+        problem.line for problem in dangling_settings(state.settings, state.every_database)
+    ]
     ok = body["ok"] and all(result["ok"] for result in results.values())
     return json_response(body, status=200 if ok else 503)
 

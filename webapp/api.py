@@ -294,7 +294,11 @@ def render_rows(rows: list[dict], keys: list[str], media_type: str, headers: dic
         return Response(dumps(rows[0]), status=200, headers=headers, mimetype=OBJECT)
     if media_type == CSV:
         return Response(
-            csv_text(keys, ([row[key] for key in keys] for row in rows)),
+            csv_text(
+                keys,
+                ([row[key] for key in keys] for row in rows),
+                safe=app_state().settings.csv_safe_cells,
+            ),
             status=status,
             headers=headers,
             mimetype=CSV,

@@ -18,7 +18,8 @@ from db.embedded import EmbeddedError, EmbeddedPostgres, psql_program
 from db.engine import check_reachable, make_engine, normalize_url
 from db.sqlfiles import apply_sql_dir, init_sql_dir
 
-from .config import EMBEDDED_DATABASE, Settings
+from .config import EMBEDDED_DATABASE, Settings, load_settings
+from .serving import HeaderDeadline, bind_listener, connection_limit, waitress_limits
 from .state import embedded_server, engine_options, start_embedded
 
 log = logging.getLogger("webapp")
@@ -28,10 +29,44 @@ def serve(config: dict) -> int:
     """Build the app and serve it with waitress until Ctrl-C or SIGTERM, then drain and stop."""
     from . import create_app
 
-    app = create_app(config)
+    settings = load_settings(config)
+    listener = bind_listener(settings.host, settings.port)  # before the embedded server, sql/
+    try:
+        app = create_app(config)
+        _refuse_a_borrowed_server(app.extensions["pgfront"])
+    except BaseException:
+        listener.close()
+        raise
     state = app.extensions["pgfront"]
-    _refuse_a_borrowed_server(state)
-    settings = state.settings
+    stopping = _handle_signals(state)
+    try:
+        server = _waitress_server(app, listener, settings)
+    except BaseException:
+        listener.close()
+        state.close()
+        raise
+    headers = HeaderDeadline(settings.header_timeout)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"Serving on http://{host}:{server.effective_port}/ with {settings.threads} threads "
+        "(Ctrl-C to stop)",
+        flush=True,
+    )
+    try:
+        while not stopping.is_set():
+            _serve_a_while(server)
+            headers.check(server)
+        drain(server, settings.shutdown_grace)
+    finally:
+        server.task_dispatcher.shutdown(timeout=1)
+        wasyncore.close_all(server._map)  # idle keep-alive connections, the listener, the trigger
+        state.close()
+        print("Stopped.", flush=True)
+    return 0
+
+
+def _handle_signals(state) -> threading.Event:
+    """SIGHUP reloads the schema; SIGTERM and Ctrl-C set the event returned (twice: exit now)."""
     signal.signal(signal.SIGHUP, lambda signum, frame: state.request_reload("SIGHUP"))
     stopping = threading.Event()
 
@@ -42,36 +77,16 @@ def serve(config: dict) -> int:
 
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, stop)
-    try:
-        server = _one_listener(
-            create_server(
-                app,
-                host=settings.host,
-                port=settings.port,
-                threads=settings.threads,
-                ident="pgfront",
-            ),
-            settings.host,
-        )
-    except BaseException:
-        state.close()
-        raise
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(
-        f"Serving on http://{host}:{server.effective_port}/ with {settings.threads} threads "
-        "(Ctrl-C to stop)",
-        flush=True,
+    return stopping
+
+
+def _waitress_server(app, listener, settings: Settings):
+    """waitress on the bound listener, with the limits the settings give it."""
+    limits = {name: value for name, value, _ in waitress_limits(settings)}
+    limits["connection_limit"] = connection_limit(settings)
+    return create_server(
+        app, sockets=[listener], threads=settings.threads, ident="pgfront", **limits
     )
-    try:
-        while not stopping.is_set():
-            _serve_a_while(server)
-        drain(server, settings.shutdown_grace)
-    finally:
-        server.task_dispatcher.shutdown(timeout=1)
-        wasyncore.close_all(server._map)  # idle keep-alive connections, the listener, the trigger
-        state.close()
-        print("Stopped.", flush=True)
-    return 0
 
 
 def _refuse_a_borrowed_server(state) -> None:
@@ -80,16 +95,6 @@ def _refuse_a_borrowed_server(state) -> None:
     if embedded is not None and embedded.owner_pid is not None:
         state.close()
         raise EmbeddedError(embedded.in_use(embedded.owner_pid))
-
-
-def _one_listener(server, host: str):
-    """The server, if it listens on one address; a host naming several is a setting to fix."""
-    if not hasattr(server, "effective_port"):  # waitress's MultiSocketServer
-        server.close()
-        raise ValueError(
-            f"HOST={host} resolves to several addresses; give one, such as 127.0.0.1 or ::1"
-        )
-    return server
 
 
 def _serve_a_while(server, seconds: float = 0.2) -> None:

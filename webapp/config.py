@@ -34,6 +34,7 @@ class Setting:
     help: str
     structured: bool = False  # parse also takes the mapping create_app(config) may give
     secret: bool = False  # never shown: not in errors, not in help
+    example: str | None = None  # a valid value for error messages (default: the default)
 
 
 SETTINGS = (
@@ -52,6 +53,7 @@ SETTINGS = (
         parse.schema_names,
         "comma-separated schemas to serve, the first is the default "
         "(default: public; the embedded sample database: public,reporting)",
+        example="public,reporting",
     ),
     Setting(
         "DATABASES",
@@ -63,6 +65,7 @@ SETTINGS = (
         "reports=postgresql://u@h/reports?schemas=sales,public",
         structured=True,
         secret=True,
+        example="reports=postgresql://user@host/reports?schemas=sales,public",
     ),
     Setting("HOST", "host", "127.0.0.1", parse.text, "address waitress listens on"),
     Setting("PORT", "port", 8000, parse.port, "port waitress listens on (0: any free port)"),
@@ -72,6 +75,29 @@ SETTINGS = (
         8,
         parse.positive_int,
         "waitress worker threads; the pool is sized to cover them",
+    ),
+    Setting(
+        "CONNECTION_LIMIT",
+        "connection_limit",
+        1000,
+        parse.positive_int,
+        "most client connections open at once (waitress's connection_limit); "
+        "more wait in the listen backlog",
+    ),
+    Setting(
+        "CHANNEL_TIMEOUT",
+        "channel_timeout",
+        120,
+        parse.positive_int,
+        "seconds an idle connection stays open between requests (waitress's channel_timeout)",
+    ),
+    Setting(
+        "HEADER_TIMEOUT",
+        "header_timeout",
+        10.0,
+        parse.positive_float,
+        "seconds a connection has to send a request's headers, from connecting or from the "
+        "request's first byte; a slower one is closed (run.py only)",
     ),
     Setting(
         "DB_MAX_OVERFLOW",
@@ -138,6 +164,14 @@ SETTINGS = (
     ),
     Setting("READ_ONLY", "read_only", False, parse.flag, "true: refuse every write with a 405"),
     Setting(
+        "CSV_SAFE_CELLS",
+        "csv_safe_cells",
+        False,
+        parse.flag,
+        "true: the API's CSV prefixes text cells that start like a spreadsheet formula"
+        " (= + - @ tab CR) with ', as the pages' downloads always do",
+    ),
+    Setting(
         "DB_ANON_ROLE",
         "anon_role",
         None,
@@ -185,6 +219,7 @@ SETTINGS = (
         parse.hidden_names,
         "comma-separated schema.table and schema.table.column never served, described or written;"
         " prefix name: for a database of DATABASES (reports:sales.customers.ssn)",
+        example="public.members.email",
     ),
     Setting(
         "MAX_BODY_BYTES",
@@ -208,6 +243,37 @@ SETTINGS = (
         "bearer token for POST /admin/reload, at least 24 characters "
         "(unset: admin endpoints are off)",
         secret=True,
+    ),
+    Setting(
+        "SQL_PAGE",
+        "sql_page",
+        False,
+        parse.flag,
+        "true: serve the read-only SQL page at /sql to ADMIN_TOKEN and SQL_PAGE_ROLES "
+        "(refused at startup when its login could read anything HIDDEN)",
+    ),
+    Setting(
+        "SQL_PAGE_USER",
+        "sql_page_user",
+        None,
+        parse.optional_text,
+        "login role of the SQL page's connections, to the same server and database "
+        "(unset: the app's own login)",
+    ),
+    Setting(
+        "SQL_PAGE_PASSWORD",
+        "sql_page_password",
+        None,
+        parse.optional_text,
+        "password of SQL_PAGE_USER",
+        secret=True,
+    ),
+    Setting(
+        "SQL_PAGE_ROLES",
+        "sql_page_roles",
+        (),
+        parse.names,
+        "comma-separated JWT roles that may use the SQL page (the admin token always may)",
     ),
     Setting(
         "PAGE_STATEMENT_TIMEOUT",
@@ -254,6 +320,7 @@ SETTINGS = (
         parse.label_columns,
         "comma-separated schema.table.column: the column that labels a row where "
         "foreign keys point at it (default: a name-like text column)",
+        example="public.books.title",
     ),
     Setting(
         "SHUTDOWN_GRACE",
@@ -269,6 +336,7 @@ SETTINGS = (
         parse.blueprint_entries,
         "team views of another package, registered besides those of webapp/views/: "
         "module:attribute entries separated by commas or whitespace (myteam.reports:bp)",
+        example="myteam.reports:bp",
     ),
     Setting("LOG_LEVEL", "log_level", "INFO", parse.log_level, "DEBUG, INFO, WARNING or ERROR"),
     Setting(
@@ -302,6 +370,9 @@ class Settings:
     host: str
     port: int
     threads: int
+    connection_limit: int
+    channel_timeout: int
+    header_timeout: float
     max_overflow: int
     pool_timeout: float
     connect_timeout: int
@@ -313,6 +384,7 @@ class Settings:
     sql_dir: Path
     log_level: str
     read_only: bool
+    csv_safe_cells: bool
     anon_role: str | None
     jwt_secret: str | None
     jwt_public_key: str | None
@@ -323,6 +395,10 @@ class Settings:
     max_body_bytes: int
     reload_channel: str | None
     admin_token: str | None
+    sql_page: bool
+    sql_page_user: str | None
+    sql_page_password: str | None
+    sql_page_roles: tuple[str, ...]
     page_timeout_ms: int
     side_timeout_ms: int
     count_limit: int
@@ -419,7 +495,17 @@ def _parse(setting: Setting, raw: Any) -> Any:
     except ValueError as exc:
         reason = str(exc) if str(exc).startswith(("must", "is not")) else "is not valid"
         shown = "(hidden)" if setting.secret else repr(raw)
-        raise ConfigError(f"{setting.name}={shown} {reason}") from None
+        raise ConfigError(f"{setting.name}={shown} {reason}{_example(setting)}") from None
+
+
+def _example(setting: Setting) -> str:
+    """ ", e.g. <a valid value>" for an error message: the setting's example, else its default."""
+    example = setting.example
+    if example is None and isinstance(setting.default, bool):
+        example = str(setting.default).lower()
+    elif example is None and isinstance(setting.default, int | float | str):
+        example = str(setting.default)
+    return f", e.g. {example}" if example else ""
 
 
 def describe_settings() -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql
 
 from db.catalog import Catalog, NotInCatalog, Relation
+from db.relationships import is_served
 
 from .errors import ApiError
 from .query import HIDDEN, build_select, order_clauses
@@ -43,7 +44,7 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
     child = _embedded_relation(catalog, parent, embed)
     candidates = []
     for fk in parent.table.foreign_key_constraints:  # parent -> child: one object
-        if catalog.is_relation(fk.referred_table, child):
+        if catalog.is_relation(fk.referred_table, child) and is_served(catalog, parent, fk):
             candidates.append(
                 Join(
                     child,
@@ -54,7 +55,7 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
                 )
             )
     for fk in child.table.foreign_key_constraints:  # child -> parent: a list
-        if catalog.is_relation(fk.referred_table, parent):
+        if catalog.is_relation(fk.referred_table, parent) and is_served(catalog, child, fk):
             candidates.append(
                 Join(
                     child,

@@ -19,6 +19,7 @@ import io
 import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -109,19 +110,55 @@ def dumps(data: Any, indent: bool = False) -> bytes:
     try:
         return orjson.dumps(data, default=encode_value, option=option)
     except orjson.JSONEncodeError:
-        # jsonb may hold integers beyond 64 bits, which orjson does not encode itself.
-        return orjson.dumps(_big_ints_as_text(data), default=encode_value, option=option)
+        # jsonb may hold integers beyond 64 bits, or nest deeper than orjson goes (254 levels).
+        return _dumps_piecewise(data, option)
 
 
-def _big_ints_as_text(data: Any) -> Any:
-    """A copy of data with integers beyond 64 bits as exact JSON number fragments."""
-    if isinstance(data, dict):
-        return {key: _big_ints_as_text(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [_big_ints_as_text(value) for value in data]
-    if isinstance(data, int) and not isinstance(data, bool) and not -(2**63) <= data < 2**64:
-        return orjson.Fragment(str(data))
-    return data
+class _Piece(bytes):
+    """Punctuation on _dumps_piecewise's stack: written as it is."""
+
+
+def _dumps_piecewise(data: Any, option: int) -> bytes:
+    """The bytes orjson.dumps would give, built with a stack of containers instead of recursion.
+
+    Scalars are still orjson's (integers beyond 64 bits as their digits): only arrays and
+    objects are taken apart here, so no nesting is too deep and nothing else differs.
+    """
+    indent = bool(option & orjson.OPT_INDENT_2)
+    option &= ~orjson.OPT_INDENT_2
+    out: list[bytes] = []
+    stack: list[Any] = [(data, 0)]
+    while stack:
+        item = stack.pop()
+        if type(item) is _Piece:
+            out.append(item)
+            continue
+        value, depth = item
+        if isinstance(value, dict | list | tuple) and value:
+            stack.extend(reversed(_container_pieces(value, depth, indent, option)))
+        elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 63:
+            out.append(str(value).encode())
+        else:
+            out.append(orjson.dumps(value, default=encode_value, option=option))
+    return b"".join(out)
+
+
+def _container_pieces(value: Any, depth: int, indent: bool, option: int) -> list[Any]:
+    """A non-empty array or object as its punctuation and its (member, depth) pairs, in order."""
+    is_object = isinstance(value, dict)
+    newline = b"\n" + b"  " * (depth + 1) if indent else b""
+    pieces: list[Any] = [_Piece(b"{" if is_object else b"[")]
+    for i, member in enumerate(value.items() if is_object else value):
+        separator = (b"," if i else b"") + newline
+        if is_object:
+            # orjson's own text for the key, whatever its type (OPT_NON_STR_KEYS): '{"k":null}'.
+            key = orjson.dumps({member[0]: None}, default=encode_value, option=option)[1:-6]
+            separator += key + (b": " if indent else b":")
+            member = member[1]
+        pieces += [_Piece(separator), (member, depth + 1)]
+    closing = b"}" if is_object else b"]"
+    pieces.append(_Piece((b"\n" + b"  " * depth if indent else b"") + closing))
+    return pieces
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -143,6 +180,15 @@ def csv_cell(value: Any) -> str:
     return encoded[1:-1] if encoded.startswith('"') else encoded
 
 
+# A cell starting with one of these is run as a formula by spreadsheets (OWASP, CSV injection).
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def safe_text(text: str) -> str:
+    """Text a spreadsheet would run as a formula, with a ' in front so it shows as text."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
 # Types the csv module writes as str(value), which is exactly csv_cell's text for them.
 _CSV_AS_IS = frozenset({str, int, uuid.UUID})
 # Types with a cheaper conversion that gives csv_cell's text; every other type goes through it.
@@ -155,12 +201,14 @@ _CSV_CONVERT = {
 }
 
 
-def csv_fields(values: Iterable[Any]) -> list[Any]:
-    """One CSV record's fields: csv_cell's text for each value, computed per type."""
+def csv_fields(values: Iterable[Any], safe: bool = False) -> list[Any]:
+    """One CSV record's fields: csv_cell's text for each value (safe: text cells by safe_text)."""
     fields = []
     for value in values:
         kind = type(value)
-        if value is None or kind in _CSV_AS_IS:
+        if safe and isinstance(value, str):  # text by its type: -5 in a number column is a number
+            fields.append(safe_text(value))
+        elif value is None or kind in _CSV_AS_IS:
             fields.append(value)
         else:
             convert = _CSV_CONVERT.get(kind)
@@ -169,17 +217,40 @@ def csv_fields(values: Iterable[Any]) -> list[Any]:
 
 
 _CSV_PLAIN = _CSV_AS_IS | {type(None)}
+_TEXT_OR_NULL = frozenset({str, type(None)})
+_first = itemgetter(0)
 
 
-def csv_text(keys: list[str], rows: Iterable[Sequence], header: bool = True) -> str:
-    """Rows (sequences in the order of keys) as CSV (RFC 4180), after a header unless header=False."""
+def _plain_batch(rows: list[Sequence], safe: bool) -> bool:
+    """True when rows hold only text, integers, uuids and nulls (safe: no text like a formula)."""
+    if not safe:
+        return {type(value) for row in rows for value in row} <= _CSV_PLAIN
+    for column in zip(*rows, strict=True):  # by column, so the text is checked in C (map, filter)
+        kinds = set(map(type, column))
+        if not kinds <= _CSV_PLAIN:
+            return False
+        if str in kinds and (
+            not kinds <= _TEXT_OR_NULL
+            or not FORMULA_STARTS.isdisjoint(map(_first, filter(None, column)))
+        ):
+            return False
+    return True
+
+
+def csv_text(
+    keys: list[str], rows: Iterable[Sequence], header: bool = True, safe: bool = False
+) -> str:
+    """Rows (sequences in the order of keys) as CSV (RFC 4180), after a header unless header=False.
+
+    safe=True writes text cells that a spreadsheet would run as a formula with a ' in front.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     if header:
         writer.writerow(keys)
     rows = rows if isinstance(rows, list) else list(rows)
-    if {type(value) for row in rows for value in row} <= _CSV_PLAIN:
-        writer.writerows(rows)  # text, integers, uuids and nulls only: written as they are
+    if _plain_batch(rows, safe):
+        writer.writerows(rows)  # written as they are: nothing to convert or neutralise
     else:
-        writer.writerows(csv_fields(row) for row in rows)
+        writer.writerows(csv_fields(row, safe) for row in rows)
     return out.getvalue()

@@ -11,12 +11,15 @@ from flask import Blueprint, Flask, Response, current_app, g, render_template, r
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from db.catalog import NotInCatalog
+from db.catalog import Catalog, NotInCatalog
 from db.engine import first_line
+from db.hiding import near_hidden
 
 from .encoding import json_response
 from .grammar import GrammarError
-from .state import current_database
+from .matviews import refresh_hint, unpopulated_refresh
+from .observability import Tracebacks, printable
+from .state import current_catalog, current_database
 
 log = logging.getLogger("webapp.errors")
 
@@ -36,6 +39,7 @@ _STATUS_BY_SQLSTATE = {
     "42P01": 404,  # undefined_table
     "42883": 404,  # undefined_function
     "42703": 400,  # undefined_column
+    "54001": 400,  # statement_too_complex: stack depth exceeded by a value nested too deeply
     "57014": 504,  # query_canceled: statement_timeout
     "57P01": 503,  # admin_shutdown
     "57P02": 503,  # crash_shutdown
@@ -65,6 +69,16 @@ _STATUS_BY_CLASS = {
     "XX": 500,
 }
 _DEFAULT_STATUS = 400  # as PostgREST: other classes (21, 22, 23, 42, 0A, ...) are the client's
+
+# A constraint error names tables, columns and constraints, and its details hold the row's
+# values; about a relation near something HIDDEN it says only which kind of rule was broken.
+_WITHOUT_NAMES = {
+    "23502": "a value the row needs is missing",
+    "23503": "the row references a row that does not exist, or other rows reference it",
+    "23505": "a row with the same unique values exists",
+    "23514": "a value breaks a check constraint",
+    "23P01": "the row conflicts with another row",
+}
 
 
 class ApiError(Exception):
@@ -117,7 +131,7 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
         # The driver refused a value before sending it (a NUL character, an unloadable value).
         return ApiError(400, f"invalid value: {first_line(exc.orig)}", code="22000")
     if sqlstate is None:  # a driver-side failure (e.g. a value it cannot adapt): our bug
-        log.error("driver error without SQLSTATE: %s", exc.orig)
+        log.error("driver error without SQLSTATE: %s", printable(exc.orig))
         return ApiError(500, "internal server error", code="PGRST000")
     diag = orig.diag
     status = status_for_sqlstate(sqlstate)
@@ -131,6 +145,16 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
     if status == 503:
         error.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return error
+
+
+def without_hidden(error: ApiError, exc: sa.exc.DBAPIError, catalog: Catalog) -> None:
+    """Drop details and hint, and constraint names, from an error about a relation near HIDDEN."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is None or not near_hidden(catalog, diag.schema_name, diag.table_name):
+        return
+    error.details = error.hint = None
+    if error.code.startswith("23"):
+        error.message = _WITHOUT_NAMES.get(error.code, "the row breaks a constraint")
 
 
 def unavailable(message: str, *, code: str) -> ApiError:
@@ -228,6 +252,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sa.exc.DBAPIError)
     def handle_database_error(error: sa.exc.DBAPIError):
         api_error = from_database_error(error)
+        without_hidden(api_error, error, current_catalog())
         if api_error.code == "42501" and not g.get("jwt_claims"):
             # PostgREST: a permission error is 401 for an anonymous request (a token may help).
             api_error.status = 401
@@ -236,14 +261,19 @@ def register_error_handlers(app: Flask) -> None:
             # The catalog said it exists, the database says not: the schema changed under us.
             current_database().reloader.request_reload(f"{api_error.code} from the database")
             api_error.hint = "the schema changed; it is being reloaded, try again in a moment"
+        if api_error.code == "54001":  # PostgreSQL's hint (raise max_stack_depth) is for a DBA
+            api_error.hint = "a value in the request nests too deeply (JSON, arrays); flatten it"
+        refresh = unpopulated_refresh(error, current_catalog())
+        if refresh:  # PostgREST's status (500), and a hint naming the statement that fills it
+            api_error.hint = refresh_hint(refresh)
         if api_error.status >= 500:
-            log.warning("database error %s: %s", api_error.code, api_error.message)
+            log.warning("database error %s: %s", api_error.code, printable(api_error.message))
         return render_error(api_error)
 
     @app.errorhandler(sa.exc.StatementError)
     def handle_statement_error(error: sa.exc.StatementError):
         # SQLAlchemy could not turn a value into a parameter: the value did not fit its column.
-        log.info("value refused before reaching the database: %s", error.orig)
+        log.info("value refused before reaching the database: %s", printable(error.orig))
         return render_error(ApiError(400, f"invalid value: {first_line(error.orig)}", code="22000"))
 
     @app.errorhandler(sa.exc.TimeoutError)
@@ -254,7 +284,10 @@ def register_error_handlers(app: Flask) -> None:
             metrics.pool_timeout()
         return render_error(unavailable("all database connections are busy", code="PGRST003"))
 
+    tracebacks = Tracebacks()
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        where = f"{request.method} {printable(request.path)}"
+        log.error("unhandled error on %s: %s", where, tracebacks.describe(error))
         return render_error(ApiError(500, "internal server error", code="PGRST000"))

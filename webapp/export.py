@@ -4,7 +4,9 @@
 filters, `order=` and `select=` mean what they mean on the page and in the API. Paging is
 ignored: an export starts at the first row and streams every matching row, in the read's
 order with the primary key appended (a total order; views without `order=` come unordered),
-up to EXPORT_MAX_ROWS. Cells are encoded as the API encodes them (`csv_text`, `dumps`).
+up to EXPORT_MAX_ROWS. Cells are encoded as the API encodes them (`csv_text`, `dumps`); CSV
+text cells that start like a spreadsheet formula (`=`, `+`, `-`, `@`, tab, CR) get a `'` in
+front, as the API's do with CSV_SAFE_CELLS=true.
 
 Rows come from a server-side cursor, BATCH_ROWS per fetch, each batch encoded and handed
 to the server at once, so memory stays flat whatever the size. The export owns a Session
@@ -129,10 +131,11 @@ def capped_rows(
 
 
 def csv_chunks(keys: list[str], batches: Iterable[list[Row]]) -> Iterator[bytes]:
-    """The header line, then each batch as CSV lines, cell for cell as the API's CSV."""
+    """The header line, then each batch as CSV lines: the API's CSV with CSV_SAFE_CELLS on."""
     yield csv_text(keys, []).encode()
     for rows in batches:
-        yield csv_text(keys, rows, header=False).encode()
+        # Downloads from the pages go to spreadsheets: text that starts a formula gets a '.
+        yield csv_text(keys, rows, header=False, safe=True).encode()
 
 
 def ndjson_chunks(keys: list[str], batches: Iterable[list[Row]]) -> Iterator[bytes]:

@@ -21,10 +21,12 @@ from db.session import Session
 from . import keyset
 from .browsing import Browse, url_with
 from .grammar import GrammarError, OrderTerm
+from .matviews import unpopulated_refresh
 from .query import HIDDEN, build_select, page
-from .reads import SelectItem
+from .reads import ReadRequest, SelectItem
 from .references import ForeignLink, fetch_labels
 from .side_queries import TIMEOUT_ONLY, PageLimits, time_boxed
+from .state import current_catalog
 
 _CURSORS = ("_after", "_before", "offset")
 
@@ -51,6 +53,7 @@ class Grid:
     first_url: str | None = None
     first_number: int | None = None  # offset paging numbers its rows; keyset does not
     problem: str | None = None
+    unpopulated: str | None = None  # a materialized view never refreshed: the statement to run
     notices: list[str] = field(default_factory=list)
     labels: dict[str, dict] = field(default_factory=dict)
 
@@ -62,21 +65,22 @@ def fetch_grid(relation: Relation, browse: Browse, path: str, args: MultiDict, l
         [item.column for item in read.select] if read.select else [c.name for c in relation.columns]
     )
     order = keyset.keyset_order(relation, read)
-    after, backwards = None, False
-    if browse.after or browse.before:
-        if order is None:
-            raise GrammarError(f"{relation.qualified_name} pages by offset, not by cursor")
-        step = keyset.read_before_cursor if browse.before else keyset.read_after_cursor
-        read, after = step(relation, read, browse.before or browse.after)
-        backwards = bool(browse.before)
-    elif order:
-        read = replace(read, order=order)
+    read, after = _from_cursor(relation, browse, order)
+    backwards = bool(browse.before)
     keys = tuple(dict.fromkeys(relation.primary_key + tuple(t.column for t in order or ())))
     stmt = build_select(relation, replace(read, select=tuple(map(SelectItem, shown))), keys)
     if after is not None:
         stmt = stmt.where(after)
     stmt, size = page(stmt, browse.offset, browse.size, browse.size)
-    found = time_boxed(lambda: Session.execute(stmt).mappings().all(), limits.page_ms, TIMEOUT_ONLY)
+    try:
+        found = time_boxed(
+            lambda: Session.execute(stmt).mappings().all(), limits.page_ms, TIMEOUT_ONLY
+        )
+    except sa.exc.DBAPIError as exc:
+        refresh = unpopulated_refresh(exc, current_catalog(), relation)
+        if refresh is None:
+            raise
+        return Grid(shown, [], [], unpopulated=refresh)  # the columns, and how to fill it
     if found.value is None:
         return Grid(shown, [], [], problem=found.problem)
     rows = [dict(row) for row in found.value]
@@ -89,6 +93,18 @@ def fetch_grid(relation: Relation, browse: Browse, path: str, args: MultiDict, l
     grid.row_links = [_row_link(relation, row) for row in rows]
     grid.rows = [{name: row[name] for name in shown} for row in rows]
     return grid
+
+
+def _from_cursor(
+    relation: Relation, browse: Browse, order: tuple[OrderTerm, ...] | None
+) -> tuple[ReadRequest, sa.ColumnElement[bool] | None]:
+    """The page's read in its total order, and where a cursor (`_after`/`_before`) starts it."""
+    if not (browse.after or browse.before):
+        return (replace(browse.read, order=order) if order else browse.read), None
+    if order is None:
+        raise GrammarError(f"{relation.qualified_name} pages by offset, not by cursor")
+    step = keyset.read_before_cursor if browse.before else keyset.read_after_cursor
+    return step(relation, browse.read, browse.before or browse.after)
 
 
 def _paging_links(grid, rows, order, browse, more, backwards, path, args) -> None:

@@ -15,7 +15,8 @@ OBJECT = "application/vnd.pgrst.object+json"
 CSV = "text/csv"
 FORMATS = (JSON, OBJECT, CSV)
 COUNT_METHODS = ("exact", "planned", "estimated")
-_RANGE = re.compile(r"^\s*(\d+)-(\d*)\s*$")
+_RANGE = re.compile(r"^\s*([0-9]+)-([0-9]*)\s*$")  # ASCII digits (\d takes any script's)
+_MAX_RANGE_DIGITS = 18  # a bigint OFFSET; longer numbers name rows no table has
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,11 @@ def parse_range(headers: Headers) -> tuple[int, int | None] | None:
         raise ApiError(416, f"Range-Unit {unit!r} is not supported; use items", code="PGRST103")
     match = _RANGE.match(value.removeprefix("items="))
     if not match:
-        raise ApiError(416, f"Range {value!r} is not of the form first-last", code="PGRST103")
+        raise ApiError(416, f"Range {value[:40]!r} is not of the form first-last", code="PGRST103")
+    if max(len(match[1]), len(match[2])) > _MAX_RANGE_DIGITS:
+        raise ApiError(
+            416, f"Range {value[:40]!r} names rows past any table's end", code="PGRST103"
+        )
     first = int(match[1])
     if not match[2]:
         return first, None

@@ -13,7 +13,7 @@ from db.roles import check_role
 
 from .encoding import json_response
 from .errors import RETRY_AFTER_SECONDS
-from .state import Database, app_state
+from .state import AppState, Database, app_state, dangling_settings
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("webapp.health")
@@ -36,6 +36,7 @@ def ready():
     body = describe(state.primary)
     if state.databases:
         body["databases"] = {name: describe(db) for name, db in state.databases.items()}
+    body["dangling_settings"] = dangling(state)
     if state.settings.anon_role is not None:
         for database in state.every_database:
             described = body if database.is_primary else body["databases"][database.name]
@@ -81,6 +82,18 @@ def anon_role_state(database: Database, role: str) -> str:
     if problem is not None:
         log.warning("not ready: %s: DB_ANON_ROLE=%s: %s", database.name, role, problem)
     return problem or "ok"
+
+
+def dangling(state: AppState) -> list[dict]:
+    """The settings whose entries name nothing now, without the entries.
+
+    /ready answers anyone, and a HIDDEN entry names what it hides: POST /admin/reload (and
+    the log, after each reload) name them.
+    """
+    return [
+        {"setting": problem.setting, "database": problem.database}
+        for problem in dangling_settings(state.settings, state.every_database)
+    ]
 
 
 def answers(database: Database) -> bool:

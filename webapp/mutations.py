@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from collections.abc import Iterator
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,11 +22,17 @@ from db.catalog import Relation
 
 from .errors import ApiError
 from .grammar import GrammarError, parse_names
-from .query import Untyped, coerce_value, condition_clause, python_type
+from .query import Untyped, coerce_value, condition_clause, lone_surrogate, python_type
 from .reads import ReadRequest
 
 # Below the driver's limit of 65,535 parameters per statement.
 MAX_BOUND_VALUES = 60_000
+# Levels a jsonb value of a body may nest: jsonb parameters are encoded by orjson (db/engine.py),
+# which stops at 254 levels; deeper would be a 500 there.
+MAX_JSON_DEPTH = 200
+MAX_ARRAY_DIMENSIONS = 6  # PostgreSQL's MAXDIM
+# A \ud800-\udfff escape, or a surrogate's own bytes (json.loads decodes with surrogatepass).
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def parse_body(raw: bytes) -> list[dict[str, Any]]:
@@ -33,12 +42,43 @@ def parse_body(raw: bytes) -> list[dict[str, Any]]:
     except (ValueError, RecursionError) as exc:
         reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiError(400, f"the body is not valid JSON: {reason}", code="PGRST102") from None
+    if _MAYBE_SURROGATE.search(raw) and _holds_lone_surrogate(data):
+        raise ApiError(
+            400,
+            "the body is not valid Unicode: it holds a lone surrogate"
+            " (a \\ud800-\\udfff escape without its pair)",
+            code="PGRST102",
+        )
     rows = data if isinstance(data, list) else [data]
     if not rows or not all(isinstance(row, dict) for row in rows):
         raise ApiError(
             400, "the body must be a JSON object or a non-empty array of objects", code="PGRST102"
         )
     return rows
+
+
+def json_containers(value: Any) -> Iterator[tuple[dict | list, int]]:
+    """The arrays and objects of parsed JSON, each with its level (1 at the top), no recursion."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        node, level = stack.pop()
+        yield node, level
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+
+
+def nests_deeper(value: Any, levels: int) -> bool:
+    """True when value has arrays or objects more than levels deep ([[1]] is 2 levels)."""
+    return any(level > levels for _, level in json_containers(value))
+
+
+def _holds_lone_surrogate(data: Any) -> bool:
+    """True when a string of parsed JSON, a key or a value, holds a lone surrogate."""
+    for node, _ in json_containers(data):
+        items = chain(node, node.values()) if isinstance(node, dict) else node
+        if any(isinstance(item, str) and lone_surrogate(item) for item in items):
+            return True
+    return False
 
 
 def payload_columns(relation: Relation, rows: list[dict], columns: str | None) -> list[str]:
@@ -64,6 +104,13 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
         return None
     kind = python_type(column)
     if isinstance(column.type, sa.JSON):
+        if nests_deeper(value, MAX_JSON_DEPTH):
+            raise ApiError(
+                400,
+                f"{where}the value for column {column.name!r} nests more than"
+                f" {MAX_JSON_DEPTH} levels deep",
+                code="PGRST102",
+            )
         return value
     if kind is bytes:
         if not isinstance(value, str):
@@ -75,6 +122,11 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
     if kind is list:
         if not isinstance(value, list):
             raise GrammarError(f"{where}column {column.name!r} takes an array")
+        if nests_deeper(value, MAX_ARRAY_DIMENSIONS):
+            raise GrammarError(
+                f"{where}column {column.name!r} takes arrays of at most"
+                f" {MAX_ARRAY_DIMENSIONS} dimensions"
+            )
         try:
             # Sent as PostgreSQL's array text, untyped: the column's element type parses it.
             return sa.bindparam(None, array_literal(value), type_=Untyped())

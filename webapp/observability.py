@@ -1,4 +1,8 @@
-"""Request ids, one log line per request, Server-Timing with database time, and /metrics."""
+"""Request ids, one log line per request, Server-Timing with database time, and /metrics.
+
+Request text in a log line goes through printable(): a percent-encoded CR/LF in a path
+cannot write a line of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 import re
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -18,8 +23,90 @@ from .state import app_state
 log = logging.getLogger("webapp.requests")
 bp = Blueprint("metrics", __name__)
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# C0 and C1 controls and the Unicode line and paragraph separators: anything that may break a line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at LOG_LEVEL in pgfront's format, unless the host has configured logging."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format=LOG_FORMAT)
+
+
+def printable(text: object) -> str:
+    """Text for a log line, its control characters escaped (CR as \\r, ESC as \\x1b)."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), str(text))
+
+
+def traceback_text(error: BaseException) -> str:
+    """A traceback, from the exception that started it to the last, with each message escaped."""
+    chain: list[BaseException] = []
+    while error is not None and not any(error is seen for seen in chain):
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    parts = [
+        "Traceback (most recent call last):\n"
+        + "".join(traceback.format_tb(each.__traceback__))
+        + f"{type(each).__qualname__}: {printable(each)}"
+        for each in reversed(chain)
+    ]
+    return "\nwhich led to:\n".join(parts)
+
+
+class Tracebacks:
+    """Describes exceptions for the log: with the traceback the first time one is raised at a
+    place, in one line after, so a client repeating a request that finds a bug cannot fill the log.
+    """
+
+    def __init__(self, places: int = 256):
+        self._places = places
+        self._seen: set[tuple[str, str, int]] = set()
+        self._lock = threading.Lock()
+
+    def describe(self, error: BaseException) -> str:
+        """ "Type: message", then the traceback or "(traceback logged before)"."""
+        summary = f"{type(error).__qualname__}: {printable(error)}"
+        place = _raised_at(error)
+        with self._lock:
+            first = place not in self._seen and len(self._seen) < self._places
+            if first:
+                self._seen.add(place)
+        return (
+            f"{summary}\n{traceback_text(error)}"
+            if first
+            else f"{summary} (traceback logged before)"
+        )
+
+
+def _raised_at(error: BaseException) -> tuple[str, str, int]:
+    """The exception's type and the file and line it was raised at."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is None:
+        return (type(error).__qualname__, "", 0)
+    return (type(error).__qualname__, frame.tb_frame.f_code.co_filename, frame.tb_lineno)
+
+
+class WaitressLines(logging.Filter):
+    """waitress's own lines name a request's path as sent ("Exception while serving /..."):
+    escape them, and describe an exception as our handlers do (one traceback per place)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracebacks = Tracebacks()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drop it."""
+        message = printable(record.getMessage())
+        if record.exc_info and record.exc_info[1] is not None:
+            message = f"{message}: {self.tracebacks.describe(record.exc_info[1])}"
+            record.exc_info, record.exc_text = None, None
+        record.msg, record.args = message, ()
+        return True
 
 
 class Metrics:
@@ -52,6 +139,9 @@ class Metrics:
 def install(app: Flask, engines: Iterable[sa.Engine]) -> None:
     """Hook request timing and the database timing of every engine into the app."""
     app.extensions["pgfront.metrics"] = Metrics()
+    waitress_log = logging.getLogger("waitress")
+    if not any(isinstance(each, WaitressLines) for each in waitress_log.filters):
+        waitress_log.addFilter(WaitressLines())
 
     def _db_start(conn, cursor, statement, parameters, context, executemany):
         conn.info["pgfront_started"] = time.perf_counter()
@@ -83,7 +173,7 @@ def install(app: Flask, engines: Iterable[sa.Engine]) -> None:
                 "%s %s %s %d %.1fms db=%.1fms",
                 g.get("request_id", "-"),
                 request.method,
-                request.full_path.rstrip("?"),
+                printable(request.full_path.rstrip("?")),
                 response.status_code,
                 seconds * 1000,
                 db_ms,

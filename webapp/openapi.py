@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import Blueprint, request
 
 from db.catalog import Catalog, Relation
+from db.relationships import is_served
 
 from .databases import api_root
 from .encoding import json_response
@@ -80,7 +81,10 @@ def build_document(
             f"/{quote(rel.name, safe='')}": path_item(rel, keys[rel.name]) for rel in relations
         },
         "components": {
-            "schemas": {**{keys[rel.name]: row_schema(rel) for rel in relations}, "Error": _ERROR},
+            "schemas": {
+                **{keys[rel.name]: row_schema(catalog, rel) for rel in relations},
+                "Error": _ERROR,
+            },
             "parameters": _shared_parameters(),
             "responses": {
                 "Error": {
@@ -92,8 +96,8 @@ def build_document(
     }
 
 
-def column_schema(column: sa.Column) -> dict[str, Any]:
-    """The JSON Schema of one column's values."""
+def column_schema(column: sa.Column, references: Iterable[str] = ()) -> dict[str, Any]:
+    """The JSON Schema of one column's values; references: the served columns its keys point at."""
     kind = python_type(column)
     if isinstance(column.type, sa.JSON):
         schema: dict[str, Any] = {}
@@ -112,19 +116,26 @@ def column_schema(column: sa.Column) -> dict[str, Any]:
     notes = [column.comment] if column.comment else []
     if column.primary_key:
         notes.append("Primary key.")
-    for fk in column.foreign_keys:
-        notes.append(f"Foreign key to {fk.column.table.name}.{fk.column.name}.")
+    notes += [f"Foreign key to {target}." for target in references]
     if notes:
         schema["description"] = " ".join(notes)
     return schema
 
 
-def row_schema(relation: Relation) -> dict[str, Any]:
+def row_schema(catalog: Catalog, relation: Relation) -> dict[str, Any]:
     """The JSON Schema of one row; required lists what an INSERT must give."""
     columns = relation.columns
+    references: dict[str, list[str]] = {}
+    for fk in relation.table.foreign_key_constraints:
+        if is_served(catalog, relation, fk):  # keys into hidden things are not described
+            for element in fk.elements:
+                target = f"{element.column.table.name}.{element.column.name}"
+                references.setdefault(element.parent.name, []).append(target)
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {col.name: column_schema(col) for col in columns},
+        "properties": {
+            col.name: column_schema(col, references.get(col.name, ())) for col in columns
+        },
     }
     required = [
         col.name

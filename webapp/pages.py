@@ -121,7 +121,7 @@ def table_page(schema: str, name: str):
     if (browse.read.limit or 0) > limits.max_size:
         grid.notices.append(f"Showing at most {limits.max_size:,} rows per page.")
     count = None
-    if grid.problem is None:
+    if grid.problem is None and grid.unpopulated is None:
         count = count_rows(
             relation,
             count_statement(relation, browse),
@@ -151,6 +151,7 @@ def _table_twin(relation, browse, grid, count) -> dict:
         "next": grid.next_url,
         "previous": grid.previous_url,
         "problem": grid.problem,
+        "unpopulated": grid.unpopulated,
         "notices": grid.notices,
     }
 

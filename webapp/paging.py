@@ -263,8 +263,12 @@ def _positive(name: str, given: int | None, default: int) -> int:
         text = _arg(name)
         if text is None:
             return default
-        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 2**31:
-            raise ApiError(400, f"{name}={text!r} must be a positive whole number")
+        # At most 10 digits before int(): Python refuses to convert more than 4,300.
+        if (
+            not (text.isascii() and text.isdigit() and len(text) <= 10)
+            or not 1 <= int(text) <= 2**31
+        ):
+            raise ApiError(400, f"{name}={text[:40]!r} must be a positive whole number")
         return int(text)
     if given < 1:
         raise ApiError(400, f"{name} must be at least 1")

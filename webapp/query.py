@@ -94,6 +94,11 @@ def coerce_value(column: sa.Column, text: str) -> Any:
     Types without a Python converter (arrays, jsonb, interval, citext, enums, extension
     types) are bound untyped, so PostgreSQL reads the text as the column's own type.
     """
+    if lone_surrogate(text):
+        raise GrammarError(
+            f"the value for column {column.name!r} is not valid Unicode: it holds a lone"
+            " surrogate (a \\ud800-\\udfff escape without its pair)"
+        )
     kind = python_type(column)
     converter = _CONVERTERS.get(kind) if kind else None
     if converter is None:
@@ -113,6 +118,17 @@ def coerce_value(column: sa.Column, text: str) -> Any:
     if isinstance(value, str):  # infinity: let PostgreSQL read it as the column's type
         return sa.bindparam(None, value, type_=Untyped())
     return sa.bindparam(None, value, type_=column.type)
+
+
+def lone_surrogate(text: str) -> bool:
+    """True when text holds a lone surrogate (a JSON escape such as \\ud800 without its pair)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def condition_clause(relation: Relation, condition: Condition) -> sa.ColumnElement[bool]:

@@ -20,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, g, has_app_context
 
+from .observability import printable
+
 log = logging.getLogger("webapp.queries")
 
 _STARTED = "pgfront_recording_started"
@@ -90,7 +92,9 @@ def install(app: Flask, engines: Iterable[sa.Engine]) -> None:
         if record and has_app_context():
             query = RecordedQuery(statement, parameters, begun, ended, _location(), error)
             g.setdefault("_recorded_queries", []).append(query)
-            log.debug("%.1f ms at %s: %s", query.duration * 1000, query.location, statement)
+            log.debug(
+                "%.1f ms at %s: %s", query.duration * 1000, query.location, printable(statement)
+            )
 
     for engine in engines:
         sa.event.listen(engine, "before_cursor_execute", started)
@@ -103,7 +107,11 @@ def _log_slow(statement: str, seconds: float, error: str | None) -> None:
     request_id = g.get("request_id", "-") if has_app_context() else "-"
     outcome = f"failed ({error}) after" if error else "took"
     log.warning(
-        "slow query %s %.1f ms (request %s): %s", outcome, seconds * 1000, request_id, statement
+        "slow query %s %.1f ms (request %s): %s",
+        outcome,
+        seconds * 1000,
+        request_id,
+        printable(statement),
     )
 
 

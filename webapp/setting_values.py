@@ -1,11 +1,13 @@
 """Parsers of setting values: text in, a value out, or a ValueError that says what is wrong.
 
 config.py pairs each with its setting and reads the environment; these never do. A message
-starting with "must" or "is not" is shown after the setting's name.
+starting with "must" or "is not" says what a valid value looks like; it is shown after the
+setting's name, followed by an example.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,33 +25,35 @@ _URL_SHAPE = "a postgresql://user:password@host:port/dbname URL"
 
 def positive_int(text: str) -> int:
     """An integer above zero."""
-    value = int(text)
-    if value <= 0:
-        raise ValueError("must be a positive integer")
-    return value
+    return _number(text, int, "must be a whole number above 0", lambda value: value > 0)
 
 
 def non_negative_int(text: str) -> int:
     """An integer, zero or more."""
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be zero or more")
-    return value
+    return _number(text, int, "must be a whole number, 0 or more", lambda value: value >= 0)
 
 
 def positive_float(text: str) -> float:
-    """A number above zero."""
-    value = float(text)
-    if value <= 0:
-        raise ValueError("must be a positive number")
-    return value
+    """A finite number above zero."""
+    return _number(
+        text, float, "must be a number above 0", lambda value: value > 0 and math.isfinite(value)
+    )
 
 
 def port(text: str) -> int:
     """A TCP port, 0 for any free one."""
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError("must be between 0 and 65535")
+    rule = "must be a whole number from 0 to 65535"
+    return _number(text, int, rule, lambda value: 0 <= value <= 65535)
+
+
+def _number(text: str, kind: Callable[[str], Any], rule: str, valid: Callable[[Any], bool]) -> Any:
+    """text read as a number of that kind; ValueError(rule) when it is none or not valid."""
+    try:
+        value = kind(text.strip())
+    except ValueError:
+        raise ValueError(rule) from None
+    if not valid(value):
+        raise ValueError(rule)
     return value
 
 
@@ -59,6 +63,11 @@ def schema_names(text: str) -> tuple[str, ...]:
     if not names:
         raise ValueError("must name at least one schema")
     return names
+
+
+def names(text: str) -> tuple[str, ...]:
+    """Comma-separated names, possibly none."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def text(value: str) -> str:
@@ -141,9 +150,7 @@ def blueprint_entries(value: str) -> tuple[str, ...]:
     entries = tuple(value.replace(",", " ").split())
     for entry in entries:
         if not _BLUEPRINT_ENTRY.match(entry):
-            raise ValueError(
-                f"must list module:attribute entries (myteam.reports:bp), not {entry!r}"
-            )
+            raise ValueError(f"must list module:attribute entries, not {entry!r}")
     return entries
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -12,7 +13,7 @@ from flask import current_app, g
 from sqlalchemy import orm
 from sqlalchemy.engine import URL, Engine
 
-from db.catalog import Catalog, CatalogHolder, reflect_catalog
+from db.catalog import Catalog, CatalogHolder, NotInCatalog, reflect_catalog
 from db.embedded import EmbeddedPostgres
 from db.engine import DatabaseUnreachable, EngineOptions, check_reachable, make_engine
 from db.models import Models
@@ -153,13 +154,76 @@ def open_state(settings: Settings, *, as_owner: bool = False) -> AppState:
             opened.append(
                 open_database(named.name, named.url, named.schemas, named.hidden, settings)
             )
+        problems = dangling_settings(settings, opened)
+        if problems:  # at startup every entry must name what it hides
+            raise ConfigError("; ".join(problem.problem for problem in problems))
     except BaseException:
         _close(opened)  # no reload thread or pool outlives a failed start
         if embedded is not None:
             embedded.stop()  # nor the embedded server, nor its folder's lock
         raise
     primary, *others = opened
-    return AppState(settings, primary, {database.name: database for database in others}, embedded)
+    state = AppState(settings, primary, {database.name: database for database in others}, embedded)
+    for database in state.every_database:
+        database.reloader.check = _reload_check(state, database)
+    return state
+
+
+@dataclass(frozen=True)
+class Dangling:
+    """A HIDDEN or LABEL_COLUMNS entry that names nothing now, or no longer only what it hid."""
+
+    setting: str
+    database: str | None  # None for LABEL_COLUMNS, which every database shares
+    problem: str  # one line: the entry as configured and what is wrong with it
+    effect: str | None = None  # what is hidden for it meanwhile
+
+    @property
+    def line(self) -> str:
+        """The problem and its effect, as logged and as /ready shows them."""
+        return self.problem + (f"; {self.effect}" if self.effect else "")
+
+
+def dangling_settings(settings: Settings, databases: list[Database]) -> list[Dangling]:
+    """The HIDDEN entries of each database, and the LABEL_COLUMNS entries, that dangle now."""
+    found = []
+    for database in databases:
+        prefix = "" if database.is_primary else f"{database.name}:"
+        found += [
+            Dangling("HIDDEN", database.name, f"HIDDEN={prefix}{e.name} {e.problem}", e.effect)
+            for e in database.catalog.hiding.dangling
+        ]
+    catalogs = [database.catalog for database in databases]
+    for (schema, table), column in settings.label_columns.items():
+        if not any(_serves(catalog, schema, table, column) for catalog in catalogs):
+            problem = f"no served relation {schema}.{table} has a column {column}"
+            found.append(
+                Dangling(
+                    "LABEL_COLUMNS",
+                    None,
+                    f"LABEL_COLUMNS={schema}.{table}.{column} names nothing: {problem}",
+                )
+            )
+    return found
+
+
+def _serves(catalog: Catalog, schema: str, table: str, column: str) -> bool:
+    """True when the catalog serves that column of that relation."""
+    try:
+        catalog.relation(table, schema).column(column)
+    except NotInCatalog:
+        return False
+    return True
+
+
+def _reload_check(state: AppState, database: Database) -> Callable[[], list[str]]:
+    """What a reload of database logs: its dangling HIDDEN entries and the LABEL_COLUMNS ones."""
+
+    def check() -> list[str]:
+        found = dangling_settings(state.settings, state.every_database)
+        return [problem.line for problem in found if problem.database in (database.name, None)]
+
+    return check
 
 
 def open_database(

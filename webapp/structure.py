@@ -6,7 +6,8 @@ the column list, and every key, constraint, index and trigger that uses one (in 
 columns, expression or predicate, as pg_depend records it) is left out whole, since its
 definition would name the column. A view that has hidden columns, or reads a hidden table
 or column, does not show its SQL.
-Foreign keys to or from hidden relations are left out too.
+Foreign keys to or from hidden relations (a hidden table's partitions and inheritance
+children included) are left out too, and so are partition bounds where columns are hidden.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from db.session import Session
 from .diagram import Drawing, layout, render_svg, schema_drawing
 from .encoding import json_response
 from .errors import ApiError, wants_json
-from .state import current_catalog, current_database
+from .matviews import refresh_statement
+from .state import current_catalog
 
 bp = Blueprint("structure", __name__)
 
@@ -45,7 +47,8 @@ _RELATION_SQL = sa.text(
                       WHERE t.isleaf)
                 ELSE c.reltuples END::bigint AS estimated_rows,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS view_sql,
-           pg_get_expr(c.relpartbound, c.oid) AS bound
+           pg_get_expr(c.relpartbound, c.oid) AS bound,
+           c.relkind = 'm' AND NOT c.relispopulated AS unpopulated  -- WITH NO DATA, never refreshed
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = :schema AND c.relname = :name
     """
@@ -177,14 +180,12 @@ _VIEW_READS_SQL = sa.text(
 )
 
 
-def _view_sql(facts: sa.Row, relation: Relation) -> str | None:
+def _view_sql(catalog: Catalog, facts: sa.Row, relation: Relation) -> str | None:
     """A view's SQL, unless it would name something HIDDEN (its own columns, or what it reads)."""
     if facts.view_sql is None or relation.hidden:
         return None
-    hidden = current_database().hidden
     for row in Session.execute(_VIEW_READS_SQL, {"oid": facts.oid}):
-        qualified = f"{row.schema}.{row.name}"
-        if qualified in hidden or (row.column and f"{qualified}.{row.column}" in hidden):
+        if catalog.hiding.hides(row.schema, row.name, [row.column] if row.column else []):
             return None
     return facts.view_sql
 
@@ -221,10 +222,11 @@ def describe(catalog: Catalog, relation: Relation) -> dict[str, Any]:
             _INDEXES_SQL, oid, hidden, ("name", "definition", "unique", "primary")
         ),
         "triggers": _used_rows(_TRIGGERS_SQL, oid, hidden, ("name", "definition", "enabled")),
-        "view_sql": _view_sql(facts, relation),
+        "view_sql": _view_sql(catalog, facts, relation),
+        "unpopulated": refresh_statement(relation) if facts.unpopulated else None,
         "size_bytes": facts.size_bytes,
         "estimated_rows": estimate if estimate is not None and estimate >= 0 else None,
-        **_partitioning(catalog, facts),
+        **_partitioning(catalog, relation, facts),
     }
 
 
@@ -243,7 +245,9 @@ def _foreign_keys(catalog: Catalog, keys: list[sa.Row]) -> list[dict]:
     """Outgoing foreign keys, each with a link to the table it references when that is served."""
     found = []
     for row in keys:
-        if row.type != "f" or not _served_columns(row.ref_schema, row.ref_name, row.ref_columns):
+        if row.type != "f" or not _served_columns(
+            catalog, row.ref_schema, row.ref_name, row.ref_columns
+        ):
             continue
         found.append(
             {
@@ -266,7 +270,7 @@ def _referenced_by(catalog: Catalog, relation: Relation, rows: sa.Result) -> lis
     for row in rows:
         if relation.hidden & set(row.ref_columns):
             continue
-        if not _served_columns(row.schema, row.table, row.columns):
+        if not _served_columns(catalog, row.schema, row.table, row.columns):
             continue
         found.append(
             {
@@ -283,20 +287,22 @@ def _referenced_by(catalog: Catalog, relation: Relation, rows: sa.Result) -> lis
     return found
 
 
-def _served_columns(schema: str, name: str, columns: list[str]) -> bool:
-    """False when HIDDEN names the relation or any of these columns of it."""
-    hidden = current_database().hidden
-    qualified = f"{schema}.{name}"
-    return qualified not in hidden and not any(f"{qualified}.{c}" in hidden for c in columns)
+def _served_columns(catalog: Catalog, schema: str, name: str, columns: list[str]) -> bool:
+    """False when HIDDEN hides the relation (or a parent of it) or any of these columns of it."""
+    return not catalog.hiding.hides(schema, name, columns)
 
 
-def _partitioning(catalog: Catalog, facts: sa.Row) -> dict[str, Any]:
-    """The partitions of a partitioned table, or the table a partition belongs to and its bound."""
-    hidden = current_database().hidden
+def _partitioning(catalog: Catalog, relation: Relation, facts: sa.Row) -> dict[str, Any]:
+    """The partitions of a partitioned table, or the table a partition belongs to and its bound.
+
+    With hidden columns, no bounds: the partition key may be one of them, and a bound shows
+    which of its values each partition holds.
+    """
+    shown = not relation.hidden
     rows = [
         row
         for row in Session.execute(_PARTITIONS_SQL, {"oid": facts.oid})
-        if f"{row.schema}.{row.name}" not in hidden
+        if not catalog.hiding.hides(row.schema, row.name)
     ]
     parent = next((row for row in rows if row.side == "parent"), None)
     return {
@@ -304,7 +310,7 @@ def _partitioning(catalog: Catalog, facts: sa.Row) -> dict[str, Any]:
             {
                 "schema": row.schema,
                 "name": row.name,
-                "bound": row.bound,
+                "bound": row.bound if shown else None,
                 "url": _table_url(catalog, row.schema, row.name),
             }
             for row in rows
@@ -313,7 +319,7 @@ def _partitioning(catalog: Catalog, facts: sa.Row) -> dict[str, Any]:
         "partition_of": {
             "schema": parent.schema,
             "name": parent.name,
-            "bound": facts.bound,
+            "bound": facts.bound if shown else None,
             "url": _table_url(catalog, parent.schema, parent.name),
         }
         if parent

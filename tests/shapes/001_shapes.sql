@@ -6,7 +6,8 @@
 --                 "Stock Moves", "Q&A #1? 50%"
 --   "Ops Data"  : scanners, scans, cycle_counts, "Audit Trail"
 -- (a space and capitals in the schema name, so every place that names a schema
--- must quote or URL-escape it). Views are in 003, rows in 002.
+-- must quote or URL-escape it). Views are in 003, rows in 002; table inheritance
+-- (notes, site_notes, urgent_notes) in 004.
 
 CREATE SCHEMA warehouse;
 CREATE SCHEMA "Ops Data";

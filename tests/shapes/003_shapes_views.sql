@@ -1,6 +1,6 @@
 -- 003_shapes_views.sql
--- Views over 001's tables, after 002's rows so the materialized view has data,
--- then ANALYZE so the index page shows estimates rather than "unknown".
+-- Views over 001's tables, after 002's rows so the materialized view has data (and one
+-- materialized view left unpopulated on purpose), then ANALYZE so the index page shows estimates rather than "unknown".
 
 -- A plain view joining across a composite key: no key of its own, so no row links.
 CREATE VIEW warehouse.stock_overview AS
@@ -25,6 +25,16 @@ FROM warehouse."Stock Moves"
 GROUP BY 1, 2;
 
 COMMENT ON MATERIALIZED VIEW "Ops Data"."Daily Moves" IS 'Moves per day and kind; <em>refresh</em> after loading.';
+
+-- A materialized view created WITH NO DATA and never refreshed, as real schemas often have
+-- them: reading it fails (55000) until someone runs REFRESH MATERIALIZED VIEW.
+CREATE MATERIALIZED VIEW "Ops Data"."Pending Restock" AS
+SELECT s.sku, s.site_code, s.on_hand
+FROM warehouse.stock_levels s
+WHERE s.on_hand < 5
+WITH NO DATA;
+
+COMMENT ON MATERIALIZED VIEW "Ops Data"."Pending Restock" IS 'Filled by the nightly job (REFRESH).';
 
 ANALYZE warehouse.categories, warehouse.sites, warehouse.products, warehouse.stock_levels,
         warehouse.bins, warehouse.price_history, warehouse."Stock Moves", warehouse."Q&A #1? 50%",
