@@ -37,6 +37,9 @@ class Setting:
     example: str | None = None  # a valid value for error messages (default: the default)
 
 
+# What a refused secret's message suggests instead: a new random one, never a value to copy.
+_NEW_SECRET = "$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+
 SETTINGS = (
     Setting(
         "DATABASE_URL",
@@ -186,6 +189,7 @@ SETTINGS = (
         parse.secret(32),
         "HS256 secret that signs accepted tokens, at least 32 characters",
         secret=True,
+        example=_NEW_SECRET,
     ),
     Setting(
         "JWT_PUBLIC_KEY",
@@ -243,6 +247,7 @@ SETTINGS = (
         "bearer token for POST /admin/reload, at least 24 characters "
         "(unset: admin endpoints are off)",
         secret=True,
+        example=_NEW_SECRET,
     ),
     Setting(
         "SQL_PAGE",
