@@ -274,6 +274,34 @@ def test_raw_bytes_that_are_not_utf8_read_as_their_escapes(client, path):
     assert raw.get_data() == escaped.get_data()
 
 
+def _many(count, template):
+    return ",".join(template.format(i=i) for i in range(count))
+
+
+# Requests that ask the server for too much work: refused, with the setting that bounds them.
+OVERSIZED = [
+    (f"/api/authors?select=id,{_many(40, 'b{i}:books(*)')}", 400, "MAX_EMBEDS"),
+    ("/api/books?select=id," + "authors(books(" * 500 + "*" + "))" * 500, 400, "MAX_EMBED_DEPTH"),
+    ("/api/books?select=id," + "s:books!sequel_of(" * 1000 + "id" + ")" * 1000, 400, "DEPTH"),
+    (f"/api/books?select=id,{_many(1000, 'a{i}:authors(*)')}", 400, "MAX_EMBEDS"),
+    ("/api/books?select=" + "(" * 5000 + ")" * 5000, 400, ""),
+    ("/api/books?select=" + ",".join(["title"] * 33000), 400, "1664"),
+    (f"/api/authors?select=id,{_many(10, 'b{i}:books(*)')}", 413, "MAX_EMBED_ROWS"),
+    ("/api/authors?select=*,books(*,copies(*,loans(*)))", 413, "MAX_EMBED_ROWS"),
+]
+
+
+@pytest.mark.parametrize(("path", "status", "names"), OVERSIZED)
+def test_oversized_requests_are_refused_naming_their_limit(
+    client, db_connection, path, status, names
+):
+    before = _state(db_connection)
+    response = client.get(path)
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert names in response.json["message"]
+    assert _state(db_connection) == before
+
+
 # Requests that try to reach what HIDDEN hides: a hidden table's partitions, a hidden
 # column by every spelling, embeds through keys into hidden things, and errors that would
 # dump a hidden value or name a hidden table. Each is a 4xx that shows nothing hidden.

@@ -34,6 +34,7 @@ def create_app(
         auth,
         cli,
         databases,
+        deadline,
         errors,
         export,
         health,
@@ -64,6 +65,7 @@ def create_app(
         engines = [database.engine for database in state.every_database]
         observability.install(app, engines)
         recording.install(app, engines)
+        deadline.install(app, engines)
         cli.install(app)
         security.install(app, settings)
         auth.install(app, settings)

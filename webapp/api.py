@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from db.catalog import Relation
 from db.session import Session
@@ -14,8 +18,11 @@ from db.session import Session
 from . import keyset, mutations
 from .browsing import this_path
 from .databases import api_root
+from .deadline import current_deadline
 from .embedding import (
     JOINED,
+    MAX_JOINED,
+    EmbedRows,
     attach_embeds,
     attach_joined,
     join_columns,
@@ -23,7 +30,7 @@ from .embedding import (
     joinable,
 )
 from .encoding import csv_text, dumps
-from .errors import ApiError
+from .errors import ApiError, RequestTimeout
 from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
 from .query import HIDDEN, build_select, count_select, page
 from .reads import parse_read
@@ -60,11 +67,13 @@ def read_rows(name: str):
     """Rows of a table or view, filtered, ordered and paged by the query string and headers."""
     relation = resolve_relation(name)
     media_type = choose_format(request.headers)
-    read = parse_read(request.args)
+    settings = app_state().settings
+    read = parse_read(request.args, settings.embed_limits)
     prefer = parse_prefer(request.headers)
     offset, limit = paging(read.offset, read.limit)
-    max_rows = app_state().settings.max_rows
-    found = fetch_page(relation, read, offset, limit, max_rows)
+    max_rows = settings.max_rows
+    embed_rows = EmbedRows(settings.max_embed_rows, max_rows, wait_for_embed_turn)
+    found = fetch_page(relation, read, offset, limit, max_rows, embed_rows)
     total = count_rows(found.selected, prefer.count, max_rows) if prefer.count else None
     if total is not None and offset > total:
         raise ApiError(
@@ -86,6 +95,38 @@ def read_rows(name: str):
     return render_rows(found.rows, found.keys, media_type, headers, status=status)
 
 
+def wait_for_embed_turn() -> None:
+    """Take one of EMBED_CONCURRENCY turns to hold many embedded rows, within the deadline."""
+    turns = app_state().embed_turns
+    deadline = current_deadline()
+    if not turns.acquire(timeout=None if deadline is None else max(deadline.left_ms(), 0) / 1000):
+        raise RequestTimeout(deadline.timeout_ms)
+    g.embed_turn = turns
+
+
+@bp.teardown_app_request
+def end_embed_turn(exc: BaseException | None) -> None:
+    """The request that held a turn ends: the turn goes to the next, freed memory to the system."""
+    turn = g.pop("embed_turn", None)
+    if turn is not None:
+        turn.release()
+        return_freed_memory()
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none."""
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+
+
+def return_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc keeps them otherwise)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 @dataclass
 class Page:
     """One page of rows, ready to render, and what the response headers need to know."""
@@ -98,7 +139,9 @@ class Page:
     selected: sa.Select  # the statement before paging, for counts
 
 
-def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_rows: int) -> Page:
+def fetch_page(
+    relation: Relation, read, offset: int, limit: int | None, max_rows: int, embed_rows: EmbedRows
+) -> Page:
     """Run a read: a keyset cursor if sent, the page, then its embeds (one query each)."""
     catalog = current_catalog()
     after = None
@@ -120,7 +163,7 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     # Plain to-one embeds are LEFT JOINs of this statement; the others a query each, after it.
     to_join = [
         (embed, join) for embed in read.embeds if (join := joinable(catalog, relation, embed))
-    ]
+    ][:MAX_JOINED]
     paged, joined = join_embeds(paged, relation, to_join)
     joined_embeds = {embed for embed, _ in to_join}
     stmt, limit = page(paged, offset, limit, max_rows)
@@ -137,10 +180,9 @@ def fetch_page(relation: Relation, read, offset: int, limit: int | None, max_row
     if read.embeds:
         for row in rows:  # every embed's key in select= order, whichever way it is read
             row.update(dict.fromkeys(embed.key for embed in read.embeds))
-        attach_joined(rows, joined)
+        attach_joined(rows, joined, embed_rows)
         separate = tuple(embed for embed in read.embeds if embed not in joined_embeds)
-        # Embedded rows get a cap of their own: ten times MAX_ROWS per embed, a 413 beyond.
-        attach_embeds(Session(), catalog, relation, rows, separate, 10 * max_rows)
+        attach_embeds(Session(), catalog, relation, rows, separate, embed_rows)
         keys += [embed.key for embed in read.embeds]
     for row in rows:
         for name in hidden:
@@ -173,7 +215,8 @@ def update_rows(name: str):
         raise ApiError(400, "PATCH takes one JSON object", code="PGRST102")
     names = mutations.payload_columns(relation, rows, request.args.get("columns"))
     values = mutations.assignments(relation, rows[0], names)
-    stmt = mutations.update_statement(relation, values, parse_read(request.args))
+    read = parse_read(request.args, app_state().settings.embed_limits)
+    stmt = mutations.update_statement(relation, values, read)
     return run_write(relation, stmt, parse_prefer(request.headers), status=204)
 
 
@@ -182,7 +225,8 @@ def delete_rows(name: str):
     """Delete the rows the filters select."""
     relation = resolve_relation(name, "Content-Profile")
     mutations.require_writable(relation, "DELETE")
-    stmt = mutations.delete_statement(relation, parse_read(request.args))
+    read = parse_read(request.args, app_state().settings.embed_limits)
+    stmt = mutations.delete_statement(relation, read)
     return run_write(relation, stmt, parse_prefer(request.headers), status=204)
 
 

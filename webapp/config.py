@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import setting_values as parse
+from .reads import DEFAULT_EMBED_LIMITS, EmbedLimits
 from .setting_values import PRIMARY_DATABASE, NamedDatabase, split_database_prefix
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -150,6 +151,45 @@ SETTINGS = (
         1000,
         parse.positive_int,
         "hard cap on rows in one API response; a larger limit is cut and reported",
+    ),
+    Setting(
+        "MAX_EMBEDS",
+        "max_embeds",
+        DEFAULT_EMBED_LIMITS.count,
+        parse.int_between(0, 100),
+        "most embedded relations in one request's select=, nested ones included (0 to 100); "
+        "more is a 400 before any query runs",
+    ),
+    Setting(
+        "MAX_EMBED_DEPTH",
+        "max_embed_depth",
+        DEFAULT_EMBED_LIMITS.depth,
+        parse.int_between(1, 16),
+        "most levels embeds nest (1 to 16); deeper is a 400 before any query runs",
+    ),
+    Setting(
+        "MAX_EMBED_ROWS",
+        "max_embed_rows",
+        10000,
+        parse.positive_int,
+        "most embedded rows one API request may fetch, all embeds and levels together; "
+        "more is a 413",
+    ),
+    Setting(
+        "EMBED_CONCURRENCY",
+        "embed_concurrency",
+        1,
+        parse.positive_int,
+        "API reads whose embeds bring more than MAX_ROWS rows at once; more wait their turn "
+        "(within REQUEST_TIMEOUT), so the memory many rows take stays bounded",
+    ),
+    Setting(
+        "REQUEST_TIMEOUT",
+        "request_timeout_ms",
+        30000,
+        parse.non_negative_int,
+        "time limit of a request's database work, in ms (0: none); past it the work is "
+        "cancelled and the answer is a 504 (an export already streaming stops)",
     ),
     Setting(
         "DATA_DIR",
@@ -385,6 +425,11 @@ class Settings:
     idle_tx_timeout_ms: int
     application_name: str
     max_rows: int
+    max_embeds: int
+    max_embed_depth: int
+    max_embed_rows: int
+    embed_concurrency: int
+    request_timeout_ms: int
     data_dir: Path
     sql_dir: Path
     log_level: str
@@ -424,6 +469,11 @@ class Settings:
     def pool_size(self) -> int:
         """One connection per waitress thread, plus two for health checks and background work."""
         return self.threads + 2
+
+    @property
+    def embed_limits(self) -> EmbedLimits:
+        """MAX_EMBEDS and MAX_EMBED_DEPTH, as the select= parser takes them."""
+        return EmbedLimits(self.max_embeds, self.max_embed_depth)
 
     @property
     def embedded(self) -> bool:
@@ -522,3 +572,29 @@ def describe_settings() -> str:
         default = f" [default: {setting.default}]" if shown else ""
         lines.append(f"  {setting.name:<{width}}{setting.help}{default}")
     return "\n".join(lines)
+
+
+SETTINGS_TABLE_START = "<!-- generated from SETTINGS in webapp/config.py: settings_table() -->"
+SETTINGS_TABLE_END = "<!-- end of settings table -->"
+
+
+def settings_table() -> str:
+    """The settings as the README's Markdown table, between its two marker comments."""
+    rows = [SETTINGS_TABLE_START, "| Setting | Default | Meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        meaning = setting.help.replace("|", "\\|")
+        rows.append(f"| `{setting.name}` | {_shown_default(setting.default)} | {meaning} |")
+    return "\n".join([*rows, SETTINGS_TABLE_END])
+
+
+def _shown_default(default: Any) -> str:
+    """A default as the table shows it: no machine paths, words for nothing."""
+    if default is None:
+        return "unset"
+    if default in ((), {}):
+        return "empty"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, Path):
+        return f"`./{default.relative_to(PROJECT_DIR)}`"
+    return f"`{default}`"

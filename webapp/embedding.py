@@ -8,10 +8,15 @@ A plain to-one embed (the parent's foreign key to one row, with no filters, orde
 paging or embeds of its own) needs no query of its own: it is a LEFT JOIN in the
 parent's statement, its columns selected under private labels and folded back into
 one object per row.
+
+All the embedded rows of one request share one budget (MAX_EMBED_ROWS): each embed's
+query asks for at most the rows left plus one, so a request that wants more is refused
+with a 413 having held no more than that many rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -26,6 +31,56 @@ from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
 
 JOINED = "_pgfront_embed_"  # prefix of the labels a joined embed's columns are selected under
+# The planner's time grows steeply with the joins of one statement (50 LEFT JOINs took it
+# seconds): past PostgreSQL's join_collapse_limit, a to-one embed gets a query of its own.
+MAX_JOINED = 8
+
+
+class EmbedRows:
+    """The embedded rows one request may still fetch (MAX_EMBED_ROWS), every embed and level together.
+
+    Rows become Python objects batch by batch. Past `heavy_after` rows the request waits for
+    a turn (`wait_turn`, EMBED_CONCURRENCY) before converting more, so only a few requests
+    at a time hold many rows: the memory they use is what the process keeps afterwards.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        heavy_after: int | None = None,
+        wait_turn: Callable[[], None] | None = None,
+    ):
+        self.limit = limit
+        self.used = 0
+        self.heavy_after = limit if heavy_after is None else heavy_after
+        self.wait_turn = wait_turn
+
+    @property
+    def left(self) -> int:
+        """How many more rows the embeds may bring."""
+        return self.limit - self.used
+
+    def take(self, key: str, count: int) -> None:
+        """Count rows fetched for the embed under key; a 413 naming the limit once past it."""
+        self.used += count
+        if self.used > self.limit:
+            raise ApiError(
+                413,
+                f"the embedded rows of this request exceed MAX_EMBED_ROWS={self.limit}",
+                code="54000",
+                details=f"reached while embedding {key!r}",
+                hint=f"ask for fewer: {key}.limit= caps the rows per parent; "
+                "fewer parent rows (limit=) or fewer embeds also help",
+            )
+
+    def next_batch(self) -> int:
+        """How many rows to fetch next: one past heavy_after at first, then (with a turn) the rest."""
+        if self.used <= self.heavy_after:
+            return self.heavy_after - self.used + 1
+        if self.wait_turn is not None:
+            wait_turn, self.wait_turn = self.wait_turn, None  # once per request
+            wait_turn()
+        return self.left + 1
 
 
 @dataclass(frozen=True)
@@ -130,14 +185,14 @@ def attach_embeds(
     parent: Relation,
     rows: list[dict],
     embeds: tuple[Embed, ...],
-    max_rows: int,
+    budget: EmbedRows,
 ) -> None:
     """Fetch each embed for all rows in one query and attach it to each row (recursively)."""
     for embed in embeds:
         join = resolve_join(catalog, parent, embed)
         keys = {_key(row, join.parent_columns) for row in rows}
         keys.discard(None)
-        children = _fetch_children(session, catalog, join, embed, sorted(keys, key=repr), max_rows)
+        children = _fetch_children(session, catalog, join, embed, sorted(keys, key=repr), budget)
         grouped: dict[tuple, list[dict]] = {}
         for child in children:
             grouped.setdefault(_key(child, join.child_columns), []).append(child)
@@ -149,7 +204,7 @@ def attach_embeds(
 
 
 def _fetch_children(
-    session, catalog, join: Join, embed: Embed, keys: list[tuple], max_rows: int
+    session, catalog, join: Join, embed: Embed, keys: list[tuple], budget: EmbedRows
 ) -> list[dict]:
     """The embedded rows of every parent key, with their own embeds attached."""
     if not keys:
@@ -161,19 +216,26 @@ def _fetch_children(
     stmt = stmt.where(_matching(match, keys))
     if join.to_many and (read.limit is not None or read.offset):
         stmt = _per_parent_page(stmt, child, read, match)
-    # Core on the session's connection (its transaction), as the page itself: one fetch.
-    result = session.connection().execute(stmt.limit(max_rows + 1))
-    names = list(result.keys())
-    rows = [dict(zip(names, values, strict=True)) for values in result.all()]
-    if len(rows) > max_rows:
-        raise ApiError(
-            413,
-            f"embedding {embed.key} would return more than {max_rows} rows",
-            code="54000",
-            hint=f"narrow it, e.g. {embed.key}.limit=10, or ask for fewer parent rows",
-        )
-    attach_embeds(session, catalog, child, rows, read.embeds, max_rows)
+    # Core on the session's connection (its transaction), as the page itself: one query, of
+    # one row more than the budget has left, so going past it is seen without holding more.
+    with session.connection().execute(stmt.limit(budget.left + 1)) as result:
+        rows = _counted_rows(result, embed.key, budget)
+    attach_embeds(session, catalog, child, rows, read.embeds, budget)
     return rows
+
+
+def _counted_rows(result: sa.CursorResult, key: str, budget: EmbedRows) -> list[dict]:
+    """The result's rows as dicts, converted batch by batch as the budget allows."""
+    names = list(result.keys())
+    rows: list[dict] = []
+    # The driver holds the result as it came; rows become Python objects as they are fetched.
+    while True:
+        wanted = budget.next_batch()
+        batch = result.fetchmany(wanted)
+        budget.take(key, len(batch))
+        rows.extend(dict(zip(names, values, strict=True)) for values in batch)
+        if len(batch) < wanted:  # the result is used up
+            return rows
 
 
 def _matching(match: list[sa.Column], keys: list[tuple]) -> sa.ColumnElement[bool]:
@@ -281,11 +343,15 @@ def join_embeds(
     return stmt.select_from(source), joined
 
 
-def attach_joined(rows: list[dict], joined: list[JoinedEmbed]) -> None:
+def attach_joined(rows: list[dict], joined: list[JoinedEmbed], budget: EmbedRows) -> None:
     """Fold each joined embed's columns of every row into one object (None when nothing matched)."""
+    found_rows = [0] * len(joined)
     for row in rows:
-        for each in joined:
+        for position, each in enumerate(joined):
             values = [row.pop(label) for label in each.labels]
             matched = [row.pop(label) for label in each.matched]
             found = all(value is not None for value in matched)
             row[each.embed.key] = dict(zip(each.keys, values, strict=True)) if found else None
+            found_rows[position] += found
+    for each, count in zip(joined, found_rows, strict=True):
+        budget.take(each.embed.key, count)

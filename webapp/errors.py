@@ -7,7 +7,16 @@ import re
 
 import psycopg
 import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, current_app, g, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_app_context,
+    render_template,
+    request,
+)
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
@@ -110,6 +119,38 @@ class ApiError(Exception):
             "details": self.details,
             "hint": self.hint,
         }
+
+
+class RequestTimeout(ApiError):
+    """The request's database work ran past REQUEST_TIMEOUT and was cancelled (a 504)."""
+
+    def __init__(self, timeout_ms: int):
+        super().__init__(
+            504,
+            f"the request ran past REQUEST_TIMEOUT={timeout_ms} ms; its database work was cancelled",
+            code="57014",
+            hint="narrow it: filters, a smaller limit=, fewer embeds",
+        )
+        self.problem = f"ran past REQUEST_TIMEOUT ({timeout_ms} ms)"  # as a page words it
+
+
+def past_deadline(exc: BaseException) -> RequestTimeout | None:
+    """exc as the deadline's 504 when the request deadline (g.deadline) ended it, else None.
+
+    A statement PostgreSQL cancelled (57014) after the deadline passed was cancelled by the
+    deadline's lowered statement_timeout, not by DB_STATEMENT_TIMEOUT.
+    """
+    if isinstance(exc, RequestTimeout):
+        return exc
+    deadline = g.get("deadline") if has_app_context() else None
+    if (
+        deadline is not None
+        and deadline.passed
+        and isinstance(exc, sa.exc.DBAPIError)
+        and getattr(exc.orig, "sqlstate", None) == "57014"
+    ):
+        return RequestTimeout(deadline.timeout_ms)
+    return None
 
 
 def status_for_sqlstate(sqlstate: str | None) -> int:
@@ -251,6 +292,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(sa.exc.DBAPIError)
     def handle_database_error(error: sa.exc.DBAPIError):
+        timed_out = past_deadline(error)
+        if timed_out is not None:
+            return render_error(timed_out)
         api_error = from_database_error(error)
         without_hidden(api_error, error, current_catalog())
         if api_error.code == "42501" and not g.get("jwt_claims"):

@@ -20,6 +20,9 @@ Session: Flask runs the view's teardown, which removes that, before the first ch
 - A database error after the first byte cannot change the status: it is logged and the
   response is cut off without its final chunk, so a client sees an incomplete transfer,
   never a short file that looks complete.
+- REQUEST_TIMEOUT bounds an export as any request: before its first byte it is a 504;
+  after, each batch's fetch is bounded by the time left and none is fetched past the
+  deadline, so the transfer is cut off (and logged) and the connection goes back to the pool.
 - `X-Export-Row-Cap: N` comes with every export. The headers leave before anyone knows
   whether the cap will cut the rows, and CSV has no place for a trailer, so an export of
   exactly N rows may have been cut (the server logs it when it was).
@@ -35,6 +38,7 @@ from itertools import chain
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
+from sqlalchemy import orm
 from sqlalchemy.engine import Row
 
 from db.catalog import Relation
@@ -42,8 +46,9 @@ from db.engine import first_line
 from db.session import Session
 
 from .browsing import parse_browse
+from .deadline import Deadline, current_deadline
 from .encoding import csv_text, dumps
-from .errors import ApiError
+from .errors import ApiError, RequestTimeout
 from .grammar import OrderTerm
 from .headers import attachment
 from .query import build_select
@@ -80,7 +85,8 @@ def export_rows(schema: str, name: str, fmt: str) -> Response:
         raise
     keys = list(result.keys())
     label = relation.qualified_name
-    rows = capped_rows(chain([first], batches), cap, label, release.close)
+    later = within_deadline(current_deadline(), session, batches)
+    rows = capped_rows(chain([first], later), cap, label, release.close)
     body = csv_chunks(keys, rows) if fmt == "csv" else ndjson_chunks(keys, rows)
     response = Response(body, mimetype=MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = attachment(f"{label}.{fmt}")
@@ -100,6 +106,22 @@ def take_export_slot(slots: int) -> Callable[[], None]:
             headers={"Retry-After": "5"},
         )
     return semaphore.release
+
+
+def within_deadline(
+    deadline: Deadline | None, session: orm.Session, batches: Iterator[list[Row]]
+) -> Iterator[list[Row]]:
+    """The batches, each fetched within the request's deadline (they run after the view returns)."""
+    if deadline is None:
+        yield from batches
+        return
+    dbapi_connection = session.connection().connection.dbapi_connection
+    while True:
+        deadline.bound(dbapi_connection)  # RequestTimeout once it has passed
+        batch = next(batches, None)
+        if batch is None:
+            return
+        yield batch
 
 
 def in_total_order(relation: Relation, read: ReadRequest) -> ReadRequest:
@@ -126,6 +148,9 @@ def capped_rows(
     except sa.exc.DBAPIError as exc:
         log.error("export of %s failed after %d rows: %s", label, sent, first_line(exc.orig))
         raise  # the server drops the connection: the transfer is visibly incomplete
+    except RequestTimeout as exc:
+        log.warning("export of %s stopped after %d rows: %s", label, sent, exc.message)
+        raise
     finally:
         done()  # the connection goes back to the pool with the last row
 

@@ -179,6 +179,8 @@ def label_cells(grid: Grid, links: list[ForeignLink], limits: PageLimits) -> Non
             for row in grid.rows
             if all(row[name] is not None for name in link.columns)
         }
+        if not keys:  # nothing to label: no query (nor, past the deadline, a note about one)
+            continue
         found = time_boxed(lambda link=link, keys=keys: fetch_labels(link, keys), limits.side_ms)
         if found.problem:
             grid.notices.append(f"labels for {', '.join(link.columns)}: {found.problem}")

@@ -7,6 +7,7 @@ embeds related rows; parameters prefixed with an embed's path (`copies.order=cop
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -26,7 +27,8 @@ from .grammar import (
     split_top_level,
 )
 
-MAX_EMBED_DEPTH = 4
+# PostgreSQL refuses a select list longer than this; a request naming more could never run.
+MAX_SELECT_ITEMS = 1664
 _PAGING = ("order", "limit", "offset")
 _LOGIC = ("or", "and", "not.or", "not.and")
 
@@ -71,26 +73,78 @@ class Embed:
         return self.alias or self.relation
 
 
+@dataclass(frozen=True)
+class EmbedLimits:
+    """How many embeds one request's whole select tree may hold, and how deep they may nest."""
+
+    count: int  # MAX_EMBEDS
+    depth: int  # MAX_EMBED_DEPTH
+
+
+DEFAULT_EMBED_LIMITS = EmbedLimits(count=10, depth=4)  # the settings' defaults
+
+
+class _SelectBudget:
+    """What the rest of one select= may hold, checked before each embed is parsed (and recursed)."""
+
+    def __init__(self, limits: EmbedLimits):
+        self.limits = limits
+        self.embeds = 0
+        self.items = 0
+
+    def add_items(self, count: int) -> None:
+        """Count a level's columns and embeds against PostgreSQL's select-list limit."""
+        self.items += count
+        if self.items > MAX_SELECT_ITEMS:
+            raise GrammarError(
+                f"select= lists more than {MAX_SELECT_ITEMS} columns and embeds, "
+                "PostgreSQL's limit on a select list"
+            )
+
+    def enter_embed(self, depth: int) -> None:
+        """Count one more embed, whose own select is parsed at depth."""
+        self.embeds += 1
+        count, deepest = self.limits.count, self.limits.depth
+        if self.embeds > count:
+            raise GrammarError(
+                f"this request embeds more than {count} relations (MAX_EMBEDS={count})",
+                hint="ask for fewer embeds in one request, or split it into several",
+            )
+        if depth > deepest:
+            raise GrammarError(
+                f"embeds nest more than {deepest} levels deep (MAX_EMBED_DEPTH={deepest})",
+                hint="read the deeper levels with a request of their own",
+            )
+
+
 def parse_select(
-    text: str | None, depth: int = 0
+    text: str | None, limits: EmbedLimits = DEFAULT_EMBED_LIMITS
 ) -> tuple[tuple[SelectItem, ...] | None, tuple[Embed, ...]]:
-    """Parse `select=`: the columns (None for all) and the embeds."""
+    """Parse `select=`: the columns (None for all) and the embeds, within the embed limits."""
+    return _parse_level(text, 0, _SelectBudget(limits))
+
+
+def _parse_level(
+    text: str | None, depth: int, budget: _SelectBudget
+) -> tuple[tuple[SelectItem, ...] | None, tuple[Embed, ...]]:
+    """One level of select=: its columns and its embeds (each parsed one level deeper)."""
     if text is None or not text.strip():
         return None, ()
-    if depth > MAX_EMBED_DEPTH:
-        raise GrammarError(f"embeds nest deeper than {MAX_EMBED_DEPTH} levels")
     columns: list[SelectItem] = []
     embeds: list[Embed] = []
     star = False
-    for part in split_top_level(text.strip(), "select"):
+    parts = split_top_level(text.strip(), "select")
+    budget.add_items(len(parts))
+    for part in parts:
         if part == "*":
             star = True
         elif "(" in part:
-            embeds.append(_parse_embed(part, depth))
+            budget.enter_embed(depth + 1)
+            embeds.append(_parse_embed(part, depth, budget))
         else:
             columns.append(_parse_column(part, text))
-    keys = [item.key for item in columns] + [embed.key for embed in embeds]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    keys = Counter([item.key for item in columns] + [embed.key for embed in embeds])
+    repeated = sorted(key for key, times in keys.items() if times > 1)
     if repeated:
         raise GrammarError(
             f"select names {', '.join(map(repr, repeated))} more than once",
@@ -114,7 +168,7 @@ def _parse_column(part: str, text: str) -> SelectItem:
     return SelectItem(column, alias or None)
 
 
-def _parse_embed(part: str, depth: int) -> Embed:
+def _parse_embed(part: str, depth: int, budget: _SelectBudget) -> Embed:
     """`alias:relation!hint(inner select)`."""
     head, _, rest = part.partition("(")
     if not rest.endswith(")"):
@@ -128,13 +182,15 @@ def _parse_embed(part: str, depth: int) -> Embed:
             f"malformed embed {part!r}: write relation(...), alias:relation(...) "
             "or relation!foreign_key(...)"
         )
-    columns, embeds = parse_select(rest[:-1] or "*", depth + 1)
+    columns, embeds = _parse_level(rest[:-1] or "*", depth + 1, budget)
     return Embed(name, alias or None, hint or None, ReadRequest(select=columns, embeds=embeds))
 
 
-def parse_read(args: Mapping[str, str] | object) -> ReadRequest:
+def parse_read(
+    args: Mapping[str, str] | object, limits: EmbedLimits = DEFAULT_EMBED_LIMITS
+) -> ReadRequest:
     """Parse a GET's query string (a werkzeug MultiDict) into a ReadRequest with its embeds."""
-    columns, embeds = parse_select(args.get("select"))  # type: ignore[attr-defined]
+    columns, embeds = parse_select(args.get("select"), limits)  # type: ignore[attr-defined]
     paths = _embed_paths(embeds)
     params: dict[str, list[tuple[str, str]]] = {}
     for key, value in args.items(multi=True):  # type: ignore[attr-defined]

@@ -33,6 +33,18 @@ def non_negative_int(text: str) -> int:
     return _number(text, int, "must be a whole number, 0 or more", lambda value: value >= 0)
 
 
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """A parser of integers from low to high (a bound the code relies on, such as recursion)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
 def positive_float(text: str) -> float:
     """A finite number above zero."""
     return _number(

@@ -19,6 +19,7 @@ from db.session import Session
 
 from .api import planned_rows
 from .config import Settings
+from .errors import RequestTimeout, past_deadline
 from .query import count_select
 
 T = TypeVar("T")
@@ -73,11 +74,12 @@ def time_boxed(
     try:
         Session.execute(_SET_TIMEOUT, {"ms": str(timeout_ms)})
         return Boxed(run())
-    except sa.exc.DBAPIError as exc:
-        problem = tolerate.get(getattr(exc.orig, "sqlstate", None))
-        if problem is None:
+    except (sa.exc.DBAPIError, RequestTimeout) as exc:
+        timed_out = past_deadline(exc)
+        sqlstate = timed_out.code if timed_out else getattr(exc.orig, "sqlstate", None)
+        if sqlstate not in tolerate:
             raise
-        return Boxed(None, problem)
+        return Boxed(None, timed_out.problem if timed_out else tolerate[sqlstate])
     finally:
         # Rolled back even on success: the SET LOCAL goes with it, and nothing was written.
         if savepoint.is_active:

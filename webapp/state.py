@@ -96,6 +96,8 @@ class AppState:
     def __post_init__(self):
         # Streaming exports hold a connection each: a few at once leave the pools to requests.
         self.export_slots = threading.BoundedSemaphore(self.settings.export_concurrency)
+        # API reads holding many embedded rows: a few at once keep the process's memory bounded.
+        self.embed_turns = threading.BoundedSemaphore(self.settings.embed_concurrency)
 
     @property
     def every_database(self) -> list[Database]:
