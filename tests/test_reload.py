@@ -28,7 +28,7 @@ def fresh(pg_server, make_app, tmp_path, eventually):
     app = make_app(
         DATABASE_URL=url.render_as_string(hide_password=False),
         DB_SCHEMAS="public",
-        ADMIN_TOKEN="s3cret",
+        ADMIN_TOKEN="s3cret-admin-token-for-tests",
     )
     state = app.extensions["pgfront"]
     assert eventually(lambda: state.reloader.listening)
@@ -76,7 +76,9 @@ def test_admin_endpoint(fresh):
     client = app.test_client()
     assert client.post("/admin/reload").status_code == 401
     assert client.post("/admin/reload", headers={"Authorization": "Bearer nope"}).status_code == 401
-    response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    response = client.post(
+        "/admin/reload", headers={"Authorization": "Bearer s3cret-admin-token-for-tests"}
+    )
     assert response.status_code == 200 and response.json["ok"] is True
     ready = client.get("/ready").json
     assert ready["last_reload"]["reason"] == "admin endpoint" and ready["listening"] is True

@@ -95,7 +95,8 @@ def test_the_readme_waitress_serve_form_logs_as_run_py_does(database_url, tmp_pa
         env=_env(
             DATABASE_URL=database_url.render_as_string(hide_password=False),
             DB_SCHEMAS="public,reporting",
-            PYTHONPATH=str(tmp_path),
+            DB_ANON_ROLE="librarian",  # no superuser serves (that is warned about); staff may
+            PYTHONPATH=str(tmp_path),  # read what the team view reads
             BLUEPRINTS="myteam.hello:bp",
         ),
         stdout=subprocess.PIPE,

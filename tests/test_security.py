@@ -49,3 +49,12 @@ def test_security_headers(client, path):
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     assert "default-src 'none'" in headers["Content-Security-Policy"]
+
+
+def test_admin_takes_only_a_bearer_token(make_app):
+    token = "an-admin-token-of-at-least-24"
+    client = make_app(ADMIN_TOKEN=token).test_client()
+    for header in (token, f"Token {token}", f"Bearer{token}", f"Basic {token}"):
+        refused = client.post("/admin/reload", headers={"Authorization": header})
+        assert refused.status_code == 401, header
+    assert client.post("/admin/reload", headers={"Authorization": f"Bearer {token}"}).json["ok"]

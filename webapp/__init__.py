@@ -16,12 +16,17 @@ from .wsgi import Request
 
 
 def create_app(
-    config: Mapping[str, Any] | None = None, blueprints: Iterable[Blueprint] = ()
+    config: Mapping[str, Any] | None = None,
+    blueprints: Iterable[Blueprint] = (),
+    *,
+    as_owner: bool = False,
 ) -> Flask:
     """Build the app: settings, engine (once), reflected catalog, blueprints, error handling.
 
     The team's views (webapp/views/, BLUEPRINTS, and the blueprints given here) are
-    registered after pgfront's own; see webapp/team_views.py.
+    registered after pgfront's own; see webapp/team_views.py. as_owner: on the embedded
+    server, connect as the superuser that owns the schema instead of the login role requests
+    are served through (for the operator's own commands).
     """
     from . import (
         admin,
@@ -53,7 +58,7 @@ def create_app(
     app.config.update(settings.extra)
     auth.check_keys(settings)  # a bad key fails before anything connects
     own_views = team_views.load(settings.blueprints, blueprints)  # and so does a broken import
-    state = app.extensions["pgfront"] = open_state(settings)
+    state = app.extensions["pgfront"] = open_state(settings, as_owner=as_owner)
     try:
         _scope_sessions_to_app_contexts(app)
         errors.register_error_handlers(app)

@@ -6,6 +6,7 @@ import hmac
 
 from flask import Blueprint, request
 
+from .auth import bearer_token
 from .encoding import json_response
 from .errors import ApiError
 from .state import Database, app_state, dangling_settings
@@ -15,7 +16,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.before_request
 def require_token() -> None:
-    """Bearer ADMIN_TOKEN, compared in constant time; without a configured token, 404."""
+    """`Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; 404 with no ADMIN_TOKEN."""
     token = app_state().settings.admin_token
     if token is None:
         raise ApiError(404, "admin endpoints are off", hint="set ADMIN_TOKEN to turn them on")
@@ -32,7 +33,7 @@ def is_admin_token(authorization: str | None, token: str | None) -> bool:
     """True when the Authorization header is `Bearer <ADMIN_TOKEN>`, compared in constant time."""
     if token is None:
         return False
-    sent = (authorization or "").removeprefix("Bearer ").strip()
+    sent = bearer_token(authorization) or ""  # Bearer only: a bare token is refused
     return hmac.compare_digest(sent.encode(), token.encode())
 
 

@@ -3,6 +3,7 @@
 Each request's transaction starts with `set_config('role', <role>, true)` (SET LOCAL ROLE)
 and `set_config('request.jwt.claims', <claims>, true)`, both bound parameters, so the
 grants and row-level security the DBAs wrote in sql/ decide what it may see and change.
+A token's role is switched to only if it is none of the roles db/roles.py refuses (403).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import sqlalchemy as sa
 from flask import Flask, g, has_app_context, request
 from sqlalchemy import orm
 
+from db.roles import switch_role
+
 from .config import ConfigError, Settings
 from .errors import ApiError
 
-_SET_ROLE = sa.text(
-    "SELECT set_config('role', :role, true), set_config('request.jwt.claims', :claims, true)"
-)
+# Registered claims that PyJWT checks by int(value), which lets "123" and true through.
+_TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 def install(app: Flask, settings: Settings) -> None:
@@ -55,14 +57,22 @@ def identify(authorization: str | None, settings: Settings) -> tuple[str | None,
     """(role, claims) for a request: the JWT's, else the anonymous role; 401 for a bad token."""
     if not authorization:
         return settings.anon_role, None
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(authorization)
+    if token is None:
         raise _unauthorized("the Authorization header must be: Bearer <token>")
-    claims = verify(token.strip(), settings)
+    claims = verify(token, settings)
     role = claims.get(settings.jwt_role_claim) or settings.anon_role
     if not isinstance(role, str):
         raise _unauthorized(f"the {settings.jwt_role_claim!r} claim must be a role name")
     return role, claims
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None for any other header."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 9110)
+        return None
+    return token.strip() or None
 
 
 def verify(token: str, settings: Settings) -> dict[str, Any]:
@@ -75,20 +85,41 @@ def verify(token: str, settings: Settings) -> dict[str, Any]:
             raise _unauthorized("this server accepts no tokens (no JWT_SECRET or JWT_PUBLIC_KEY)")
         if algorithm not in keys:
             raise _unauthorized(f"tokens signed with {algorithm} are not accepted")
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             keys[algorithm],
             algorithms=[algorithm],
             audience=settings.jwt_audience,
-            options={"verify_aud": settings.jwt_audience is not None},
+            options={
+                "verify_aud": settings.jwt_audience is not None,
+                "require": ["exp"] if settings.jwt_require_exp else [],
+            },
             leeway=5,
         )
+    except jwt.MissingRequiredClaimError as exc:
+        hint = " (JWT_REQUIRE_EXP)" if exc.claim == "exp" else ""
+        raise _unauthorized(f"the token has no {exc.claim!r} claim{hint}") from None
     except jwt.ExpiredSignatureError:
         raise _unauthorized("the token has expired") from None
     except jwt.ImmatureSignatureError:
         raise _unauthorized("the token is not valid yet (nbf)") from None
     except jwt.PyJWTError as exc:
         raise _unauthorized(f"the token is not valid: {exc}") from None
+    check_claim_types(claims)
+    return claims
+
+
+def check_claim_types(claims: dict[str, Any]) -> None:
+    """401 unless exp, nbf and iat are numbers and aud is a string or a list of strings."""
+    for name in _TIME_CLAIMS:
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise _unauthorized(f"the token's {name!r} claim must be a number (seconds)")
+    audience = claims.get("aud")
+    if audience is None or isinstance(audience, str):
+        return
+    if not isinstance(audience, list) or not all(isinstance(item, str) for item in audience):
+        raise _unauthorized("the token's 'aud' claim must be a string or a list of strings")
 
 
 def _keys(settings: Settings, kid: str | None) -> dict[str, Any]:
@@ -112,6 +143,8 @@ def make_token(settings: Settings, role: str, claims: dict[str, Any], expires_in
     """A development token signed with JWT_SECRET (refused when none is configured)."""
     if not settings.jwt_secret:
         raise ValueError("JWT_SECRET is not set: tokens can only be made with a configured secret")
+    if expires_in <= 0:
+        raise ValueError("--expires-in must be a positive number of seconds")
     now = int(time.time())
     payload = {**claims, settings.jwt_role_claim: role, "iat": now, "exp": now + expires_in}
     if settings.jwt_audience:
@@ -120,14 +153,28 @@ def make_token(settings: Settings, role: str, claims: dict[str, Any], expires_in
 
 
 def _set_role(session: orm.Session, transaction, connection: sa.Connection) -> None:
-    """At the start of a request's transaction: SET LOCAL ROLE and the claims, in one statement."""
+    """At the start of a request's transaction: SET LOCAL ROLE and the claims, in one statement.
+
+    A token's role is checked in that same statement (the anonymous role was, at startup).
+    """
     if not has_app_context():
         return
     role = g.get("db_role")
     if role is None:
         return
     claims = g.get("jwt_claims")
-    connection.execute(_SET_ROLE, {"role": role, "claims": json.dumps(claims) if claims else ""})
+    encoded = json.dumps(claims) if claims else ""
+    if not switch_role(connection, role, encoded, checked=claims is not None):
+        # The transaction still runs as the login role: drop the connection, so that nothing
+        # can run on it even if a caller swallowed the error below.
+        connection.invalidate()
+        raise ApiError(
+            403,
+            f"the token's role {role!r} may not be used: requests never run as 'none', "
+            "the login role, a superuser or a pg_ role",
+            code="42501",
+            hint="issue tokens for a role that holds only the grants its requests need",
+        )
 
 
 def _unauthorized(message: str) -> ApiError:

@@ -55,7 +55,7 @@ def run_flask_command(args: list[str], config: Mapping[str, Any] | None = None) 
     """Run a Flask CLI command (shell, routes, a team's own) on a new app; its exit status."""
     from . import create_app
 
-    app = create_app(config)
+    app = create_app(config, as_owner=True)  # the operator's commands: the schema owner's rights
     group = FlaskGroup(create_app=lambda: app, load_dotenv=False, set_debug_flag=False)
     try:
         result = group.main(args=args, prog_name="run.py flask", standalone_mode=False)

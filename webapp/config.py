@@ -39,6 +39,9 @@ class Setting:
     doc: str = ""  # more for the settings table (docs/settings.md), after help; Markdown
 
 
+# What a refused secret's message suggests instead: a new random one, never a value to copy.
+_NEW_SECRET = "$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+
 SETTINGS = (
     Setting(
         "DATABASE_URL",
@@ -240,19 +243,23 @@ SETTINGS = (
         "anon_role",
         None,
         parse.optional_text,
-        "role for requests without a token (unset: no SET ROLE)",
+        "role for requests without a token (unset: no SET ROLE; the embedded sample database: "
+        "web_anon, served through the login role authenticator)",
         doc=(
-            "E.g. `web_anon`: grants and row-level security for that role then decide what an "
-            "anonymous request may do."
+            "Grants and row-level security for that role decide what an anonymous request may "
+            "do. On the embedded server, set it empty to serve as its superuser (warned about). "
+            "Checked at startup and by `/ready` (see *Roles and JWT*)."
         ),
     ),
     Setting(
         "JWT_SECRET",
         "jwt_secret",
         None,
-        parse.optional_text,
-        "HS256 secret that signs accepted tokens",
+        parse.secret(32),
+        "HS256 secret that signs accepted tokens, at least 32 characters",
         secret=True,
+        example=_NEW_SECRET,
+        doc="A shorter one stops startup: short ones can be guessed offline from any token.",
     ),
     Setting(
         "JWT_PUBLIC_KEY",
@@ -272,6 +279,14 @@ SETTINGS = (
     ),
     Setting(
         "JWT_ROLE_CLAIM", "jwt_role_claim", "role", parse.text, "claim that names the database role"
+    ),
+    Setting(
+        "JWT_REQUIRE_EXP",
+        "jwt_require_exp",
+        True,
+        parse.flag,
+        "true: refuse tokens without an exp claim (false: such tokens never expire)",
+        doc="A refused token is a 401.",
     ),
     Setting(
         "HIDDEN",
@@ -311,10 +326,12 @@ SETTINGS = (
         "ADMIN_TOKEN",
         "admin_token",
         None,
-        parse.optional_text,
-        "bearer token for POST /admin/reload (unset: admin endpoints are off)",
+        parse.secret(24),
+        "bearer token for POST /admin/reload, at least 24 characters "
+        "(unset: admin endpoints are off)",
         secret=True,
-        doc="The SQL page takes it too.",
+        example=_NEW_SECRET,
+        doc="Sent as `Authorization: Bearer <token>`; the SQL page takes it too.",
     ),
     Setting(
         "SQL_PAGE",
@@ -445,6 +462,7 @@ SETTINGS = (
 
 EMBEDDED_DATABASE = "library"
 EMBEDDED_SCHEMAS = ("public", "reporting")
+EMBEDDED_ANON_ROLE = "web_anon"  # sql/006 creates it; the login role is granted it by sql/007
 
 
 @dataclass(frozen=True)
@@ -481,6 +499,7 @@ class Settings:
     jwt_public_key: str | None
     jwt_audience: str | None
     jwt_role_claim: str
+    jwt_require_exp: bool
     hidden: tuple[str, ...]
     max_body_bytes: int
     reload_channel: str | None
@@ -528,6 +547,7 @@ def load_settings(
     config = dict(config or {})
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    unset = set()
     for setting in SETTINGS:
         if setting.name in config:
             raw = config.pop(setting.name)
@@ -535,14 +555,17 @@ def load_settings(
             raw = environ[setting.name]
         else:
             values[setting.name] = setting.default
+            unset.add(setting.name)
             continue
         values[setting.name] = _parse(setting, raw)
     databases, values["HIDDEN"] = _hidden_by_database(values["DATABASES"], values["HIDDEN"])
     values["DATABASES"] = databases
+    # The sample has a second schema and its roles; a team's own SQL_DIR starts with public.
+    sample = values["DATABASE_URL"] is None and _is_sample(values["SQL_DIR"])
     if values["DB_SCHEMAS"] is None:
-        # The sample has a second schema; a team's own SQL_DIR starts with public.
-        sample = values["DATABASE_URL"] is None and _is_sample(values["SQL_DIR"])
         values["DB_SCHEMAS"] = EMBEDDED_SCHEMAS if sample else ("public",)
+    if sample and "DB_ANON_ROLE" in unset:  # set empty, it serves as the superuser (warned)
+        values["DB_ANON_ROLE"] = EMBEDDED_ANON_ROLE
     fields = {setting.field: values[setting.name] for setting in SETTINGS}
     # anything else (TESTING, SECRET_KEY, ...) goes to Flask's config
     return Settings(**fields, extra=config)

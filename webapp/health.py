@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Blueprint
 
 from db.engine import first_line
+from db.roles import check_role
 
 from .encoding import json_response
 from .errors import RETRY_AFTER_SECONDS
@@ -26,7 +27,7 @@ def live():
 
 @bp.get("/ready")
 def ready():
-    """Ready when the primary database answers and a catalog is loaded; 503 with the reason otherwise.
+    """Ready when the primary database answers and can switch to DB_ANON_ROLE; 503 and why if not.
 
     Each named database (DATABASES) is reported under "databases"; one that does not answer
     does not make the instance unready: every instance shares it, so no other would do better.
@@ -36,7 +37,12 @@ def ready():
     if state.databases:
         body["databases"] = {name: describe(db) for name, db in state.databases.items()}
     body["dangling_settings"] = dangling(state)
-    if body["database"] != "ok":
+    if state.settings.anon_role is not None:
+        for database in state.every_database:
+            described = body if database.is_primary else body["databases"][database.name]
+            if described["database"] == "ok":
+                described["anon_role"] = anon_role_state(database, state.settings.anon_role)
+    if body["database"] != "ok" or body.get("anon_role", "ok") != "ok":
         body["status"] = "not ready"
         return json_response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     body["status"] = "ready"
@@ -65,6 +71,17 @@ def describe(database: Database) -> dict:
         },
         "database": "ok" if answers(database) else "unreachable",
     }
+
+
+def anon_role_state(database: Database, role: str) -> str:
+    """ "ok" when the login role can switch to DB_ANON_ROLE now, else what is wrong and the fix."""
+    try:
+        problem = check_role(database.engine, role).describe()
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+        return f"not checked: {first_line(getattr(exc, 'orig', None) or exc)}"
+    if problem is not None:
+        log.warning("not ready: %s: DB_ANON_ROLE=%s: %s", database.name, role, problem)
+    return problem or "ok"
 
 
 def dangling(state: AppState) -> list[dict]:

@@ -94,6 +94,18 @@ def optional_text(value: str) -> str | None:
     return value.strip() or None
 
 
+def secret(length: int) -> Callable[[str], str | None]:
+    """A parser of secrets of at least length characters (None when blank): short ones are guessed."""
+
+    def parse(value: str) -> str | None:
+        value = value.strip()
+        if value and len(value) < length:
+            raise ValueError(f"must be at least {length} characters long")
+        return value or None
+
+    return parse
+
+
 def database_url(value: str) -> str | None:
     """A PostgreSQL URL, checked now so a typo fails at startup (the password never printed)."""
     if not value.strip():

@@ -7,18 +7,18 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, g
 from sqlalchemy import orm
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 
 from db.catalog import Catalog, CatalogHolder, NotInCatalog, reflect_catalog
 from db.embedded import EmbeddedPostgres
 from db.engine import DatabaseUnreachable, EngineOptions, check_reachable, make_engine
 from db.models import Models
 from db.reload import Reloader
+from db.roles import RoleCheck, check_role
 from db.session import session_scope
 from db.sqlfiles import apply_sql_dir
 
@@ -132,19 +132,24 @@ def _close(databases: list[Database]) -> None:
         database.close()
 
 
-def open_state(settings: Settings) -> AppState:
-    """Start the embedded server if asked, then open the primary database and the named ones."""
+def open_state(settings: Settings, *, as_owner: bool = False) -> AppState:
+    """Start the embedded server if asked, then open the primary database and the named ones.
+
+    as_owner: on the embedded server, connect as its superuser rather than the app's login
+    role (the operator's own commands: run.py shell and flask).
+    """
     embedded = None
-    url = settings.database_url
-    if url is None:
-        embedded = start_embedded(settings)
-        url = embedded.url(EMBEDDED_DATABASE)
-    sql_dir = settings.sql_dir if embedded is not None else None
     opened: list[Database] = []
     try:
+        url = settings.database_url
+        if url is None:
+            embedded = start_embedded(settings)
+            url = prepare_embedded(embedded, settings, as_owner=as_owner)
+        # The operator's commands, and a command on another app's server, need no warning.
+        quiet = as_owner or (embedded is not None and embedded.owner_pid is not None)
         opened.append(
             open_database(
-                PRIMARY_DATABASE, url, settings.schemas, settings.hidden, settings, sql_dir
+                PRIMARY_DATABASE, url, settings.schemas, settings.hidden, settings, warn=not quiet
             )
         )
         for named in settings.databases.values():
@@ -156,6 +161,8 @@ def open_state(settings: Settings) -> AppState:
             raise ConfigError("; ".join(problem.problem for problem in problems))
     except BaseException:
         _close(opened)  # no reload thread or pool outlives a failed start
+        if embedded is not None:
+            embedded.stop()  # nor the embedded server, nor its folder's lock
         raise
     primary, *others = opened
     state = AppState(settings, primary, {database.name: database for database in others}, embedded)
@@ -223,13 +230,17 @@ def _reload_check(state: AppState, database: Database) -> Callable[[], list[str]
 
 def open_database(
     name: str,
-    url: str,
+    url: str | URL,
     schemas: tuple[str, ...],
     hidden: tuple[str, ...],
     settings: Settings,
-    sql_dir: Path | None = None,
+    *,
+    warn: bool = True,
 ) -> Database:
-    """Create a database's engine, check it, apply sql_dir if given, reflect, start its reloader."""
+    """Create a database's engine, check it and its login role, reflect, start its reloader.
+
+    warn: log a warning when requests would run as a superuser (warn_if_superuser).
+    """
     engine = make_engine(url, engine_options(settings))
     primary = name == PRIMARY_DATABASE
     try:
@@ -239,13 +250,8 @@ def open_database(
             if primary:
                 raise
             raise DatabaseUnreachable(f"DATABASES {name}: {exc}") from exc
-        if sql_dir is not None:
-            # A command using a running app's server tells that app when it applies files.
-            applied = apply_sql_dir(
-                engine, sql_dir, log=log.info, reload_channel=settings.reload_channel
-            )
-            if applied:
-                log.info("embedded database: applied %d sql/ file(s)", len(applied))
+        where = "" if primary else f"DATABASES {name}: "
+        login = check_login_role(engine, settings.anon_role, where)
         require_schemas(engine, schemas, "DB_SCHEMAS" if primary else f"DATABASES {name}")
         catalog = reflect_catalog(engine, schemas, hidden)
         log.info(
@@ -268,22 +274,57 @@ def open_database(
     except BaseException:
         engine.dispose()
         raise
+    if warn:
+        warn_if_superuser(login, where)
     return Database(name, engine, holder, reloader, tuple(schemas), tuple(hidden))
 
 
-def require_schemas(engine: Engine, schemas: tuple[str, ...], setting: str = "DB_SCHEMAS") -> None:
-    """Fail at startup when the setting names a schema the database does not have."""
-    with engine.connect() as conn:
-        found = set(
-            conn.execute(
-                sa.text("SELECT nspname FROM pg_namespace WHERE nspname = ANY(:names)"),
-                {"names": list(schemas)},
-            ).scalars()
+def check_login_role(engine: Engine, anon_role: str | None, where: str = "") -> RoleCheck:
+    """Who the engine logs in as; stop startup when it cannot switch to DB_ANON_ROLE."""
+    check = check_role(engine, anon_role)
+    problem = check.describe()
+    if problem is not None:
+        raise ConfigError(f"DB_ANON_ROLE={anon_role}: {where}{problem}")
+    return check
+
+
+def warn_if_superuser(login: RoleCheck, where: str = "") -> None:
+    """Log a warning when requests run as a superuser: the login is one and DB_ANON_ROLE is unset."""
+    if login.login_is_superuser and login.role is None:
+        log.warning(
+            "%sserving as the superuser %s with no DB_ANON_ROLE: every request may read and "
+            "change everything, past row-level security. Connect as a login role that is not a "
+            "superuser and set DB_ANON_ROLE to a role with only the grants requests need",
+            where,
+            login.login,
         )
+
+
+def require_schemas(engine: Engine, schemas: tuple[str, ...], setting: str = "DB_SCHEMAS") -> None:
+    """Fail at startup when the setting names a schema the database lacks or the login cannot use."""
+    with engine.connect() as conn:
+        found = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT nspname, has_schema_privilege(oid, 'USAGE') FROM pg_namespace"
+                    " WHERE nspname = ANY(:names)"
+                ),
+                {"names": list(schemas)},
+            ).all()
+        )
+        login = conn.execute(sa.text("SELECT current_user")).scalar()
     missing = [name for name in schemas if name not in found]
     if missing:
         raise ConfigError(
             f"{setting} names schemas the database does not have: {', '.join(missing)}"
+        )
+    # Reflection looks names up in each schema as the login role (a NOINHERIT one has no grants).
+    unusable = [name for name in schemas if not found[name]]
+    if unusable:
+        names = ", ".join(unusable)
+        raise ConfigError(
+            f"{setting}: the login role {login} may not look into schemas {names}: "
+            f"GRANT USAGE ON SCHEMA {names} TO {login}"
         )
 
 
@@ -298,6 +339,31 @@ def engine_options(settings: Settings) -> EngineOptions:
         idle_in_transaction_timeout_ms=settings.idle_tx_timeout_ms,
         application_name=settings.application_name,
     )
+
+
+def prepare_embedded(
+    embedded: EmbeddedPostgres, settings: Settings, *, as_owner: bool = False
+) -> URL:
+    """Apply sql/ as the superuser (it owns the schema), then the URL to serve through.
+
+    That is the login role authenticator, which is not a superuser, unless asked for the owner
+    or DB_ANON_ROLE is unset (no role switch: then the superuser, warned about).
+    """
+    owner = embedded.url(EMBEDDED_DATABASE)
+    engine = make_engine(owner, engine_options(settings))
+    try:
+        # A command using a running app's server tells that app when it applies files.
+        applied = apply_sql_dir(
+            engine, settings.sql_dir, log=log.info, reload_channel=settings.reload_channel
+        )
+    finally:
+        engine.dispose()
+    if applied:
+        log.info("embedded database: applied %d sql/ file(s)", len(applied))
+    if as_owner or settings.anon_role is None:
+        return owner
+    embedded.ensure_login_role()
+    return embedded.app_url(EMBEDDED_DATABASE)
 
 
 def embedded_server(settings: Settings) -> EmbeddedPostgres:
