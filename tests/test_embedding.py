@@ -81,7 +81,10 @@ def test_alias_hint_and_composite_keys_nested(client, db_connection):
 def test_self_reference_needs_and_takes_a_hint(client, db_connection):
     ambiguous = client.get("/api/books?select=title,books(title)&limit=1")
     assert ambiguous.status_code == 300 and ambiguous.json["code"] == "PGRST201"
-    assert ambiguous.json["hint"] == "name one: books!sequel_of, books!books_sequel_of_fkey"
+    assert ambiguous.json["hint"] == (
+        "Try changing 'books' to one of the following: 'books!sequel_of',"
+        " 'books!books_sequel_of_fkey'. Find the desired relationship in the 'details' key."
+    )
     sequel = db_connection.execute(
         sa.text(
             "SELECT b.isbn, p.title FROM books b JOIN books p ON p.id = b.sequel_of ORDER BY b.isbn LIMIT 1"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from db.catalog import Catalog, Relation
+from db.relationships import relationships
 from db.session import Session
 
 from .query import python_type
@@ -45,44 +46,26 @@ def foreign_links(
     catalog: Catalog, relation: Relation, labels: Mapping[tuple[str, str], str]
 ) -> list[ForeignLink]:
     """The relation's foreign keys to served tables, over served columns."""
-    links = []
-    for fk in relation.table.foreign_key_constraints:
-        target = catalog.relation_of(fk.referred_table)
-        columns = tuple(column.name for column in fk.columns)
-        target_columns = tuple(element.column.name for element in fk.elements)
-        if target is None or any(name in relation.hidden for name in columns):
-            continue
-        if any(name in target.hidden for name in target_columns):
-            continue
-        links.append(ForeignLink(columns, target, target_columns, label_column(target, labels)))
-    return links
+    return [
+        ForeignLink(
+            rel.source_columns,
+            target := catalog.relations[rel.target],
+            rel.target_columns,
+            label_column(target, labels),
+        )
+        for rel in relationships(catalog).foreign_keys(relation)
+    ]
 
 
 def references_to(catalog: Catalog, relation: Relation) -> list[Reference]:
-    """Every served relation's foreign keys that point at relation, over served columns."""
-    incoming = catalog.derived("incoming references", lambda: _incoming_index(catalog))
-    return incoming.get((relation.schema, relation.name), [])
-
-
-def _incoming_index(catalog: Catalog) -> dict[tuple[str, str], list[Reference]]:
-    """The served foreign keys of a snapshot by the relation they point at, built once."""
-    found: dict[tuple[str, str], list[Reference]] = {}
-    for source in catalog.relations.values():
-        if source.is_partition:
-            continue  # the partitioned parent already counts these rows
-        for fk in source.table.foreign_key_constraints:
-            target = catalog.relation_of(fk.referred_table)
-            columns = tuple(column.name for column in fk.columns)
-            target_columns = tuple(element.column.name for element in fk.elements)
-            if target is None or any(n in source.hidden for n in columns):
-                continue
-            if any(n in target.hidden for n in target_columns):
-                continue
-            reference = Reference(source, columns, target_columns, fk.name or "")
-            found.setdefault((target.schema, target.name), []).append(reference)
-    for references in found.values():
-        references.sort(key=lambda ref: (ref.source.qualified_name, ref.columns))
-    return found
+    """Every served table's foreign keys that point at relation, over served columns."""
+    found = [
+        Reference(source, rel.source_columns, rel.target_columns, rel.constraint)
+        for rel in relationships(catalog).references(relation)
+        # the partitioned parent already counts a partition's rows
+        if not (source := catalog.relations[rel.source]).is_partition
+    ]
+    return sorted(found, key=lambda ref: (ref.source.qualified_name, ref.columns))
 
 
 def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> str | None:
