@@ -89,6 +89,7 @@ def test_project_sql_files_are_numbered():
         "004_sample_data.sql",
         "005_reload_on_ddl.sql",
         "006_roles.sql",
+        "008_relationships.sql",
     ]
 
 
