@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -26,12 +27,12 @@ ColumnRef = tuple[str, str, str]  # (schema, relation, column)
 
 _VIEWS_SQL = sa.text(
     """
-    SELECT v.oid AS oid, n.nspname AS schema, v.relname AS name,
+    SELECT v.oid::bigint AS oid, n.nspname AS schema, v.relname AS name,
            r.ev_action::text AS definition,
-           (SELECT json_agg(json_build_array(a.attnum, a.attname))
+           (SELECT json_agg(json_build_array(a.attnum::int, a.attname))
               FROM pg_attribute a
              WHERE a.attrelid = v.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
-           (SELECT json_agg(json_build_array(d.refobjid, sn.nspname, s.relname,
+           (SELECT json_agg(json_build_array(d.refobjid::bigint, sn.nspname, s.relname,
                                              d.refobjsubid, sa.attname))
               FROM pg_depend d
               JOIN pg_class s ON s.oid = d.refobjid
@@ -96,26 +97,30 @@ def reflect_view_columns(
     conn: Connection, schemas: Iterable[str]
 ) -> Mapping[RelationKey, Mapping[str, ColumnRef]]:
     """For each view of the schemas, its columns that show a base-table column, and which."""
-    rows = conn.execute(_VIEWS_SQL, {"schemas": list(schemas)}).all()
-    views = {row.oid: (row.schema, row.name) for row in rows}
+    return view_columns_of(conn.execute(_VIEWS_SQL, {"schemas": list(schemas)}).all())
+
+
+def view_columns_of(views: Iterable[Any]) -> Mapping[RelationKey, Mapping[str, ColumnRef]]:
+    """What reflect_view_columns() returns, from the rows of its query (oid, schema, name,
+    definition, columns: [[number, name]], sources: [[oid, schema, relation, number, name]])."""
+    views = list(views)
+    keys = {view.oid: (view.schema, view.name) for view in views}
     names: dict[tuple[int, int], ColumnRef] = {}
     origins: dict[int, dict[int, tuple[int, int]]] = {}
-    column_names: dict[int, list[tuple[int, str]]] = {}
-    for row in rows:
-        for oid, schema, relation, number, column in row.sources or ():
+    for view in views:
+        for oid, schema, relation, number, column in view.sources or ():
             names[(oid, number)] = (schema, relation, column)
-        column_names[row.oid] = sorted((number, name) for number, name in row.columns or ())
-        origins[row.oid] = {
-            number: (oid, column) for number, oid, column in output_origins(row.definition)
+        origins[view.oid] = {
+            number: (oid, column) for number, oid, column in output_origins(view.definition)
         }
     found = {}
-    for oid, key in views.items():
+    for view in views:
         shown = {}
-        for number, name in column_names[oid]:
-            base = _base_column(origins, names, views, oid, number)
+        for number, name in sorted(view.columns or ()):
+            base = _base_column(origins, names, keys, view.oid, number)
             if base is not None:
                 shown[name] = base
-        found[key] = MappingProxyType(shown)
+        found[keys[view.oid]] = MappingProxyType(shown)
     return MappingProxyType(found)
 
 

@@ -129,9 +129,7 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
         raise _ambiguous(parent, child, embed, found)
     (relationship,) = found
     junction = relationship.junction
-    return Join(
-        relationship, child, catalog.relations[junction.relation] if junction else None
-    )
+    return Join(relationship, child, catalog.relations[junction.relation] if junction else None)
 
 
 def _ambiguous(

@@ -1,4 +1,5 @@
-"""Foreign keys as the pages show them: labelled links out of a row, and references into it."""
+"""Relationships as the pages show them: labelled links out of a row, references into it, and
+the rows it relates to many-to-many through a junction table."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from db.catalog import Catalog, Relation
-from db.relationships import relationships
+from db.relationships import Relationship, relationships
 from db.session import Session
 
 from .query import python_type
@@ -66,6 +67,59 @@ def references_to(catalog: Catalog, relation: Relation) -> list[Reference]:
         if not (source := catalog.relations[rel.source]).is_partition
     ]
     return sorted(found, key=lambda ref: (ref.source.qualified_name, ref.columns))
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """A many-to-many relationship: rows of target related to this row through junction."""
+
+    relationship: Relationship
+    target: Relation
+    junction: Relation
+    label: str | None
+
+    @property
+    def to_primary_key(self) -> bool:
+        """True when the junction points at the target's primary key (so row pages exist)."""
+        return self.relationship.target_columns == self.target.primary_key
+
+
+def many_to_many(
+    catalog: Catalog, relation: Relation, labels: Mapping[tuple[str, str], str]
+) -> list[Neighbours]:
+    """The relation's many-to-many relationships through junction tables, by target and junction."""
+    found = [
+        Neighbours(
+            rel,
+            target := catalog.relations[rel.target],
+            catalog.relations[rel.junction.relation],
+            label_column(target, labels),
+        )
+        for rel in relationships(catalog).many_to_many(relation)
+    ]
+    return sorted(found, key=lambda n: (n.target.qualified_name, n.junction.qualified_name))
+
+
+def fetch_neighbours(neighbours: Neighbours, values: tuple, cap: int) -> list[tuple]:
+    """The key values (and label, last) of at most cap + 1 related rows, in key order."""
+    rel, target, junction = neighbours.relationship, neighbours.target, neighbours.junction
+    spec = rel.junction
+    keys = [target.column(name) for name in rel.target_columns]
+    label = [target.column(neighbours.label)] if neighbours.label else [sa.null()]
+    on = [
+        junction.table.c[j] == column for j, column in zip(spec.target_columns, keys, strict=True)
+    ]
+    where = [
+        junction.table.c[j] == value for j, value in zip(spec.source_columns, values, strict=True)
+    ]
+    stmt = (
+        sa.select(*keys, *label)
+        .select_from(target.table.join(junction.table, sa.and_(*on)))
+        .where(*where)
+        .order_by(*keys)
+        .limit(cap + 1)
+    )
+    return [tuple(row) for row in Session.execute(stmt)]
 
 
 def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> str | None:
