@@ -4,7 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from webapp.config import SETTINGS, ConfigError, describe_settings, load_settings
+from webapp.config import (
+    SETTINGS,
+    ConfigError,
+    describe_settings,
+    load_settings,
+)
 
 
 def test_defaults_without_environment():

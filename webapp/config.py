@@ -552,3 +552,29 @@ def describe_settings() -> str:
         default = f" [default: {setting.default}]" if shown else ""
         lines.append(f"  {setting.name:<{width}}{setting.help}{default}")
     return "\n".join(lines)
+
+
+SETTINGS_TABLE_START = "<!-- generated from SETTINGS in webapp/config.py: settings_table() -->"
+SETTINGS_TABLE_END = "<!-- end of settings table -->"
+
+
+def settings_table() -> str:
+    """The settings as the README's Markdown table, between its two marker comments."""
+    rows = [SETTINGS_TABLE_START, "| Setting | Default | Meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        meaning = setting.help.replace("|", "\\|")
+        rows.append(f"| `{setting.name}` | {_shown_default(setting.default)} | {meaning} |")
+    return "\n".join([*rows, SETTINGS_TABLE_END])
+
+
+def _shown_default(default: Any) -> str:
+    """A default as the table shows it: no machine paths, words for nothing."""
+    if default is None:
+        return "unset"
+    if default in ((), {}):
+        return "empty"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, Path):
+        return f"`./{default.relative_to(PROJECT_DIR)}`"
+    return f"`{default}`"
