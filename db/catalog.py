@@ -197,14 +197,6 @@ class Catalog:
         """The reflected Table for name ("books" or "reporting.loan_events")."""
         return self.relation(name, schema).table
 
-    def is_relation(self, table: sa.Table, relation: Relation) -> bool:
-        """True when table (say, a foreign key's target) is relation's table.
-
-        A foreign key to a table on the search path is reflected without a schema, as a
-        second Table object; names, not identity, tell them apart.
-        """
-        return (table.schema or self.search_schema, table.name) == (relation.schema, relation.name)
-
     def relation_of(self, table: sa.Table) -> Relation | None:
         """The served relation a Table (a foreign key's target, say) stands for, if any."""
         return self.relations.get((table.schema or self.search_schema, table.name))

@@ -369,3 +369,12 @@ def test_the_sample_views_show_their_keys(app):
     # overdue_loans shows loans.id as loan_id: the loan events of reporting embed it
     events = index.between(("reporting", "loan_events"), ("public", "overdue_loans"))
     assert [rel.target_columns for rel in events] == [("loan_id",)]
+
+
+def test_nothing_is_many_to_many_through_a_hidden_junction_or_junction_column():
+    authors, books, members, profiles, wishes, visits = _library()
+    hidden_column = build_index(_catalog(*_library(), hidden={"wishes": {"book_id"}}))
+    assert hidden_column.between(("s", "members"), ("s", "books")) == ()
+    assert hidden_column.between(("s", "wishes"), ("s", "members")) != ()  # its other key stays
+    without_junction = build_index(_catalog(authors, books, members, profiles, visits))
+    assert without_junction.between(("s", "members"), ("s", "books")) == ()

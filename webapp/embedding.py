@@ -126,15 +126,13 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
             code="PGRST200",
         )
     if len(found) > 1:
-        raise _ambiguous(parent, child, embed, found)
+        raise _ambiguous(parent, embed, found)
     (relationship,) = found
     junction = relationship.junction
     return Join(relationship, child, catalog.relations[junction.relation] if junction else None)
 
 
-def _ambiguous(
-    parent: Relation, child: Relation, embed: Embed, found: tuple[Relationship, ...]
-) -> ApiError:
+def _ambiguous(parent: Relation, embed: Embed, found: tuple[Relationship, ...]) -> ApiError:
     """PostgREST's 300: each relationship that could be meant, and the hint that picks it."""
     return ApiError(
         300,

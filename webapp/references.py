@@ -47,25 +47,21 @@ def foreign_links(
     catalog: Catalog, relation: Relation, labels: Mapping[tuple[str, str], str]
 ) -> list[ForeignLink]:
     """The relation's foreign keys to served tables, over served columns."""
-    return [
-        ForeignLink(
-            rel.source_columns,
-            target := catalog.relations[rel.target],
-            rel.target_columns,
-            label_column(target, labels),
-        )
-        for rel in relationships(catalog).foreign_keys(relation)
-    ]
+    links = []
+    for rel in relationships(catalog).foreign_keys(relation):
+        target = catalog.relations[rel.target]
+        label = label_column(target, labels)
+        links.append(ForeignLink(rel.source_columns, target, rel.target_columns, label))
+    return links
 
 
 def references_to(catalog: Catalog, relation: Relation) -> list[Reference]:
     """Every served table's foreign keys that point at relation, over served columns."""
-    found = [
-        Reference(source, rel.source_columns, rel.target_columns, rel.constraint)
-        for rel in relationships(catalog).references(relation)
-        # the partitioned parent already counts a partition's rows
-        if not (source := catalog.relations[rel.source]).is_partition
-    ]
+    found = []
+    for rel in relationships(catalog).references(relation):
+        source = catalog.relations[rel.source]
+        if not source.is_partition:  # the partitioned parent already counts these rows
+            found.append(Reference(source, rel.source_columns, rel.target_columns, rel.constraint))
     return sorted(found, key=lambda ref: (ref.source.qualified_name, ref.columns))
 
 
@@ -88,15 +84,10 @@ def many_to_many(
     catalog: Catalog, relation: Relation, labels: Mapping[tuple[str, str], str]
 ) -> list[Neighbours]:
     """The relation's many-to-many relationships through junction tables, by target and junction."""
-    found = [
-        Neighbours(
-            rel,
-            target := catalog.relations[rel.target],
-            catalog.relations[rel.junction.relation],
-            label_column(target, labels),
-        )
-        for rel in relationships(catalog).many_to_many(relation)
-    ]
+    found = []
+    for rel in relationships(catalog).many_to_many(relation):
+        target, junction = catalog.relations[rel.target], catalog.relations[rel.junction.relation]
+        found.append(Neighbours(rel, target, junction, label_column(target, labels)))
     return sorted(found, key=lambda n: (n.target.qualified_name, n.junction.qualified_name))
 
 
