@@ -260,7 +260,7 @@ def test_schema_edges_are_the_foreign_keys(client, db_connection):
         "materialized view"
     )
     root = ET.fromstring(client.get("/schema/public/diagram.svg").data)
-    assert len([p for p in root.iter(f"{SVG}path") if "fk" in p.get("class", "").split()]) == 8
+    assert len([p for p in root.iter(f"{SVG}path") if "fk" in p.get("class", "").split()]) == 14
 
 
 def test_other_schemas_appear_as_small_boxes(client):
