@@ -230,3 +230,12 @@ def test_several_databases_example(make_app, shapes_database_url):
     assert response.status_code == 200
     levels = [row["on_hand"] for row in response.json]
     assert levels and levels == sorted(levels) and max(levels) < 10
+
+
+def test_no_merge_conflict_markers_are_left_in_the_docs():
+    """A merge that kept both sides' markers would publish them."""
+    project = Path(__file__).resolve().parent.parent
+    for path in [project / "README.md", *sorted((project / "docs").glob("*.md"))]:
+        lines = path.read_text().splitlines()
+        markers = [line for line in lines if line.startswith(("<<<<<<< ", ">>>>>>> "))]
+        assert markers == [], path.name
