@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .hiding import Hiding, resolve_hiding
 from .models import ModelNaming, Models, build_models
+from .view_columns import ColumnRef, reflect_view_columns
 
 # relkind in pg_class -> the word we show users.
 RELATION_KINDS = {
@@ -136,6 +137,10 @@ class Catalog:
     search_schema: str = "public"
     # What HIDDEN removes: relations (with their partitions and children) and columns.
     hiding: Hiding = field(default_factory=Hiding)
+    # Each view's columns that show a base-table column: {view: {column: (schema, table, column)}}
+    view_columns: Mapping[tuple[str, str], Mapping[str, ColumnRef]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     # Built from this snapshot on first use, once per snapshot: see derived() and models().
     _derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     # Reentrant: building one derived thing (the models) may use another (the foreign keys).
@@ -191,14 +196,6 @@ class Catalog:
     def table(self, name: str, schema: str | None = None) -> sa.Table:
         """The reflected Table for name ("books" or "reporting.loan_events")."""
         return self.relation(name, schema).table
-
-    def is_relation(self, table: sa.Table, relation: Relation) -> bool:
-        """True when table (say, a foreign key's target) is relation's table.
-
-        A foreign key to a table on the search path is reflected without a schema, as a
-        second Table object; names, not identity, tell them apart.
-        """
-        return (table.schema or self.search_schema, table.name) == (relation.schema, relation.name)
 
     def relation_of(self, table: sa.Table) -> Relation | None:
         """The served relation a Table (a foreign key's target, say) stands for, if any."""
@@ -286,6 +283,7 @@ def reflect_catalog(
         _with_room_to_recurse(len(kinds), lambda: _reflect_schemas(conn, metadata, schemas))
         search_schema = conn.dialect.default_schema_name or "public"
         hiding = resolve_hiding(conn, hidden, previous)
+        view_columns = reflect_view_columns(conn, schemas)
         conn.rollback()
     _domains_as_base_types(metadata)
     _keys_the_server_may_fill(metadata)
@@ -318,6 +316,7 @@ def reflect_catalog(
         load_seconds=time.perf_counter() - started,
         search_schema=search_schema,
         hiding=hiding,
+        view_columns=view_columns,
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import orm
 from sqlalchemy.ext.automap import automap_base
 from sqlalchemy.ext.automap import generate_relationship as automap_relationship
 
-from .relationships import is_served
+from .relationships import relationships
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -217,14 +217,13 @@ def _mappable(catalog: Catalog) -> dict[tuple[str, str], sa.Table]:
 
 def _links(catalog: Catalog, tables: dict[tuple[str, str], sa.Table]) -> list[Link]:
     """Every served foreign key from a mapped table to a mapped table, in a stable order."""
-    found = []
-    for key, table in tables.items():
-        for constraint in sorted(table.foreign_key_constraints, key=_constraint_key):
-            target = catalog.relation_of(constraint.referred_table)
-            if target is None or (target.schema, target.name) not in tables:
-                continue
-            if is_served(catalog, catalog.relations[key], constraint):  # no hidden columns
-                found.append((table, target.table, constraint))
+    index = relationships(catalog)
+    found = [
+        (table, tables[rel.target], rel.foreign_key)
+        for key, table in tables.items()
+        for rel in sorted(index.foreign_keys(key), key=lambda rel: _constraint_key(rel.foreign_key))
+        if rel.target in tables  # the index holds no key over hidden columns
+    ]
     pairs = [(local, referred) for local, referred, _ in found]
     return [
         Link(

@@ -8,8 +8,11 @@ back after the test. Tests that need real commits or several connections use
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -330,3 +333,49 @@ def views_file(monkeypatch):
         path.unlink(missing_ok=True)
         sys.modules.pop(module, None)
     importlib.invalidate_caches()
+
+
+class SampleServer:
+    """`run.py` serving a fresh copy of the sample database, as a user would start it."""
+
+    def __init__(self, process, base: str, engine: sa.Engine, log_path: Path):
+        self.process = process
+        self.base = base  # http://127.0.0.1:<port>
+        self.engine = engine  # the copy's owner, for checks behind the app's back
+        self.log_path = log_path
+
+
+@pytest.fixture
+def sample_server(pg_server, tmp_path):
+    """Start run.py on a new database with sql/ applied; each started server is stopped after."""
+    stack = contextlib.ExitStack()
+
+    def start(prefix: str = "pgfront_server", **settings: str) -> SampleServer:
+        url = pg_server.create_database(prefix)
+        engine = sa.create_engine(url)
+        stack.callback(engine.dispose)
+        apply_sql_dir(engine, PROJECT_DIR / "sql")
+        env = {k: v for k, v in os.environ.items() if k != "DB_SCHEMAS"}
+        env.update(DATABASE_URL=url.render_as_string(hide_password=False), LOG_LEVEL="WARNING")
+        env.update(settings)
+        log_path = tmp_path / f"{prefix}.log"
+        log = stack.enter_context(log_path.open("w"))  # a file: a full pipe would block it
+        process = subprocess.Popen(
+            [sys.executable, "run.py", "--port", "0"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+
+        def stop() -> None:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+
+        stack.callback(stop)
+        base = process.stdout.readline().split()[2].rstrip("/")
+        return SampleServer(process, base, engine, log_path)
+
+    with stack:
+        yield start

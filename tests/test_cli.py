@@ -100,7 +100,7 @@ def test_run_flask_command_exit_status(database_url, capsys, args, status):
     ("args", "stdin", "expected"),
     [
         (["flask", "team", "report"], None, "Harbour"),
-        (["shell"], "print('classes:', len(models))\n", "classes: 8"),
+        (["shell"], "print('classes:', len(models))\n", "classes: 12"),
     ],
     ids=["flask-command", "shell"],
 )

@@ -81,7 +81,10 @@ def test_alias_hint_and_composite_keys_nested(client, db_connection):
 def test_self_reference_needs_and_takes_a_hint(client, db_connection):
     ambiguous = client.get("/api/books?select=title,books(title)&limit=1")
     assert ambiguous.status_code == 300 and ambiguous.json["code"] == "PGRST201"
-    assert ambiguous.json["hint"] == "name one: books!sequel_of, books!books_sequel_of_fkey"
+    assert ambiguous.json["hint"] == (
+        "Try changing 'books' to one of the following: 'books!sequel_of',"
+        " 'books!books_sequel_of_fkey'. Find the desired relationship in the 'details' key."
+    )
     sequel = db_connection.execute(
         sa.text(
             "SELECT b.isbn, p.title FROM books b JOIN books p ON p.id = b.sequel_of ORDER BY b.isbn LIMIT 1"
@@ -197,3 +200,207 @@ def test_joined_and_separate_embeds_keep_the_select_order(client, statements):
     assert response.status_code == 200, response.json
     assert [list(row) for row in response.json] == [["title", "copies", "authors", "prequel"]] * 3
     assert len(statements) == 2  # books with authors and prequel joined, then the copies
+
+
+# Many-to-many, one-to-one, views and ambiguity, on the tables of sql/008_relationships.sql.
+
+
+def _wishes(db_connection, member_id):
+    return set(
+        db_connection.execute(
+            sa.text(
+                "SELECT b.title FROM wishlist w JOIN books b ON b.id = w.book_id"
+                " WHERE w.member_id = :m"
+            ),
+            {"m": member_id},
+        ).scalars()
+    )
+
+
+def test_many_to_many_through_a_junction_is_a_list(client, db_connection, statements):
+    wishing, without = db_connection.execute(
+        sa.text(
+            "SELECT (SELECT member_id FROM wishlist GROUP BY 1 HAVING count(*) = 3 ORDER BY 1"
+            " LIMIT 1), (SELECT min(id) FROM members m"
+            " WHERE NOT EXISTS (SELECT FROM wishlist w WHERE w.member_id = m.id))"
+        )
+    ).one()
+    before = len(statements)
+    response = client.get(f"/api/members?select=id,books(title)&id=in.({wishing},{without})")
+    assert len(statements) - before == 2  # the members, then the books through wishlist
+    assert response.status_code == 200, response.json
+    by_member = {row["id"]: row["books"] for row in response.json}
+    assert {book["title"] for book in by_member[wishing]} == _wishes(db_connection, wishing)
+    assert len(by_member[wishing]) == 3 and by_member[without] == []
+
+
+def test_many_to_many_the_other_way_with_its_own_order_and_limit(client, db_connection):
+    book = db_connection.execute(
+        sa.text("SELECT book_id FROM wishlist GROUP BY 1 HAVING count(*) >= 2 ORDER BY 1 LIMIT 1")
+    ).scalar()
+    wishers = (
+        db_connection.execute(
+            sa.text("SELECT member_id FROM wishlist WHERE book_id = :b ORDER BY 1 DESC"),
+            {"b": book},
+        )
+        .scalars()
+        .all()
+    )
+    response = client.get(
+        f"/api/books?select=title,members(id)&id=eq.{book}&members.order=id.desc&members.limit=1"
+    )
+    assert response.status_code == 200, response.json
+    assert response.json[0]["members"] == [{"id": wishers[0]}]
+
+
+def test_one_to_one_is_an_object_from_both_sides_or_null(client, db_connection):
+    card = db_connection.execute(
+        sa.text("SELECT card_no FROM member_cards WHERE member_id = 3")
+    ).scalar()
+    response = client.get("/api/members?select=id,member_cards(card_no)&id=in.(3,4)&order=id")
+    assert response.status_code == 200, response.json
+    assert response.json == [
+        {"id": 3, "member_cards": {"card_no": card}},
+        {"id": 4, "member_cards": None},  # every fourth member has no card
+    ]
+    name = db_connection.execute(sa.text("SELECT full_name FROM members WHERE id = 3")).scalar()
+    back = client.get("/api/member_cards?select=card_no,members(full_name)&member_id=eq.3")
+    assert back.json == [{"card_no": card, "members": {"full_name": name}}]
+
+
+def test_embedding_from_a_view(client, db_connection):
+    """shelved_copies shows copies' keys: it embeds books, branches and loans as copies does."""
+    response = client.get(
+        "/api/shelved_copies?select=book_id,copy_no,books(title),branches(name),loans(id)"
+        "&order=book_id,copy_no&limit=3"
+    )
+    assert response.status_code == 200, response.json
+    expected = db_connection.execute(
+        sa.text(
+            "SELECT b.title, br.name,"
+            " (SELECT count(*) FROM loans l WHERE (l.book_id, l.copy_no) = (c.book_id, c.copy_no))"
+            " FROM copies c JOIN books b ON b.id = c.book_id JOIN branches br ON br.id = c.branch_id"
+            " WHERE c.condition <> 'damaged' ORDER BY c.book_id, c.copy_no LIMIT 3"
+        )
+    ).all()
+    assert [
+        (row["books"]["title"], row["branches"]["name"], len(row["loans"])) for row in response.json
+    ] == [tuple(row) for row in expected]
+
+
+def test_embedding_into_a_view(client, db_connection):
+    """A table embeds the view's rows that show its key: a list one way, an object the other."""
+    book = db_connection.execute(
+        sa.text(
+            "SELECT c.book_id FROM copies c JOIN loans l USING (book_id, copy_no)"
+            " WHERE c.condition = 'damaged' ORDER BY 1 LIMIT 1"
+        )
+    ).scalar()
+    copies = dict(
+        db_connection.execute(
+            sa.text("SELECT copy_no, condition FROM copies WHERE book_id = :b"), {"b": book}
+        ).all()
+    )
+    response = client.get(
+        f"/api/books?select=id,shelved_copies(copy_no)&id=eq.{book}&shelved_copies.order=copy_no"
+    )
+    assert response.status_code == 200, response.json
+    assert [c["copy_no"] for c in response.json[0]["shelved_copies"]] == sorted(
+        number for number, condition in copies.items() if condition != "damaged"
+    )
+    loans = client.get(f"/api/loans?select=copy_no,shelved_copies(condition)&book_id=eq.{book}")
+    assert loans.status_code == 200, loans.json
+    # A loan of a damaged copy has no row in the view: null, as any to-one embed without a row.
+    assert "damaged" in {copies[row["copy_no"]] for row in loans.json}
+    assert all(
+        row["shelved_copies"]
+        == (None if copies[row["copy_no"]] == "damaged" else {"condition": copies[row["copy_no"]]})
+        for row in loans.json
+    )
+
+
+AMBIGUOUS = {
+    "code": "PGRST201",
+    "message": "Could not embed because more than one relationship was found for"
+    " 'reading_groups' and 'members'",
+    "details": [
+        {
+            "cardinality": "many-to-one",
+            "embedding": "reading_groups with members",
+            "relationship": "reading_groups_leader_id_fkey using reading_groups(leader_id)"
+            " and members(id)",
+        },
+        {
+            "cardinality": "many-to-many",
+            "embedding": "reading_groups with members",
+            "relationship": "reading_group_members using"
+            " reading_group_members_group_id_fkey(group_id) and"
+            " reading_group_members_member_id_fkey(member_id)",
+        },
+    ],
+    "hint": "Try changing 'members' to one of the following:"
+    " 'members!reading_groups_leader_id_fkey', 'members!reading_group_members'."
+    " Find the desired relationship in the 'details' key.",
+}
+
+
+def test_a_foreign_key_and_a_junction_to_the_same_table_are_ambiguous(client):
+    response = client.get("/api/reading_groups?select=name,members(full_name)")
+    assert response.status_code == 300
+    assert response.json == AMBIGUOUS
+
+
+@pytest.mark.parametrize(
+    "hint", ["reading_groups_leader_id_fkey", "leader_id", "reading_group_members"]
+)
+def test_a_hint_picks_the_foreign_key_or_the_junction(client, db_connection, hint):
+    response = client.get(f"/api/reading_groups?select=id,members!{hint}(id)&order=id")
+    assert response.status_code == 200, response.json
+    if hint == "reading_group_members":
+        expected = db_connection.execute(
+            sa.text(
+                "SELECT group_id, array_agg(member_id ORDER BY member_id) FROM"
+                " reading_group_members GROUP BY 1 ORDER BY 1"
+            )
+        ).all()
+        assert [(row["id"], sorted(m["id"] for m in row["members"])) for row in response.json] == [
+            (group, members) for group, members in expected
+        ]
+    else:
+        leaders = db_connection.execute(
+            sa.text("SELECT id, leader_id FROM reading_groups ORDER BY id")
+        ).all()
+        assert [(row["id"], row["members"]) for row in response.json] == [
+            (group, {"id": leader}) for group, leader in leaders
+        ]
+
+
+def test_the_other_way_round_the_leader_and_the_groups_of_a_member(client, db_connection):
+    leader = db_connection.execute(sa.text("SELECT leader_id FROM reading_groups WHERE id = 1"))
+    leader = leader.scalar()
+    ambiguous = client.get(f"/api/members?select=reading_groups(name)&id=eq.{leader}")
+    assert ambiguous.status_code == 300 and len(ambiguous.json["details"]) == 2
+    leads = client.get(f"/api/members?select=reading_groups!leader_id(id)&id=eq.{leader}")
+    joined = client.get(
+        f"/api/members?select=g:reading_groups!reading_group_members(id)&id=eq.{leader}"
+    )
+    assert leads.json == [{"reading_groups": [{"id": 1}]}]
+    assert joined.json == [{"g": [{"id": 1}]}]  # a leader belongs to the group it leads
+
+
+def test_many_to_many_embeds_share_the_embedded_rows_budget(make_app):
+    client = make_app(MAX_EMBED_ROWS="100").test_client()
+    response = client.get("/api/reading_groups?select=id,members!reading_group_members(id)")
+    assert response.status_code == 413  # 4 groups of 40 members
+    assert "MAX_EMBED_ROWS=100" in response.json["message"]
+    capped = client.get(
+        "/api/reading_groups?select=id,members!reading_group_members(id)&members.limit=25"
+    )
+    assert capped.status_code == 200 and [len(r["members"]) for r in capped.json] == [25] * 4
+
+
+def test_no_many_to_many_through_a_hidden_junction(make_app):
+    client = make_app(HIDDEN="public.wishlist").test_client()
+    response = client.get("/api/members?select=id,books(title)&limit=1")
+    assert response.status_code == 400 and response.json["code"] == "PGRST200"
+    assert "wishlist" not in response.get_data(as_text=True)

@@ -1,20 +1,12 @@
 """Memory: a server's resident size comes back after heavy (but allowed) requests."""
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-
-from db.sqlfiles import apply_sql_dir
 
 pytestmark = pytest.mark.slow
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 # About 10,000 embedded books with every column (jsonb, arrays, bytea): MAX_EMBED_ROWS allows it.
 HEAVY = "/api/authors?select=*,b0:books(*),b1:books(*)"
 
@@ -44,28 +36,9 @@ def _concurrently(base, path, times):
 
 
 @pytest.fixture
-def server(pg_server, tmp_path):
-    url = pg_server.create_database("pgfront_memory")
-    engine = sa.create_engine(url)
-    apply_sql_dir(engine, PROJECT_DIR / "sql")
-    engine.dispose()
-    env = {k: v for k, v in os.environ.items() if k != "DB_SCHEMAS"}
-    env.update(DATABASE_URL=url.render_as_string(hide_password=False), LOG_LEVEL="WARNING")
-    log = (tmp_path / "server.log").open("w")  # a file: a full pipe would block the server
-    process = subprocess.Popen(
-        [sys.executable, "run.py", "--port", "0"],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    try:
-        yield process, process.stdout.readline().split()[2].rstrip("/")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
-        log.close()
+def server(sample_server):
+    started = sample_server("pgfront_memory")
+    return started.process, started.base
 
 
 def test_resident_memory_comes_back_after_heavy_embed_requests(server):

@@ -15,13 +15,26 @@ from webapp.state import current_catalog
 
 SAMPLE_CLASSES = {
     "Authors": {"books"},
-    "Books": {"author", "sequel_of_books", "books", "copies"},
+    "Books": {"author", "sequel_of_books", "books", "copies", "wishlist"},
     "Branches": {"copies", "members", "reporting_branch_targets"},
     "Copies": {"book", "branch", "loans"},
     "Loans": {"member", "copies", "reporting_loan_events"},
-    "Members": {"home_branch", "referred_by_members", "loans", "members"},
+    "MemberCards": {"member"},
+    "Members": {
+        "home_branch",
+        "referred_by_members",
+        "loans",
+        "members",
+        "member_cards",
+        "wishlist",
+        "reading_groups",
+        "reading_group_members",
+    },
+    "ReadingGroupMembers": {"group", "member"},
+    "ReadingGroups": {"leader", "reading_group_members"},
     "ReportingBranchTargets": {"branch"},
     "ReportingLoanEvents": {"loan"},
+    "Wishlist": {"member", "book"},
 }
 
 

@@ -282,3 +282,11 @@ def test_several_databases_example(make_app, shapes_database_url):
     assert response.status_code == 200
     levels = [row["on_hand"] for row in response.json]
     assert levels and levels == sorted(levels) and max(levels) < 10
+
+
+def test_no_merge_conflict_markers_are_left_in_the_docs():
+    """A merge that kept both sides' markers would publish them."""
+    for path in DOC_PATHS:
+        lines = path.read_text().splitlines()
+        markers = [line for line in lines if line.startswith(("<<<<<<< ", ">>>>>>> "))]
+        assert markers == [], path.name

@@ -109,3 +109,47 @@ def test_booleans_read_as_postgresql_writes_them(client, db_connection):
     assert '<span class="text">true</span>' in html and "True" not in html
     grid = client.get("/browse/public/members?active=is.true&limit=5").get_data(as_text=True)
     assert ">true</td>" in grid and ">True<" not in grid
+
+
+def test_row_page_lists_many_to_many_neighbours(client, db_connection):
+    member = db_connection.execute(
+        sa.text("SELECT member_id FROM wishlist GROUP BY 1 HAVING count(*) = 3 ORDER BY 1 LIMIT 1")
+    ).scalar()
+    wishes = db_connection.execute(
+        sa.text(
+            "SELECT b.id, b.title FROM wishlist w JOIN books b ON b.id = w.book_id"
+            " WHERE w.member_id = :m ORDER BY b.id"
+        ),
+        {"m": member},
+    ).all()
+    html = client.get(f"/browse/public/members/row?id={member}").get_data(as_text=True)
+    section = html[html.index("public.books through") :]
+    section = section[: section.index("</section>")]
+    links = re.findall(r'<a href="/browse/public/books/row\?id=([^"]+)">', section)
+    assert links == [str(book) for book, _ in wishes]
+    assert all(htmllib.escape(title) in section for _, title in wishes)
+    assert f'href="/browse/public/wishlist?member_id=eq.{member}"' in section
+    twin = client.get(f"/browse/public/members/row?id={member}&_format=json").get_json()
+    (books,) = [rel for rel in twin["many_to_many"] if rel["junction"] == "public.wishlist"]
+    assert [row["label"] for row in books["rows"]] == [title for _, title in wishes]
+
+
+def test_many_to_many_neighbours_are_capped(client, db_connection):
+    html = client.get("/browse/public/reading_groups/row?id=1").get_data(as_text=True)
+    section = html[html.index("public.members through") :]
+    section = section[: section.index("</section>")]
+    assert section.count('href="/browse/public/members/row?id=') == 20  # of 40 members
+    assert (
+        '<a href="/browse/public/reading_group_members?group_id=eq.1">'
+        "More in public.reading_group_members</a>"
+    ) in section
+
+
+def test_neighbours_the_role_may_not_read_are_a_note_not_an_error(make_app, db_connection):
+    book = db_connection.execute(sa.text("SELECT book_id FROM wishlist LIMIT 1")).scalar()
+    client = make_app(DB_ANON_ROLE="web_anon").test_client()  # no grant on wishlist
+    response = client.get(f"/browse/public/books/row?id={book}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    section = html[html.index("public.members through") :]
+    assert "Not listed (not permitted)" in section[: section.index("</section>")]

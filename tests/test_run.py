@@ -117,7 +117,7 @@ def test_the_readme_waitress_serve_form_logs_as_run_py_does(database_url, tmp_pa
         process.terminate()
         process.wait(timeout=30)
     out = "".join(lines) + process.stdout.read()
-    assert re.search(r"^\S+ \S+ INFO webapp: reflected 15 relations", out, re.M), out
+    assert re.search(r"^\S+ \S+ INFO webapp: reflected 20 relations", out, re.M), out
     assert re.search(
         r"^\S+ \S+ INFO webapp\.requests: \w+ GET /api/branches\?name=eq\.Harbour 200 ", out, re.M
     ), out

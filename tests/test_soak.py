@@ -7,25 +7,17 @@ and the server's memory back within 1.2x of where it stood after a warm-up.
 """
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from db.sqlfiles import apply_sql_dir
-
 pytestmark = pytest.mark.slow
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 CLIENTS, SECONDS = 16, 8
 
 
@@ -130,40 +122,6 @@ def _watch_ready(base, stop, seen):
         stop.wait(0.25)
 
 
-@contextmanager
-def _server(pg_server, tmp_path, **settings):
-    """run.py on a fresh copy of the sample database; yields (base URL, pid, engine, log path)."""
-    url = pg_server.create_database("pgfront_soak")
-    engine = sa.create_engine(url)
-    apply_sql_dir(engine, PROJECT_DIR / "sql")
-    env = {k: v for k, v in os.environ.items() if k != "DB_SCHEMAS"}
-    env.update(
-        DATABASE_URL=url.render_as_string(hide_password=False),
-        THREADS="4",
-        DB_APPLICATION_NAME="pgfront-soak",
-        LOG_LEVEL="WARNING",
-    )
-    env.update(settings)
-    log_path = tmp_path / "server.log"
-    log = log_path.open("w")  # a file: a full pipe would block the server
-    server = subprocess.Popen(
-        [sys.executable, "run.py", "--port", "0"],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    try:
-        base = server.stdout.readline().split()[2].rstrip("/")
-        yield base, server.pid, engine, log_path
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=30)
-        log.close()
-        engine.dispose()
-
-
 def _run_clients(base, seconds, attacks, statuses):
     deadline = time.monotonic() + seconds
     clients = [
@@ -193,55 +151,61 @@ def _metrics(base):
         return response.read().decode()
 
 
-def test_soak(pg_server, tmp_path):
-    with _server(pg_server, tmp_path) as (base, pid, engine, log_path):
-        statuses: list[int] = []
-        clients = _run_clients(base, SECONDS, False, statuses)
-        time.sleep(SECONDS / 2)
-        rss_middle = _rss_kb(pid)
-        for thread in clients:
-            thread.join(timeout=60)
-        rss_end = _rss_kb(pid)
-        metrics = _metrics(base)
-        idle_in_tx, leftovers = _leftovers(engine)
+def _soak_server(sample_server, **settings):
+    return sample_server(
+        "pgfront_soak", THREADS="4", DB_APPLICATION_NAME="pgfront-soak", **settings
+    )
+
+
+def test_soak(sample_server):
+    server = _soak_server(sample_server)
+    statuses: list[int] = []
+    clients = _run_clients(server.base, SECONDS, False, statuses)
+    time.sleep(SECONDS / 2)
+    rss_middle = _rss_kb(server.process.pid)
+    for thread in clients:
+        thread.join(timeout=60)
+    rss_end = _rss_kb(server.process.pid)
+    metrics = _metrics(server.base)
+    idle_in_tx, leftovers = _leftovers(server.engine)
     assert len(statuses) > 200
-    assert not [s for s in statuses if s >= 500], log_path.read_text()[-3000:]
+    assert not [s for s in statuses if s >= 500], server.log_path.read_text()[-3000:]
     assert {200, 201, 204, 400, 404, 409} <= set(statuses)
     assert "pgfront_pool_checked_out 0" in metrics
     assert idle_in_tx == 0 and leftovers == 0
     assert rss_end < rss_middle * 1.5 + 10_000  # no growth with the number of requests
 
 
-def test_soak_with_the_attacks_mixed_in(pg_server, tmp_path):
-    settings = {
-        "HIDDEN": "reporting.loan_events,public.members.email",
-        "MAX_BODY_BYTES": "65536",
-        "LOG_LEVEL": "INFO",  # the request lines too: a forged one would show
-    }
-    with _server(pg_server, tmp_path, **settings) as (base, pid, engine, log_path):
-        warm: list[int] = []
-        for thread in _run_clients(base, 3, True, warm):  # every kind of request, once over
-            thread.join(timeout=60)
-        rss_start = _rss_kb(pid)
-        stop, ready = threading.Event(), []
-        watcher = threading.Thread(target=_watch_ready, args=(base, stop, ready))
-        watcher.start()
-        statuses: list[int] = []
-        for thread in _run_clients(base, SECONDS, True, statuses):
-            thread.join(timeout=60)
-        stop.set()
-        watcher.join(timeout=10)
-        rss_end = _rss_kb(pid)
-        metrics = _metrics(base)
-        idle_in_tx, leftovers = _leftovers(engine)
-    log = log_path.read_text()
+def test_soak_with_the_attacks_mixed_in(sample_server):
+    server = _soak_server(
+        sample_server,
+        HIDDEN="reporting.loan_events,public.members.email",
+        MAX_BODY_BYTES="65536",
+        LOG_LEVEL="INFO",  # the request lines too: a forged one would show
+    )
+    warm: list[int] = []
+    for thread in _run_clients(server.base, 3, True, warm):  # every kind of request, once over
+        thread.join(timeout=60)
+    rss_start = _rss_kb(server.process.pid)
+    stop, ready = threading.Event(), []
+    watcher = threading.Thread(target=_watch_ready, args=(server.base, stop, ready))
+    watcher.start()
+    statuses: list[int] = []
+    for thread in _run_clients(server.base, SECONDS, True, statuses):
+        thread.join(timeout=60)
+    stop.set()
+    watcher.join(timeout=10)
+    rss_end = _rss_kb(server.process.pid)
+    metrics = _metrics(server.base)
+    idle_in_tx, leftovers = _leftovers(server.engine)
+    log = server.log_path.read_text()
+    lines = log.splitlines()
     assert len(statuses) > 200
     assert not [s for s in warm + statuses if s >= 500], log[-3000:]
     assert {400, 404, 413, 416} <= set(statuses)  # the attacks were refused, each its own way
     assert ready and set(ready) == {200}, ready
     assert "pgfront_pool_checked_out 0" in metrics
     assert idle_in_tx == 0 and leftovers == 0
-    lines = log.splitlines()
     assert "Traceback" not in log
     assert any("forged" in line for line in lines)  # logged, escaped onto its own line
     assert not any(line.startswith("2026-01-01") for line in lines)

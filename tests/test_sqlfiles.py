@@ -90,6 +90,8 @@ def test_project_sql_files_are_numbered():
         "005_reload_on_ddl.sql",
         "006_roles.sql",
         "007_login_role.sql",
+        "008_relationships.sql",
+        "009_anonymous_loan_counts.sql",
     ]
 
 

@@ -233,3 +233,15 @@ def test_without_json_errors_a_blueprint_answers_html(make_app):
     client = make_app(blueprints=[_json_views(opt_in=False)]).test_client()
     missing = client.get("/jsonviews/branches/999999")
     assert missing.status_code == 404 and missing.mimetype == "text/html"
+
+
+def test_the_sample_branch_report_answers_anonymous_visitors(make_app):
+    """As web_anon (the embedded sample's anonymous role) the team view's report is served;
+    loans' borrowers stay out of reach."""
+    client = make_app(DB_ANON_ROLE="web_anon").test_client()
+    report = client.get("/team/branches")
+    assert report.status_code == 200
+    assert b"Central" in report.data
+    assert client.get("/api/loans?select=id,due_on&limit=1").status_code == 200
+    assert client.get("/api/loans?limit=1").status_code == 401  # select=* names member_id
+    assert client.get("/api/loans?select=member_id&limit=1").status_code == 401

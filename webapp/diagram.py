@@ -21,6 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 from db.catalog import Catalog, Relation
+from db.relationships import relationships
 
 MAX_BOXES = 200  # beyond this a diagram stops being readable; the page says how many were left out
 MAX_ROWS = 10  # key columns listed per box before "… n more"
@@ -303,24 +304,10 @@ def schema_drawing(catalog: Catalog, schema: str, href: Callable[[str, str], str
 
 def _links_of(catalog: Catalog, relation: Relation) -> list[Link]:
     """The relation's foreign keys to served relations, over served columns on both ends."""
-    links = []
-    for fk in relation.table.foreign_key_constraints:
-        referred = fk.referred_table
-        target = catalog.relations.get((referred.schema or catalog.search_schema, referred.name))
-        columns = tuple(column.name for column in fk.columns)
-        target_columns = tuple(element.column.name for element in fk.elements)
-        if target is None or relation.hidden.intersection(columns):
-            continue
-        if target.hidden.intersection(target_columns):
-            continue
-        links.append(
-            Link(
-                (relation.schema, relation.name),
-                (target.schema, target.name),
-                columns,
-                target_columns,
-            )
-        )
+    links = [
+        Link(rel.source, rel.target, rel.source_columns, rel.target_columns)
+        for rel in relationships(catalog).foreign_keys(relation)
+    ]
     return sorted(links, key=lambda link: (link.target, link.source_columns))
 
 

@@ -1,8 +1,14 @@
-"""Embedding related rows (`select=*,authors(*)`) along foreign keys, in both directions.
+"""Embedding related rows (`select=*,authors(*)`) along the relationships of the index.
+
+Each embed is one relationship of db/relationships.py, found by parent, embedded relation
+and `!hint`: many-to-one and one-to-one give an object (or null), one-to-many and
+many-to-many a list; two or more candidates are PostgREST's 300 (PGRST201).
 
 One query per embed per level, whatever the number of parent rows: the parents'
 key values go into one `IN (...)` and the children are attached in Python, so they
-are encoded exactly like top-level rows. A per-parent limit uses row_number().
+are encoded exactly like top-level rows. A many-to-many embed's query joins the child to
+the junction table, whose key columns say which parent each row belongs to. A per-parent
+limit uses row_number().
 
 A plain to-one embed (the parent's foreign key to one row, with no filters, order,
 paging or embeds of its own) needs no query of its own: it is a LEFT JOIN in the
@@ -24,13 +30,14 @@ from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql
 
 from db.catalog import Catalog, NotInCatalog, Relation
-from db.relationships import is_served
+from db.relationships import Relationship, relationships
 
 from .errors import ApiError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
 
 JOINED = "_pgfront_embed_"  # prefix of the labels a joined embed's columns are selected under
+VIA = "_pgfront_via_"  # prefix of the junction's columns a many-to-many embed's rows carry
 # The planner's time grows steeply with the joins of one statement (50 LEFT JOINs took it
 # seconds): past PostgreSQL's join_collapse_limit, a to-one embed gets a query of its own.
 MAX_JOINED = 8
@@ -85,78 +92,80 @@ class EmbedRows:
 
 @dataclass(frozen=True)
 class Join:
-    """How embedded rows relate to their parent row: matching columns, and which side is many."""
+    """How embedded rows relate to their parent row: a relationship of the index, resolved."""
 
+    relationship: Relationship
     child: Relation
-    parent_columns: tuple[str, ...]
-    child_columns: tuple[str, ...]
-    to_many: bool
-    name: str
+    junction: Relation | None = None
+
+    @property
+    def parent_columns(self) -> tuple[str, ...]:
+        """The parent's columns whose values the embedded rows are matched on."""
+        return self.relationship.source_columns
+
+    @property
+    def child_columns(self) -> tuple[str, ...]:
+        """The child's columns that match them (through the junction for many-to-many)."""
+        return self.relationship.target_columns
+
+    @property
+    def to_many(self) -> bool:
+        """True when each parent row gets a list, False when it gets one object or null."""
+        return self.relationship.to_many
 
 
 def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
-    """The one foreign key between parent and the embedded relation (a hint picks among several)."""
+    """The one relationship between parent and the embedded relation (a hint picks among several)."""
     child = _embedded_relation(catalog, parent, embed)
-    candidates = []
-    for fk in parent.table.foreign_key_constraints:  # parent -> child: one object
-        if catalog.is_relation(fk.referred_table, child) and is_served(catalog, parent, fk):
-            candidates.append(
-                Join(
-                    child,
-                    tuple(c.name for c in fk.columns),
-                    tuple(e.column.name for e in fk.elements),
-                    False,
-                    fk.name,
-                )
-            )
-    for fk in child.table.foreign_key_constraints:  # child -> parent: a list
-        if catalog.is_relation(fk.referred_table, parent) and is_served(catalog, child, fk):
-            candidates.append(
-                Join(
-                    child,
-                    tuple(e.column.name for e in fk.elements),
-                    tuple(c.name for c in fk.columns),
-                    True,
-                    fk.name,
-                )
-            )
-    if embed.hint:
-        candidates = [join for join in candidates if _hint_matches(embed.hint, join, parent)]
-    if not candidates:
+    found = relationships(catalog).find(parent, child, embed.hint)
+    if not found:
         raise ApiError(
             400,
             f"no foreign key relates {parent.qualified_name} and "
             f"{child.qualified_name}" + (f" by {embed.hint!r}" if embed.hint else ""),
             code="PGRST200",
         )
-    if len(candidates) > 1:
-        raise ApiError(
-            300,
-            f"more than one foreign key relates {parent.qualified_name} and {child.qualified_name}",
-            code="PGRST201",
-            hint="name one: "
-            + ", ".join(f"{embed.relation}!{_hint_for(join, parent)}" for join in candidates),
+    if len(found) > 1:
+        raise _ambiguous(parent, embed, found)
+    (relationship,) = found
+    junction = relationship.junction
+    return Join(relationship, child, catalog.relations[junction.relation] if junction else None)
+
+
+def _ambiguous(parent: Relation, embed: Embed, found: tuple[Relationship, ...]) -> ApiError:
+    """PostgREST's 300: each relationship that could be meant, and the hint that picks it."""
+    return ApiError(
+        300,
+        "Could not embed because more than one relationship was found for "
+        f"'{parent.name}' and '{embed.relation}'",
+        code="PGRST201",
+        details=[
+            {
+                "cardinality": str(rel.cardinality),
+                "embedding": f"{parent.name} with {embed.relation}",
+                "relationship": _described(rel),
+            }
+            for rel in found
+        ],
+        hint=f"Try changing '{embed.relation}' to one of the following: "
+        + ", ".join(f"'{embed.relation}!{rel.suggested_hint()}'" for rel in found)
+        + ". Find the desired relationship in the 'details' key.",
+    )
+
+
+def _described(rel: Relationship) -> str:
+    """A relationship as PostgREST spells it: constraint (or junction) using which columns."""
+    if rel.junction is not None:
+        junction = rel.junction
+        return (
+            f"{junction.relation[1]} using {junction.source_constraint}"
+            f"({', '.join(junction.source_columns)}) and {junction.target_constraint}"
+            f"({', '.join(junction.target_columns)})"
         )
-    return candidates[0]
-
-
-def _hint_matches(hint: str, join: Join, parent: Relation) -> bool:
-    """A hint names the foreign key constraint or its column.
-
-    A self-reference relates a table to itself both ways: there the column name picks the
-    referenced row (`books!sequel_of`), the constraint name the referencing rows.
-    """
-    fk_columns = join.child_columns if join.to_many else join.parent_columns
-    if join.child is parent:
-        return hint == join.name if join.to_many else hint in fk_columns
-    return hint == join.name or hint in fk_columns
-
-
-def _hint_for(join: Join, parent: Relation) -> str:
-    """The hint that picks join: the constraint name, or the column for a self-reference's row."""
-    if join.child is parent and not join.to_many:
-        return ",".join(join.parent_columns)
-    return join.name
+    return (
+        f"{rel.constraint} using {rel.source[1]}({', '.join(rel.source_columns)})"
+        f" and {rel.target[1]}({', '.join(rel.target_columns)})"
+    )
 
 
 def _embedded_relation(catalog: Catalog, parent: Relation, embed: Embed) -> Relation:
@@ -195,7 +204,7 @@ def attach_embeds(
         children = _fetch_children(session, catalog, join, embed, sorted(keys, key=repr), budget)
         grouped: dict[tuple, list[dict]] = {}
         for child in children:
-            grouped.setdefault(_key(child, join.child_columns), []).append(child)
+            grouped.setdefault(_parent_key_of(child, join), []).append(child)
         for row in rows:
             found = grouped.get(_key(row, join.parent_columns), [])
             row[embed.key] = found if join.to_many else (found[0] if found else None)
@@ -210,9 +219,12 @@ def _fetch_children(
     if not keys:
         return []
     child, read = join.child, embed.read
-    hidden = tuple(dict.fromkeys(join.child_columns + join_columns(catalog, child, read.embeds)))
-    stmt = build_select(child, read, hidden=hidden)
-    match = [child.table.columns[name] for name in join.child_columns]
+    nested = join_columns(catalog, child, read.embeds)
+    if join.junction is None:
+        stmt = build_select(child, read, hidden=tuple(dict.fromkeys(join.child_columns + nested)))
+        match = [child.table.columns[name] for name in join.child_columns]
+    else:
+        stmt, match = _through_junction(build_select(child, read, hidden=nested), join)
     stmt = stmt.where(_matching(match, keys))
     if join.to_many and (read.limit is not None or read.offset):
         stmt = _per_parent_page(stmt, child, read, match)
@@ -222,6 +234,26 @@ def _fetch_children(
         rows = _counted_rows(result, embed.key, budget)
     attach_embeds(session, catalog, child, rows, read.embeds, budget)
     return rows
+
+
+def _through_junction(stmt: sa.Select, join: Join) -> tuple[sa.Select, list[sa.Column]]:
+    """The child's rows joined to the junction's: one per parent row it relates to.
+
+    Returns the statement, with the junction's columns that hold the parent's key selected
+    (labelled VIA + name), and those columns.
+    """
+    table, spec = join.junction.table, join.relationship.junction
+    pairs = zip(spec.target_columns, join.child_columns, strict=True)
+    stmt = stmt.join(table, sa.and_(*(table.c[j] == join.child.table.c[c] for j, c in pairs)))
+    match = [table.c[name] for name in spec.source_columns]
+    return stmt.add_columns(*(column.label(VIA + column.name) for column in match)), match
+
+
+def _parent_key_of(child: dict, join: Join) -> tuple | None:
+    """The parent key an embedded row belongs to: its own columns, or its junction row's."""
+    if join.junction is None:
+        return _key(child, join.child_columns)
+    return tuple(child[VIA + name] for name in join.relationship.junction.source_columns)
 
 
 def _counted_rows(result: sa.CursorResult, key: str, budget: EmbedRows) -> list[dict]:
@@ -280,7 +312,7 @@ def _key(row: dict, columns: tuple[str, ...]) -> tuple | None:
 
 def _drop_hidden(row: dict) -> None:
     """Remove the columns fetched only for joining."""
-    for key in [key for key in row if key.startswith(HIDDEN)]:
+    for key in [key for key in row if key.startswith((HIDDEN, VIA))]:
         del row[key]
 
 
@@ -296,12 +328,16 @@ class JoinedEmbed:
 
 
 def joinable(catalog: Catalog, parent: Relation, embed: Embed) -> Join | None:
-    """The embed's join when it can be a LEFT JOIN of the parent's statement, else None."""
+    """The embed's join when it can be a LEFT JOIN of the parent's statement, else None.
+
+    Not into a view: nothing makes the key it shows unique there, and a LEFT JOIN matching
+    two rows would repeat the parent's row.
+    """
     read = embed.read
     if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
         return None
     join = resolve_join(catalog, parent, embed)
-    return None if join.to_many else join
+    return None if join.to_many or join.child.is_view else join
 
 
 def join_embeds(

@@ -99,7 +99,7 @@ class ApiError(Exception):
         message: str,
         *,
         code: str | None = None,
-        details: str | None = None,
+        details: str | list[dict] | None = None,
         hint: str | None = None,
         headers: dict[str, str] | None = None,
     ):

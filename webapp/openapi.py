@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Blueprint, request
 
 from db.catalog import Catalog, Relation
-from db.relationships import is_served
+from db.relationships import relationships
 
 from .databases import api_root
 from .encoding import json_response
@@ -126,11 +126,9 @@ def row_schema(catalog: Catalog, relation: Relation) -> dict[str, Any]:
     """The JSON Schema of one row; required lists what an INSERT must give."""
     columns = relation.columns
     references: dict[str, list[str]] = {}
-    for fk in relation.table.foreign_key_constraints:
-        if is_served(catalog, relation, fk):  # keys into hidden things are not described
-            for element in fk.elements:
-                target = f"{element.column.table.name}.{element.column.name}"
-                references.setdefault(element.parent.name, []).append(target)
+    for rel in relationships(catalog).foreign_keys(relation):  # none into hidden things
+        for local, remote in zip(rel.source_columns, rel.target_columns, strict=True):
+            references.setdefault(local, []).append(f"{rel.target[1]}.{remote}")
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {

@@ -1,4 +1,5 @@
-"""Foreign keys as the pages show them: labelled links out of a row, and references into it."""
+"""Relationships as the pages show them: labelled links out of a row, references into it, and
+the rows it relates to many-to-many through a junction table."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from db.catalog import Catalog, Relation
+from db.relationships import Relationship, relationships
 from db.session import Session
 
 from .query import python_type
@@ -46,43 +48,69 @@ def foreign_links(
 ) -> list[ForeignLink]:
     """The relation's foreign keys to served tables, over served columns."""
     links = []
-    for fk in relation.table.foreign_key_constraints:
-        target = catalog.relation_of(fk.referred_table)
-        columns = tuple(column.name for column in fk.columns)
-        target_columns = tuple(element.column.name for element in fk.elements)
-        if target is None or any(name in relation.hidden for name in columns):
-            continue
-        if any(name in target.hidden for name in target_columns):
-            continue
-        links.append(ForeignLink(columns, target, target_columns, label_column(target, labels)))
+    for rel in relationships(catalog).foreign_keys(relation):
+        target = catalog.relations[rel.target]
+        label = label_column(target, labels)
+        links.append(ForeignLink(rel.source_columns, target, rel.target_columns, label))
     return links
 
 
 def references_to(catalog: Catalog, relation: Relation) -> list[Reference]:
-    """Every served relation's foreign keys that point at relation, over served columns."""
-    incoming = catalog.derived("incoming references", lambda: _incoming_index(catalog))
-    return incoming.get((relation.schema, relation.name), [])
+    """Every served table's foreign keys that point at relation, over served columns."""
+    found = []
+    for rel in relationships(catalog).references(relation):
+        source = catalog.relations[rel.source]
+        if not source.is_partition:  # the partitioned parent already counts these rows
+            found.append(Reference(source, rel.source_columns, rel.target_columns, rel.constraint))
+    return sorted(found, key=lambda ref: (ref.source.qualified_name, ref.columns))
 
 
-def _incoming_index(catalog: Catalog) -> dict[tuple[str, str], list[Reference]]:
-    """The served foreign keys of a snapshot by the relation they point at, built once."""
-    found: dict[tuple[str, str], list[Reference]] = {}
-    for source in catalog.relations.values():
-        if source.is_partition:
-            continue  # the partitioned parent already counts these rows
-        for fk in source.table.foreign_key_constraints:
-            target = catalog.relation_of(fk.referred_table)
-            columns = tuple(column.name for column in fk.columns)
-            target_columns = tuple(element.column.name for element in fk.elements)
-            if target is None or any(n in source.hidden for n in columns):
-                continue
-            if any(n in target.hidden for n in target_columns):
-                continue
-            reference = Reference(source, columns, target_columns, fk.name or "")
-            found.setdefault((target.schema, target.name), []).append(reference)
-    for references in found.values():
-        references.sort(key=lambda ref: (ref.source.qualified_name, ref.columns))
-    return found
+@dataclass(frozen=True)
+class Neighbours:
+    """A many-to-many relationship: rows of target related to this row through junction."""
+
+    relationship: Relationship
+    target: Relation
+    junction: Relation
+    label: str | None
+
+    @property
+    def to_primary_key(self) -> bool:
+        """True when the junction points at the target's primary key (so row pages exist)."""
+        return self.relationship.target_columns == self.target.primary_key
+
+
+def many_to_many(
+    catalog: Catalog, relation: Relation, labels: Mapping[tuple[str, str], str]
+) -> list[Neighbours]:
+    """The relation's many-to-many relationships through junction tables, by target and junction."""
+    found = []
+    for rel in relationships(catalog).many_to_many(relation):
+        target, junction = catalog.relations[rel.target], catalog.relations[rel.junction.relation]
+        found.append(Neighbours(rel, target, junction, label_column(target, labels)))
+    return sorted(found, key=lambda n: (n.target.qualified_name, n.junction.qualified_name))
+
+
+def fetch_neighbours(neighbours: Neighbours, values: tuple, cap: int) -> list[tuple]:
+    """The key values (and label, last) of at most cap + 1 related rows, in key order."""
+    rel, target, junction = neighbours.relationship, neighbours.target, neighbours.junction
+    spec = rel.junction
+    keys = [target.column(name) for name in rel.target_columns]
+    label = [target.column(neighbours.label)] if neighbours.label else [sa.null()]
+    on = [
+        junction.table.c[j] == column for j, column in zip(spec.target_columns, keys, strict=True)
+    ]
+    where = [
+        junction.table.c[j] == value for j, value in zip(spec.source_columns, values, strict=True)
+    ]
+    stmt = (
+        sa.select(*keys, *label)
+        .select_from(target.table.join(junction.table, sa.and_(*on)))
+        .where(*where)
+        .order_by(*keys)
+        .limit(cap + 1)
+    )
+    return [tuple(row) for row in Session.execute(stmt)]
 
 
 def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> str | None:

@@ -1,4 +1,5 @@
-"""The row page: every column of one row, its foreign keys and the rows that point at it."""
+"""The row page: every column of one row, its foreign keys, the rows that point at it, and the
+rows it relates to many-to-many."""
 
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ from .headers import attachment
 from .query import coerce_value
 from .references import (
     ForeignLink,
+    Neighbours,
     Reference,
     fetch_labels,
+    fetch_neighbours,
     foreign_links,
+    many_to_many,
     references_to,
     referencing_count,
 )
@@ -56,6 +60,21 @@ class Incoming:
     problem: str | None
 
 
+@dataclass
+class Related:
+    """Rows of another table related to this row through a junction: the first few, linked."""
+
+    target: str
+    junction: str
+    rows: list[dict]  # {"href", "key", "label"} each
+    more: bool
+    href: str  # the junction's rows of this row, on its table page
+    problem: str | None
+
+
+NEIGHBOURS_SHOWN = 20  # related rows listed per many-to-many relationship; the rest a link away
+
+
 @bp.get("/browse/<schema>/<name>/row")
 def row_page(schema: str, name: str):
     """One row by primary key (`?id=5`; every key column for composite keys)."""
@@ -70,6 +89,11 @@ def row_page(schema: str, name: str):
     incoming = [
         found for ref in references_to(catalog, relation) if (found := _incoming(ref, row, limits))
     ]
+    related = [
+        found
+        for neighbours in many_to_many(catalog, relation, settings.label_columns)
+        if (found := _related(neighbours, row, limits))
+    ]
     if request.args.get("_format") == "json":
         return json_response(
             {
@@ -77,6 +101,7 @@ def row_page(schema: str, name: str):
                 "row": row,
                 "foreign_keys": [item.__dict__ for item in outgoing],
                 "referenced_by": [item.__dict__ for item in incoming],
+                "many_to_many": [item.__dict__ for item in related],
             }
         )
     return render_template(
@@ -87,6 +112,7 @@ def row_page(schema: str, name: str):
         outgoing={item.columns[0]: item for item in outgoing},
         outgoing_list=outgoing,
         incoming=incoming,
+        related=related,
         limits=limits,
         json_url=url_with(this_path(), request.args, (), _format="json"),
         blob_url=lambda column: (
@@ -173,6 +199,35 @@ def _incoming(reference: Reference, row: dict, limits: PageLimits) -> Incoming |
         found.value is not None and found.value > cap,
         found.problem,
     )
+
+
+def _related(neighbours: Neighbours, row: dict, limits: PageLimits) -> Related | None:
+    """The first rows related to the row through one junction (None when its key is null)."""
+    rel = neighbours.relationship
+    values = tuple(row[name] for name in rel.source_columns)
+    if any(value is None for value in values):
+        return None
+    cap = NEIGHBOURS_SHOWN
+    found = time_boxed(lambda: fetch_neighbours(neighbours, values, cap), limits.side_ms)
+    rows = [_neighbour(neighbours, found_row) for found_row in (found.value or [])[:cap]]
+    return Related(
+        neighbours.target.qualified_name,
+        neighbours.junction.qualified_name,
+        rows,
+        found.value is not None and len(found.value) > cap,
+        filtered_url(neighbours.junction, rel.junction.source_columns, values),
+        found.problem,
+    )
+
+
+def _neighbour(neighbours: Neighbours, found: tuple) -> dict:
+    """One related row as the page lists it: its link, its key and its label."""
+    columns, values = neighbours.relationship.target_columns, found[:-1]
+    if neighbours.to_primary_key:
+        href = row_url(neighbours.target, dict(zip(columns, values, strict=True)))
+    else:
+        href = filtered_url(neighbours.target, columns, values)
+    return {"href": href, "key": ", ".join(map(str, values)), "label": found[-1]}
 
 
 @bp.app_template_filter("value_kind")
