@@ -87,10 +87,6 @@ class Pagination:
             return self._url(before=self.prev_cursor, after=None)
         return self._url(page=self.prev_num)
 
-    def page_url(self, number: int) -> str | None:
-        """This view's URL for page number (page mode)."""
-        return self._url(page=number)
-
     def iter_pages(
         self,
         *,
