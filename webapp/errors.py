@@ -25,9 +25,9 @@ from db.engine import first_line
 from db.hiding import near_hidden
 
 from .encoding import json_response
-from .grammar import GrammarError
-from .matviews import refresh_hint, unpopulated_refresh
-from .observability import Tracebacks, printable
+from .ops.observability import Tracebacks, printable
+from .pipeline.grammar import GrammarError
+from .pipeline.matviews import refresh_hint, unpopulated_refresh
 from .state import current_catalog, current_database
 
 log = logging.getLogger("webapp.errors")

@@ -23,9 +23,9 @@ from db.session import Session
 
 from .encoding import csv_cell
 from .errors import ApiError
-from .grammar import GrammarError
 from .lookups import rows_of
-from .query import coerce_value, count_select
+from .pipeline.grammar import GrammarError
+from .pipeline.query import coerce_value, count_select
 
 DEFAULT_PER_PAGE = 20
 

@@ -1,0 +1,1 @@
+"""The JSON API under /api (PostgREST's protocol): reads, writes, embeds, cursors, OpenAPI."""
