@@ -21,11 +21,11 @@ from sqlalchemy.sql import operators
 
 from db.session import Session
 
-from .encoding import csv_cell
 from .errors import ApiError
 from .lookups import rows_of
 from .pipeline.grammar import GrammarError
 from .pipeline.query import coerce_value, count_select
+from .pipeline.values import csv_cell
 
 DEFAULT_PER_PAGE = 20
 

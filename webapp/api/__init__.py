@@ -1,1 +1,1 @@
-"""The JSON API under /api (PostgREST's protocol): reads, writes, embeds, cursors, OpenAPI."""
+"""The JSON API under /api (PostgREST's protocol): its routes, its HTTP headers, OpenAPI."""

@@ -17,14 +17,10 @@ from db.session import Session
 
 from ..app.deadline import current_deadline
 from ..databases import api_root
-from ..encoding import csv_text, dumps
 from ..errors import ApiError, RequestTimeout
 from ..pages.browsing import this_path
-from ..pipeline.query import HIDDEN, build_select, count_select, page
-from ..pipeline.reads import parse_read
-from ..state import app_state, current_catalog
-from . import keyset, mutations
-from .embedding import (
+from ..pipeline import keyset, mutations
+from ..pipeline.embedding import (
     JOINED,
     MAX_JOINED,
     EmbedRows,
@@ -34,6 +30,10 @@ from .embedding import (
     join_embeds,
     joinable,
 )
+from ..pipeline.query import HIDDEN, build_select, count_select, page
+from ..pipeline.reads import parse_read
+from ..pipeline.values import csv_text, dumps
+from ..state import app_state, current_catalog
 from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
 
 bp = Blueprint("api", __name__, url_prefix="/api")

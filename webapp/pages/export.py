@@ -47,11 +47,11 @@ from db.session import Session
 
 from ..api.headers import attachment
 from ..app.deadline import Deadline, current_deadline
-from ..encoding import csv_text, dumps
 from ..errors import ApiError, RequestTimeout
 from ..pipeline.grammar import OrderTerm
 from ..pipeline.query import build_select
 from ..pipeline.reads import ReadRequest
+from ..pipeline.values import csv_text, dumps
 from ..state import app_state, current_catalog
 from .browsing import parse_browse
 

@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from db.catalog import Relation
 from db.session import Session
 
-from ..api import keyset
+from ..pipeline import keyset
 from ..pipeline.grammar import GrammarError, OrderTerm
 from ..pipeline.matviews import unpopulated_refresh
 from ..pipeline.query import HIDDEN, build_select, page

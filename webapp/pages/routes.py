@@ -11,8 +11,9 @@ from werkzeug.datastructures import MultiDict
 from db.session import Session
 
 from ..databases import database_entries
-from ..encoding import dumps, json_response
+from ..encoding import json_response
 from ..pipeline.references import foreign_links
+from ..pipeline.values import dumps
 from ..state import app_state, current_catalog, current_database
 from .browsing import (
     BUILDER_OPS,

@@ -15,7 +15,7 @@ from db.catalog import Relation
 from db.session import Session
 
 from ..api.headers import attachment
-from ..encoding import dumps, json_response
+from ..encoding import json_response
 from ..errors import ApiError
 from ..pipeline.query import coerce_value
 from ..pipeline.references import (
@@ -29,6 +29,7 @@ from ..pipeline.references import (
     references_to,
     referencing_count,
 )
+from ..pipeline.values import dumps
 from ..state import app_state, current_catalog
 from .browsing import this_path, url_with
 from .grid import filtered_url, row_url

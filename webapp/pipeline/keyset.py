@@ -19,10 +19,10 @@ import sqlalchemy as sa
 
 from db.catalog import NotInCatalog, Relation
 
-from ..encoding import dumps
-from ..pipeline.grammar import GrammarError, OrderTerm, parse_order
-from ..pipeline.query import coerce_value
-from ..pipeline.reads import ReadRequest
+from .grammar import GrammarError, OrderTerm, parse_order
+from .query import coerce_value
+from .reads import ReadRequest
+from .values import dumps
 
 
 def keyset_order(relation: Relation, read: ReadRequest) -> tuple[OrderTerm, ...] | None:

@@ -20,10 +20,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db.catalog import Relation
 
-from ..errors import ApiError
-from ..pipeline.grammar import GrammarError, parse_names
-from ..pipeline.query import Untyped, coerce_value, condition_clause, lone_surrogate, python_type
-from ..pipeline.reads import ReadRequest
+from .api_error import ApiError
+from .grammar import GrammarError, parse_names
+from .query import Untyped, coerce_value, condition_clause, lone_surrogate, python_type
+from .reads import ReadRequest
 
 # Below the driver's limit of 65,535 parameters per statement.
 MAX_BOUND_VALUES = 60_000

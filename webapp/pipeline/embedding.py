@@ -32,9 +32,9 @@ from sqlalchemy.dialects import postgresql
 from db.catalog import Catalog, NotInCatalog, Relation
 from db.relationships import Relationship, relationships
 
-from ..errors import ApiError
-from ..pipeline.query import HIDDEN, build_select, order_clauses
-from ..pipeline.reads import Embed
+from .api_error import ApiError
+from .query import HIDDEN, build_select, order_clauses
+from .reads import Embed
 
 JOINED = "_pgfront_embed_"  # prefix of the labels a joined embed's columns are selected under
 VIA = "_pgfront_via_"  # prefix of the junction's columns a many-to-many embed's rows carry
