@@ -48,6 +48,9 @@ def test_anonymous_reads_what_web_anon_may(secured):
     members = secured.get("/api/members?limit=1")
     assert members.status_code == 401 and members.json["code"] == "42501"
     assert members.headers["WWW-Authenticate"] == "Bearer"
+    assert "web_anon (DB_ANON_ROLE)" in members.json["hint"]  # what to do about it
+    page = secured.get("/browse/public/members")
+    assert page.status_code == 401 and b"Authorization: Bearer" in page.data
     write = secured.post("/api/branches", json={"name": "x", "city": "y"})
     assert write.status_code == 401
 

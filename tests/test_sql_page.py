@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
@@ -100,8 +101,35 @@ def test_anonymous_requests_get_401_naming_nothing(page):
     for path in ("/sql", "/sql.csv", "/sql.json"):
         response = page.get(path, query_string={"q": "select email from members"})
         assert response.status_code == 401, path
-        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer, Basic realm=")
         assert "members" not in response.text and "email" not in response.text
+
+
+def _basic(password: str, user: str = "dba") -> dict:
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+def test_a_browser_signs_in_with_the_token_as_its_password(page, login):
+    """Basic credentials (what a browser asks for after the 401) carry the token."""
+    admin = _run(page, "select current_user", headers=_basic(ADMIN))
+    assert admin.status_code == 200 and admin.json["rows"] == [[login[0]]]
+    jwt_role = _token("web_anon")["Authorization"].removeprefix("Bearer ")
+    as_role = _run(page, "select current_user", headers=_basic(jwt_role, user=""))
+    assert as_role.json["rows"] == [["web_anon"]]
+    typed = {**_basic(ADMIN), "Sec-Fetch-Site": "none"}  # the address bar, a bookmark
+    assert _run(page, "select 1", headers=typed).status_code == 200
+    assert _run(page, "select 1", headers=_basic("wrong")).status_code == 401
+    assert _run(page, "select 1", headers={"Authorization": "Basic %%%"}).status_code == 401
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_a_signed_in_browser_runs_nothing_another_site_starts(page, site):
+    """A link or an image on another site would bring the browser's Basic credentials along."""
+    headers = {**_basic(ADMIN), "Sec-Fetch-Site": site}
+    response = page.get("/sql", query_string={"q": "select email from members"}, headers=headers)
+    assert response.status_code == 403 and "another site" in response.text
+    assert "email" not in response.text.split("</textarea>")[-1]
 
 
 def test_tokens_of_other_roles_are_refused(page):

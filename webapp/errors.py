@@ -29,7 +29,7 @@ from .ops.observability import Tracebacks, printable
 from .pipeline.api_error import ApiError
 from .pipeline.grammar import GrammarError
 from .pipeline.matviews import refresh_hint, unpopulated_refresh
-from .state import current_catalog, current_database
+from .state import app_state, current_catalog, current_database
 
 log = logging.getLogger("webapp.errors")
 
@@ -179,6 +179,18 @@ def unavailable(message: str, *, code: str) -> ApiError:
     )
 
 
+def _anonymous_may_not(api_error: ApiError) -> None:
+    """PostgREST's 401 for an anonymous request a token may help, with a hint saying so."""
+    api_error.status = 401
+    api_error.headers["WWW-Authenticate"] = "Bearer"
+    role = app_state().settings.anon_role
+    who = f"the anonymous role {role} (DB_ANON_ROLE)" if role else "the login role"
+    api_error.hint = api_error.hint or (
+        f"requests without a token run as {who}; send Authorization: Bearer <token> "
+        "of a role that may"
+    )
+
+
 def json_errors(blueprint: Blueprint) -> Blueprint:
     """Answer every error of a blueprint's views, and of URLs under its prefix, in JSON, as /api does.
 
@@ -268,9 +280,7 @@ def register_error_handlers(app: Flask) -> None:
         api_error = from_database_error(error)
         without_hidden(api_error, error, current_catalog())
         if api_error.code == "42501" and not g.get("jwt_claims"):
-            # PostgREST: a permission error is 401 for an anonymous request (a token may help).
-            api_error.status = 401
-            api_error.headers["WWW-Authenticate"] = "Bearer"
+            _anonymous_may_not(api_error)
         if api_error.code in ("42P01", "42703"):
             # The catalog said it exists, the database says not: the schema changed under us.
             current_database().reloader.request_reload(f"{api_error.code} from the database")

@@ -13,6 +13,7 @@ its rows stream until the cap: a huge result is never held whole.
 
 from __future__ import annotations
 
+import base64
 import logging
 from contextlib import closing
 from dataclasses import dataclass, field, replace
@@ -87,19 +88,24 @@ def login_url(url: URL, settings: Settings) -> URL:
     return url.set(username=settings.sql_page_user, password=settings.sql_page_password)
 
 
+# Browsers cannot send a bearer token, but they ask for Basic credentials themselves.
+CHALLENGE = 'Bearer, Basic realm="pgfront SQL page", charset="UTF-8"'
+
+
 @bp.before_request
 def authorize() -> None:
     """404 when off; else the admin token (runs as the page's login) or an allowed JWT role."""
     settings = app_state().settings
     if not settings.sql_page:
         raise ApiError(404, "the SQL page is off", hint="SQL_PAGE=true turns it on (README)")
-    header = request.headers.get("Authorization")
+    header = bearer_header(request.headers.get("Authorization"))
     if not header:
         raise ApiError(
             401,
             "the SQL page needs a bearer token",
             code="PGRST301",
-            headers={"WWW-Authenticate": "Bearer"},
+            headers={"WWW-Authenticate": CHALLENGE},
+            hint="a browser asks for it: any user name, the token as the password",
         )
     if is_admin_token(header, settings.admin_token):
         g.db_role, g.jwt_claims = None, None  # no SET ROLE: the page's own login
@@ -108,6 +114,30 @@ def authorize() -> None:
     if not claims or claims.get(settings.jwt_role_claim) not in settings.sql_page_roles:
         raise ApiError(403, "this token's role may not use the SQL page", code="42501")
     g.db_role, g.jwt_claims = role, claims
+
+
+def bearer_header(authorization: str | None) -> str | None:
+    """The Authorization header as `Bearer <token>`; Basic credentials carry the token as password.
+
+    A browser sends Basic credentials with every request to the page, also one another site
+    starts: those (Fetch Metadata says cross-site or same-site) are refused, so a link or an
+    image elsewhere cannot make a signed-in browser run a query.
+    """
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return authorization
+    if request.headers.get("Sec-Fetch-Site", "none") not in ("same-origin", "none"):
+        raise ApiError(
+            403,
+            "the SQL page does not answer requests another site starts",
+            code="42501",
+            hint="open the link from the address bar or a bookmark",
+        )
+    try:
+        _, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        password = ""
+    return f"Bearer {password}"
 
 
 @bp.after_request
