@@ -11,7 +11,7 @@ from db.embedded import EmbeddedError, exit_on_sigterm
 from db.engine import DatabaseUnreachable
 from db.sqlfiles import SqlFileChanged, SqlFileFailed
 from webapp.config import ConfigError, describe_settings, load_settings
-from webapp.observability import configure_logging
+from webapp.ops.observability import configure_logging
 
 # Failures a user can fix; they get one line on stderr and exit status 2.
 USER_ERRORS = (
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = {"HOST": args.host, "PORT": args.port, "THREADS": args.threads}
     config = {name: value for name, value in flags.items() if value is not None}
     signal.signal(signal.SIGTERM, exit_on_sigterm)
-    from webapp import cli, commands
+    from webapp.app import cli, commands
 
     try:
         settings = load_settings(config)

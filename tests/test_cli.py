@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from db.session import Session
-from webapp.cli import run_flask_command
+from webapp.app.cli import run_flask_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.encoding import csv_text
+from webapp.pipeline.values import csv_text
 
 FORMULAS = ["=1+1", "+1", "-2", "@SUM(A1:A9)", "\tTAB", "\rCR", '=HYPERLINK("http://x","y")']
 HARMLESS = ["", "a=b", " =1", "'=1", "ok"]

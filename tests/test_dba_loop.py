@@ -417,7 +417,7 @@ def test_url_and_psql_use_database_url(database_url):
 
 
 def test_psql_gets_the_password_from_its_environment_only(database_url):
-    from webapp.commands import psql_invocation
+    from webapp.app.commands import psql_invocation
 
     argv, env = psql_invocation(database_url, ["-c", "select 1"])
     assert database_url.password not in " ".join(argv)

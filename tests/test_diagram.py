@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from db.catalog import Catalog, Relation
-from webapp.diagram import (
+from webapp.pages.diagram import (
     MAX_BOXES,
     MAX_PER_COLUMN,
     Box,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.encoding import csv_cell, csv_text, dumps, encode_value, iso_duration
+from webapp.pipeline.values import csv_cell, csv_text, dumps, encode_value, iso_duration
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 
-from webapp import export
+from webapp.pages import export
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Exports are read with buffered=True: the test client then closes the response, as a WSGI

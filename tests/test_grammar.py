@@ -3,7 +3,7 @@
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from webapp.grammar import (
+from webapp.pipeline.grammar import (
     MAX_CONDITIONS,
     MAX_IN_VALUES,
     MAX_TREE_DEPTH,
@@ -15,7 +15,7 @@ from webapp.grammar import (
     parse_logic,
     parse_order,
 )
-from webapp.reads import Embed, ReadRequest, SelectItem, parse_read, parse_select
+from webapp.pipeline.reads import Embed, ReadRequest, SelectItem, parse_read, parse_select
 
 
 @pytest.mark.parametrize(

@@ -310,7 +310,7 @@ def test_sigterm_finishes_the_requests_in_flight(database_url, tmp_path):
 def test_a_host_with_several_addresses_is_refused():
     from waitress.adjustments import Adjustments
 
-    from webapp.serving import one_address
+    from webapp.app.serving import one_address
 
     # What waitress reads from a host with two addresses (localhost: 127.0.0.1 and ::1).
     addresses = Adjustments(listen="127.0.0.1:0 127.0.0.2:0").listen

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from webapp.app.serving import check_waitress_serve
 from webapp.config import load_settings
-from webapp.serving import check_waitress_serve
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

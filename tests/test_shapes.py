@@ -274,7 +274,7 @@ def test_api_in_list_with_a_quoted_comma_and_other_schema(shapes_client):
     [("DRILL-100", "[1,10)"), (HOSTILE_SKU, "(,6)"), ("XSS-1", "[12,)"), ("DISC-1", "empty")],
 )
 def test_api_ranges_are_postgresql_text(shapes_client, sku, text):
-    """As PostgREST, and as encoding.py documents for types JSON lacks: the text PostgreSQL prints."""
+    """As PostgREST, and as pipeline/values.py documents for types JSON lacks: the text PostgreSQL prints."""
     product = _one(shapes_client, "warehouse", "products", "sku=eq." + quote(sku, safe=""))
     assert product["pack_sizes"] == text
 

@@ -10,9 +10,9 @@ from flask import Blueprint, Flask, appcontext_pushed, g, request
 
 from db.session import Session, enter_scope, leave_scope
 
+from .app.wsgi import Request
 from .config import load_settings
 from .state import app_state, current_database, open_state
-from .wsgi import Request
 
 
 def create_app(
@@ -24,31 +24,17 @@ def create_app(
     """Build the app: settings, engine (once), reflected catalog, blueprints, error handling.
 
     The team's views (webapp/views/, BLUEPRINTS, and the blueprints given here) are
-    registered after pgfront's own; see webapp/team_views.py. as_owner: on the embedded
+    registered after pgfront's own; see webapp/app/team_views.py. as_owner: on the embedded
     server, connect as the superuser that owns the schema instead of the login role requests
     are served through (for the operator's own commands).
     """
-    from . import (
-        admin,
-        api,
-        auth,
-        cli,
-        databases,
-        deadline,
-        errors,
-        export,
-        health,
-        observability,
-        openapi,
-        pages,
-        recording,
-        rows,
-        security,
-        serving,
-        sql_page,
-        structure,
-        team_views,
-    )
+    from . import databases, errors, recording
+    from .api import openapi
+    from .api import routes as api
+    from .app import auth, cli, deadline, security, serving, team_views
+    from .ops import admin, health, observability
+    from .pages import export, rows, sql_page, structure
+    from .pages import routes as pages
 
     settings = load_settings(config)
     observability.configure_logging(settings.log_level)  # under waitress-serve, say

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import setting_values as parse
-from .reads import DEFAULT_EMBED_LIMITS, EmbedLimits
-from .setting_values import PRIMARY_DATABASE, NamedDatabase, split_database_prefix
+from .app import setting_values as parse
+from .app.setting_values import PRIMARY_DATABASE, NamedDatabase, split_database_prefix
+from .pipeline.reads import DEFAULT_EMBED_LIMITS, EmbedLimits
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

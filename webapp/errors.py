@@ -25,9 +25,10 @@ from db.engine import first_line
 from db.hiding import near_hidden
 
 from .encoding import json_response
-from .grammar import GrammarError
-from .matviews import refresh_hint, unpopulated_refresh
-from .observability import Tracebacks, printable
+from .ops.observability import Tracebacks, printable
+from .pipeline.api_error import ApiError
+from .pipeline.grammar import GrammarError
+from .pipeline.matviews import refresh_hint, unpopulated_refresh
 from .state import app_state, current_catalog, current_database
 
 log = logging.getLogger("webapp.errors")
@@ -88,37 +89,6 @@ _WITHOUT_NAMES = {
     "23514": "a value breaks a check constraint",
     "23P01": "the row conflicts with another row",
 }
-
-
-class ApiError(Exception):
-    """An error with a status and PostgREST's error shape; views raise it, handlers render it."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        details: str | list[dict] | None = None,
-        hint: str | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code or f"HTTP{status}"
-        self.details = details
-        self.hint = hint
-        self.headers = headers or {}
-
-    def body(self) -> dict:
-        """The JSON body, in PostgREST's shape."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "details": self.details,
-            "hint": self.hint,
-        }
 
 
 class RequestTimeout(ApiError):

@@ -21,11 +21,11 @@ from sqlalchemy.sql import operators
 
 from db.session import Session
 
-from .encoding import csv_cell
 from .errors import ApiError
-from .grammar import GrammarError
 from .lookups import rows_of
-from .query import coerce_value, count_select
+from .pipeline.grammar import GrammarError
+from .pipeline.query import coerce_value, count_select
+from .pipeline.values import csv_cell
 
 DEFAULT_PER_PAGE = 20
 
@@ -86,10 +86,6 @@ class Pagination:
         if self.page is None:
             return self._url(before=self.prev_cursor, after=None)
         return self._url(page=self.prev_num)
-
-    def page_url(self, number: int) -> str | None:
-        """This view's URL for page number (page mode)."""
-        return self._url(page=number)
 
     def iter_pages(
         self,

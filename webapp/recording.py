@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, g, has_app_context
 
-from .observability import printable
+from .ops.observability import printable
 
 log = logging.getLogger("webapp.queries")
 

@@ -88,7 +88,6 @@ class AppState:
     embedded: EmbeddedPostgres | None = None
 
     engine = _of_primary("engine")
-    read_only_engine = _of_primary("read_only_engine")
     catalogs = _of_primary("catalogs")
     reloader = _of_primary("reloader")
     session_options = _of_primary("session_options")

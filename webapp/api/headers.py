@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
 
-from .errors import ApiError
+from ..errors import ApiError
 
 JSON = "application/json"
 OBJECT = "application/vnd.pgrst.object+json"

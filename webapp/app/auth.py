@@ -19,8 +19,8 @@ from sqlalchemy import orm
 
 from db.roles import switch_role
 
-from .config import ConfigError, Settings
-from .errors import ApiError
+from ..config import ConfigError, Settings
+from ..errors import ApiError
 
 # Registered claims that PyJWT checks by int(value), which lets "123" and true through.
 _TIME_CLAIMS = ("exp", "nbf", "iat")

@@ -15,11 +15,12 @@ from flask import Blueprint, Response, g, request
 from db.catalog import Relation
 from db.session import Session
 
-from . import keyset, mutations
-from .browsing import this_path
-from .databases import api_root
-from .deadline import current_deadline
-from .embedding import (
+from ..app.deadline import current_deadline
+from ..databases import api_root
+from ..errors import ApiError, RequestTimeout
+from ..pages.browsing import this_path
+from ..pipeline import keyset, mutations
+from ..pipeline.embedding import (
     JOINED,
     MAX_JOINED,
     EmbedRows,
@@ -29,12 +30,11 @@ from .embedding import (
     join_embeds,
     joinable,
 )
-from .encoding import csv_text, dumps
-from .errors import ApiError, RequestTimeout
+from ..pipeline.query import HIDDEN, build_select, count_select, page
+from ..pipeline.reads import parse_read
+from ..pipeline.values import csv_text, dumps
+from ..state import app_state, current_catalog
 from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
-from .query import HIDDEN, build_select, count_select, page
-from .reads import parse_read
-from .state import app_state, current_catalog
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

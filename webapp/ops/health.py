@@ -11,12 +11,12 @@ from flask import Blueprint
 from db.engine import first_line
 from db.roles import check_role
 
-from .encoding import json_response
-from .errors import RETRY_AFTER_SECONDS
-from .state import AppState, Database, app_state, dangling_settings
+from ..encoding import json_response
+from ..errors import RETRY_AFTER_SECONDS
+from ..state import AppState, Database, app_state, dangling_settings
 
 bp = Blueprint("health", __name__)
-log = logging.getLogger("webapp.health")
+log = logging.getLogger("webapp.ops.health")
 
 
 @bp.get("/live")

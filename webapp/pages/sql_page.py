@@ -28,16 +28,17 @@ from sqlalchemy.engine import URL
 
 from db.engine import check_reachable, first_line, make_engine
 
-from .admin import is_admin_token
-from .auth import identify
-from .config import ConfigError, Settings
-from .encoding import csv_text, dumps, json_response
-from .errors import ApiError, from_database_error
-from .headers import attachment
+from ..api.headers import attachment
+from ..app.auth import identify
+from ..config import ConfigError, Settings
+from ..encoding import json_response
+from ..errors import ApiError, from_database_error
+from ..ops.admin import is_admin_token
+from ..pipeline.values import csv_text, dumps
+from ..state import AppState, app_state, engine_options
 from .sql_guard import find_breach, unreachable_roles
-from .state import AppState, app_state, engine_options
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("webapp.sql_page")  # its name before the move to pages/
 
 bp = Blueprint("sql_page", __name__)
 

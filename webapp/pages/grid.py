@@ -18,15 +18,15 @@ from werkzeug.datastructures import MultiDict
 from db.catalog import Relation
 from db.session import Session
 
-from . import keyset
+from ..pipeline import keyset
+from ..pipeline.grammar import GrammarError, OrderTerm
+from ..pipeline.matviews import unpopulated_refresh
+from ..pipeline.query import HIDDEN, build_select, page
+from ..pipeline.reads import ReadRequest, SelectItem
+from ..pipeline.references import ForeignLink, fetch_labels
+from ..state import current_catalog
 from .browsing import Browse, url_with
-from .grammar import GrammarError, OrderTerm
-from .matviews import unpopulated_refresh
-from .query import HIDDEN, build_select, page
-from .reads import ReadRequest, SelectItem
-from .references import ForeignLink, fetch_labels
 from .side_queries import TIMEOUT_ONLY, PageLimits, time_boxed
-from .state import current_catalog
 
 _CURSORS = ("_after", "_before", "offset")
 

@@ -16,9 +16,9 @@ from flask.cli import FlaskGroup
 
 from db.session import Session
 
-from .databases import database
-from .models import current_models
-from .state import current_catalog
+from ..databases import database
+from ..models import current_models
+from ..state import current_catalog
 
 
 def install(app: Flask) -> None:
@@ -53,7 +53,7 @@ def shell_namespace() -> dict[str, Any]:
 
 def run_flask_command(args: list[str], config: Mapping[str, Any] | None = None) -> int:
     """Run a Flask CLI command (shell, routes, a team's own) on a new app; its exit status."""
-    from . import create_app
+    from .. import create_app
 
     app = create_app(config, as_owner=True)  # the operator's commands: the schema owner's rights
     group = FlaskGroup(create_app=lambda: app, load_dotenv=False, set_debug_flag=False)

@@ -10,6 +10,11 @@ from werkzeug.datastructures import MultiDict
 
 from db.session import Session
 
+from ..databases import database_entries
+from ..encoding import json_response
+from ..pipeline.references import foreign_links
+from ..pipeline.values import dumps
+from ..state import app_state, current_catalog, current_database
 from .browsing import (
     BUILDER_OPS,
     PAGE_PARAMS,
@@ -22,12 +27,8 @@ from .browsing import (
     this_path,
     url_with,
 )
-from .databases import database_entries
-from .encoding import dumps, json_response
 from .grid import count_statement, fetch_grid, label_cells, order_text, sort_order
-from .references import foreign_links
 from .side_queries import PageLimits, count_rows
-from .state import app_state, current_catalog, current_database
 
 bp = Blueprint("pages", __name__)
 

@@ -45,17 +45,17 @@ from db.catalog import Relation
 from db.engine import first_line
 from db.session import Session
 
+from ..api.headers import attachment
+from ..app.deadline import Deadline, current_deadline
+from ..errors import ApiError, RequestTimeout
+from ..pipeline.grammar import OrderTerm
+from ..pipeline.query import build_select
+from ..pipeline.reads import ReadRequest
+from ..pipeline.values import csv_text, dumps
+from ..state import app_state, current_catalog
 from .browsing import parse_browse
-from .deadline import Deadline, current_deadline
-from .encoding import csv_text, dumps
-from .errors import ApiError, RequestTimeout
-from .grammar import OrderTerm
-from .headers import attachment
-from .query import build_select
-from .reads import ReadRequest
-from .state import app_state, current_catalog
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("webapp.export")  # its name before the move to pages/
 
 bp = Blueprint("export", __name__)
 

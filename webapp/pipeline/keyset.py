@@ -19,10 +19,10 @@ import sqlalchemy as sa
 
 from db.catalog import NotInCatalog, Relation
 
-from .encoding import dumps
 from .grammar import GrammarError, OrderTerm, parse_order
 from .query import coerce_value
 from .reads import ReadRequest
+from .values import dumps
 
 
 def keyset_order(relation: Relation, read: ReadRequest) -> tuple[OrderTerm, ...] | None:
@@ -86,8 +86,6 @@ def read_after_cursor(
     relation: Relation, read: ReadRequest, cursor: str
 ) -> tuple[ReadRequest, sa.ColumnElement[bool]]:
     """The read in the cursor's order, and the WHERE clause that starts after it."""
-    if read.offset:
-        raise GrammarError("cursor= and offset= do not go together: the cursor says where to start")
     order, values = decode_cursor(relation, cursor)
     if keyset_order(relation, replace(read, order=order)) != order:
         raise GrammarError(

@@ -14,13 +14,11 @@ from sqlalchemy.dialects import postgresql
 from db.catalog import Relation
 from db.session import Session
 
-from .browsing import this_path, url_with
-from .encoding import dumps, json_response
-from .errors import ApiError
-from .grid import filtered_url, row_url
-from .headers import attachment
-from .query import coerce_value
-from .references import (
+from ..api.headers import attachment
+from ..encoding import json_response
+from ..errors import ApiError
+from ..pipeline.query import coerce_value
+from ..pipeline.references import (
     ForeignLink,
     Neighbours,
     Reference,
@@ -31,8 +29,11 @@ from .references import (
     references_to,
     referencing_count,
 )
+from ..pipeline.values import dumps
+from ..state import app_state, current_catalog
+from .browsing import this_path, url_with
+from .grid import filtered_url, row_url
 from .side_queries import PageLimits, time_boxed
-from .state import app_state, current_catalog
 
 bp = Blueprint("rows", __name__)
 

@@ -16,12 +16,12 @@ from flask import Blueprint, request
 from db.catalog import Catalog, Relation
 from db.relationships import relationships
 
-from .databases import api_root
-from .encoding import json_response
-from .errors import ApiError
+from ..databases import api_root
+from ..encoding import json_response
+from ..errors import ApiError
+from ..pipeline.query import python_type
+from ..state import current_catalog, current_database
 from .headers import COUNT_METHODS, CSV, JSON, OBJECT
-from .query import python_type
-from .state import current_catalog, current_database
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from waitress.adjustments import Adjustments, asbool
 
-from .config import Settings
+from ..config import Settings
 
 log = logging.getLogger("webapp")
 

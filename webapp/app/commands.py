@@ -18,16 +18,16 @@ from db.embedded import EmbeddedError, EmbeddedPostgres, psql_program
 from db.engine import check_reachable, make_engine, normalize_url
 from db.sqlfiles import apply_sql_dir, init_sql_dir
 
-from .config import EMBEDDED_DATABASE, Settings, load_settings
+from ..config import EMBEDDED_DATABASE, Settings, load_settings
+from ..state import embedded_server, engine_options, start_embedded
 from .serving import HeaderDeadline, bind_listener, connection_limit, waitress_limits
-from .state import embedded_server, engine_options, start_embedded
 
 log = logging.getLogger("webapp")
 
 
 def serve(config: dict) -> int:
     """Build the app and serve it with waitress until Ctrl-C or SIGTERM, then drain and stop."""
-    from . import create_app
+    from .. import create_app
 
     settings = load_settings(config)
     listener = bind_listener(settings.host, settings.port)  # before the embedded server, sql/

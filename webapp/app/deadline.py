@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import Flask, g, has_app_context, request
 
-from .errors import RequestTimeout
+from ..errors import RequestTimeout
 
 # Lower, never raise: a shorter limit already set in this transaction (or savepoint) stays.
 _LOWER = (

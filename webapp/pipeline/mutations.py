@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db.catalog import Relation
 
-from .errors import ApiError
+from .api_error import ApiError
 from .grammar import GrammarError, parse_names
 from .query import Untyped, coerce_value, condition_clause, lone_surrogate, python_type
 from .reads import ReadRequest

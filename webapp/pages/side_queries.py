@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from db.catalog import Relation
 from db.session import Session
 
-from .api import planned_rows
-from .config import Settings
-from .errors import RequestTimeout, past_deadline
-from .query import count_select
+from ..api.routes import planned_rows
+from ..config import Settings
+from ..errors import RequestTimeout, past_deadline
+from ..pipeline.query import count_select
 
 T = TypeVar("T")
 

@@ -6,10 +6,10 @@ import hmac
 
 from flask import Blueprint, request
 
-from .auth import bearer_token
-from .encoding import json_response
-from .errors import ApiError
-from .state import Database, app_state, dangling_settings
+from ..app.auth import bearer_token
+from ..encoding import json_response
+from ..errors import ApiError
+from ..state import Database, app_state, dangling_settings
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

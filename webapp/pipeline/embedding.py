@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql
 from db.catalog import Catalog, NotInCatalog, Relation
 from db.relationships import Relationship, relationships
 
-from .errors import ApiError
+from .api_error import ApiError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
 

@@ -257,7 +257,7 @@ def _curve(x1: float, y1: float, x2: float, y2: float) -> str:
 def _templates() -> jinja2.Environment:
     """The SVG template's environment: autoescaping on, as the output is XML."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

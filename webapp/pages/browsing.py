@@ -18,8 +18,8 @@ from werkzeug.datastructures import MultiDict
 
 from db.catalog import Relation
 
-from .grammar import RESERVED, Filter, GrammarError, parse_filter
-from .reads import ReadRequest, parse_read
+from ..pipeline.grammar import RESERVED, Filter, GrammarError, parse_filter
+from ..pipeline.reads import ReadRequest, parse_read
 
 PAGE_PARAMS = frozenset({"_after", "_before", "_count", "_format"})
 FORM_FIELDS = frozenset({"_fc", "_fo", "_fv", "_cols", "_col"})

@@ -21,11 +21,11 @@ from markupsafe import Markup
 from db.catalog import Catalog, NotInCatalog, Relation
 from db.session import Session
 
+from ..encoding import json_response
+from ..errors import ApiError, wants_json
+from ..pipeline.matviews import refresh_statement
+from ..state import current_catalog
 from .diagram import Drawing, layout, render_svg, schema_drawing
-from .encoding import json_response
-from .errors import ApiError, wants_json
-from .matviews import refresh_statement
-from .state import current_catalog
 
 bp = Blueprint("structure", __name__)
 

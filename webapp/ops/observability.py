@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, g, has_app_context, request
 
-from .state import app_state
+from ..state import app_state
 
 log = logging.getLogger("webapp.requests")
 bp = Blueprint("metrics", __name__)

@@ -27,7 +27,7 @@ from flask import Blueprint, Flask
 
 from db.engine import first_line
 
-from .config import ConfigError
+from ..config import ConfigError
 
 log = logging.getLogger("webapp")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from .config import Settings
+from ..config import Settings
 
 # Pages use an inline <style> and one small script of our own (static/); the API's JSON is never a document to render.
 _PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"

@@ -1,0 +1,1 @@
+"""The HTML pages: index, table grid, row, structure and schema diagram, exports, SQL page."""
