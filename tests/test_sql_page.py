@@ -563,3 +563,24 @@ def test_readme_steps_run_a_query(make_app, pg_server, database_url):
         assert lines[0] == "genre,count" and counts and counts == sorted(counts, reverse=True)
     finally:
         _admin_run(pg_server, None, drop)
+
+
+def test_a_hidden_table_renamed_while_running_stays_guarded(make_app, pg_server, vault, login):
+    """The guard reads the catalog's HIDDEN, which follows a rename: the new name is guarded."""
+    url = pg_server.url(vault).render_as_string(hide_password=False)
+    settings = _settings(login, HIDDEN="public.secrets,public.ledger")
+    client = make_app(DATABASE_URL=url, DB_SCHEMAS="public", RELOAD_CHANNEL="", **settings)
+    client = client.test_client()
+    _admin_run(pg_server, vault, "ALTER TABLE secrets RENAME TO vault_codes")
+    try:
+        assert client.post("/admin/reload", headers=AS_ADMIN).status_code == 200
+        _admin_run(pg_server, vault, "GRANT SELECT ON vault_codes TO web_anon")
+        refused = _run(client, "select code from vault_codes")
+        assert refused.status_code == 403 and "the-vault-code" not in refused.text
+    finally:
+        _admin_run(
+            pg_server,
+            vault,
+            "REVOKE SELECT ON vault_codes FROM web_anon",
+            "ALTER TABLE vault_codes RENAME TO secrets",
+        )

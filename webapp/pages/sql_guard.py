@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from db.hiding import Hiding
+
 _SERVER_FILE_FUNCTIONS = (
     "pg_read_file",
     "pg_read_binary_file",
@@ -148,14 +150,20 @@ class Breach:
         return f"the SQL page's login {self.login!r} can become {self.role!r}, which {self.reason}"
 
 
-def find_breach(connection: sa.Connection, hidden: Iterable[str]) -> Breach | None:
-    """The first way this connection's login could read something HIDDEN (or worse), or None."""
-    schemas, tables, columns = [], [], []
-    for name in hidden:
-        schema, table, *column = name.split(".", 2)
-        schemas.append(schema)
-        tables.append(table)
-        columns.append(column[0] if column else None)
+def find_breach(connection: sa.Connection, hiding: Hiding) -> Breach | None:
+    """The first way this connection's login could read something HIDDEN (or worse), or None.
+
+    hiding is the catalog snapshot's: HIDDEN resolved to today's names, renames followed.
+    """
+    targets = [(schema, name, None) for schema, name in sorted(hiding.relations)]
+    targets += [
+        (schema, name, column)
+        for (schema, name), names in sorted(hiding.columns.items())
+        for column in sorted(names)
+    ]
+    schemas = [schema for schema, _, _ in targets]
+    tables = [name for _, name, _ in targets]
+    columns = [column for _, _, column in targets]
     found = connection.execute(
         _GUARD,
         {

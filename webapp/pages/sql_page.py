@@ -35,7 +35,7 @@ from ..encoding import json_response
 from ..errors import ApiError, from_database_error
 from ..ops.admin import is_admin_token
 from ..pipeline.values import csv_text, dumps
-from ..state import AppState, app_state, engine_options
+from ..state import AppState, app_state, current_catalog, engine_options
 from .sql_guard import find_breach, unreachable_roles
 
 log = logging.getLogger("webapp.sql_page")  # its name before the move to pages/
@@ -67,7 +67,7 @@ def install(app: Flask, state: AppState) -> None:
     engine = make_engine(login_url(state.primary.engine.url, settings), options)
     check_reachable(engine)
     with engine.connect() as connection:
-        breach = find_breach(connection, state.primary.hidden)
+        breach = find_breach(connection, state.primary.catalog.hiding)
         missing = unreachable_roles(connection, settings.sql_page_roles)
     if breach is not None:
         raise ConfigError(
@@ -163,7 +163,7 @@ def run(statement: str, cap: int) -> Answer:
     with orm.Session(bind=current_app.extensions[_ENGINE]) as session:
         connection = session.connection()  # BEGIN READ ONLY; auth's hook sets the role
         try:
-            breach = find_breach(connection, app_state().primary.hidden)
+            breach = find_breach(connection, current_catalog().hiding)
             if breach is not None:
                 log.error("SQL page refused a query: %s", breach)
                 raise ApiError(
