@@ -8,6 +8,7 @@ A token's role is switched to only if it is none of the roles db/roles.py refuse
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
@@ -122,6 +123,12 @@ def check_claim_types(claims: dict[str, Any]) -> None:
         raise _unauthorized("the token's 'aud' claim must be a string or a list of strings")
 
 
+@functools.cache
+def _key_set(document: str) -> jwt.PyJWKSet:
+    """A JWKS document's keys, parsed once per document (not once per request)."""
+    return jwt.PyJWKSet.from_json(document)
+
+
 def _keys(settings: Settings, kid: str | None) -> dict[str, Any]:
     """Algorithm -> key: HS256 from JWT_SECRET; RS256 from a PEM key or a JWKS document."""
     keys: dict[str, Any] = {}
@@ -129,7 +136,7 @@ def _keys(settings: Settings, kid: str | None) -> dict[str, Any]:
         keys["HS256"] = settings.jwt_secret
     public = settings.jwt_public_key
     if public and public.lstrip().startswith("{"):
-        key_set = jwt.PyJWKSet.from_json(public)
+        key_set = _key_set(public)
         matching = [k for k in key_set.keys if kid is None or k.key_id == kid]
         if not matching:
             raise _unauthorized(f"no key in the JWKS has kid {kid!r}")
