@@ -21,8 +21,17 @@ def _not_served(response, where: str) -> None:
     """The answer a relation that does not exist gets: 404 naming only what was asked for."""
     assert response.status_code == 404, response.get_data(as_text=True)[:300]
     if response.is_json:
-        assert response.json["code"] == "42P01"
-        assert response.json["message"] == f"relation {where!r} is not served"
+        assert response.json["code"] == "PGRST205"
+        assert response.json["message"] == f"Could not find the table '{where}' in the schema cache"
+
+
+def _not_embeddable(response, parent: str, name: str) -> None:
+    """The answer an embed of a relation that does not exist gets: PostgREST's PGRST200."""
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert response.json["code"] == "PGRST200"
+    assert response.json["message"] == (
+        f"Could not find a relationship between '{parent}' and '{name}' in the schema cache"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -94,7 +103,7 @@ def test_tables_that_a_hidden_table_references_do_not_point_back_at_it(hiding_cl
     page = hiding_client.get("/browse/public/loans/row?id=1").get_data(as_text=True)
     assert "loan_events" not in page
     embedded = hiding_client.get("/api/loans?select=id,loan_events(id)&limit=1")
-    _not_served(embedded, "loan_events")
+    _not_embeddable(embedded, "loans", "loan_events")
 
 
 def test_automap_classes_leave_out_hidden_tables_and_their_partitions(events_hidden):
@@ -211,7 +220,9 @@ def test_embeds_do_not_follow_keys_to_hidden_columns(keys_hidden):
     response = client.get("/api/scans?select=id,products(sku)", headers=OPS)
     assert response.status_code == 400 and response.json["code"] == "PGRST200"
     assert "barcode" not in response.get_data(as_text=True)
-    _not_served(client.get("/api/scans?select=id,scanners(ip)", headers=OPS), "scanners")
+    _not_embeddable(
+        client.get("/api/scans?select=id,scanners(ip)", headers=OPS), "scans", "scanners"
+    )
 
 
 def test_openapi_does_not_describe_keys_to_hidden_things(keys_hidden):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 
@@ -37,47 +38,47 @@ RETRY_AFTER_SECONDS = 2
 _DATABASE_PREFIX = re.compile(r"^/db/[^/]+(?=/)")  # /db/<name>/api answers JSON as /api does
 _JSON_ERRORS = "pgfront.json_errors"  # app.extensions: the blueprints and prefixes of json_errors()
 
-# SQLSTATE (exact, then by two-character class) -> HTTP status, after PostgREST's table.
+# SQLSTATE (exact, then by two-character class) -> HTTP status: PostgREST's table (its docs'
+# "HTTP Status Codes"), except where the README's "Where we knowingly differ" says otherwise.
 _STATUS_BY_SQLSTATE = {
-    "23502": 400,  # not_null_violation
     "23503": 409,  # foreign_key_violation
-    "23P01": 409,  # exclusion_violation
     "23505": 409,  # unique_violation
-    "23514": 400,  # check_violation
     "25006": 405,  # read_only_sql_transaction
-    "42501": 403,  # insufficient_privilege
+    "42501": 403,  # insufficient_privilege (401 for an anonymous request: see _anonymous_may_not)
     "42P01": 404,  # undefined_table
+    "42P17": 500,  # invalid_object_definition: infinite recursion (a row-level security policy)
     "42883": 404,  # undefined_function
-    "42703": 400,  # undefined_column
-    "54001": 400,  # statement_too_complex: stack depth exceeded by a value nested too deeply
-    "57014": 504,  # query_canceled: statement_timeout
+    "53400": 500,  # configuration_limit_exceeded
+    "54001": 400,  # statement_too_complex: a value of the request nested too deeply (we differ)
+    "57014": 504,  # query_canceled: statement_timeout (we differ: PostgREST answers 500)
     "57P01": 503,  # admin_shutdown
-    "57P02": 503,  # crash_shutdown
-    "57P03": 503,  # cannot_connect_now
+    "57P02": 503,  # crash_shutdown (we differ: the connection is gone, as 08*)
+    "57P03": 503,  # cannot_connect_now (we differ: the connection is gone, as 08*)
     "P0001": 400,  # raise_exception
 }
 _STATUS_BY_CLASS = {
     "08": 503,  # connection exception
-    "09": 500,
-    "0L": 403,
-    "0P": 403,
-    "25": 500,
-    "28": 403,  # invalid authorization
-    "2D": 500,
-    "38": 500,
-    "39": 500,
-    "3B": 500,
-    "40": 500,
+    "09": 500,  # triggered action exception
+    "0L": 403,  # invalid grantor
+    "0P": 403,  # invalid role specification
+    "25": 500,  # invalid transaction state
+    "28": 403,  # invalid authorization specification
+    "2D": 500,  # invalid transaction termination
+    "38": 500,  # external routine exception
+    "39": 500,  # external routine invocation exception
+    "3B": 500,  # savepoint exception
+    "40": 500,  # transaction rollback
     "53": 503,  # insufficient resources
-    "54": 413,  # program limit exceeded
-    "55": 500,
-    "57": 500,
-    "58": 500,
-    "F0": 500,
-    "HV": 500,
-    "P0": 500,
-    "XX": 500,
+    "54": 413,  # program limit exceeded: the request was too big (we differ: PostgREST 500)
+    "55": 500,  # object not in prerequisite state
+    "57": 500,  # operator intervention
+    "58": 500,  # system error
+    "F0": 500,  # configuration file error
+    "HV": 500,  # foreign data wrapper error
+    "P0": 500,  # PL/pgSQL error
+    "XX": 500,  # internal error
 }
+_CUSTOM_STATUS = re.compile(r"PT([1-5][0-9][0-9])")  # RAISE SQLSTATE 'PT402': status 402
 _DEFAULT_STATUS = 400  # as PostgREST: other classes (21, 22, 23, 42, 0A, ...) are the client's
 
 # A constraint error names tables, columns and constraints, and its details hold the row's
@@ -123,10 +124,17 @@ def past_deadline(exc: BaseException) -> RequestTimeout | None:
     return None
 
 
-def status_for_sqlstate(sqlstate: str | None) -> int:
-    """The HTTP status for a PostgreSQL error code."""
+def status_for_sqlstate(sqlstate: str | None, message: str = "") -> int:
+    """The HTTP status for a PostgreSQL error code (and, for two codes, its message), as PostgREST."""
     if not sqlstate:
         return 500
+    custom = _CUSTOM_STATUS.fullmatch(sqlstate)
+    if custom:
+        return int(custom[1])
+    if sqlstate == "21000":  # cardinality_violation: pg-safeupdate's refusal is the client's
+        return 400 if message.endswith("requires a WHERE clause") else 500
+    if sqlstate == "22023" and message.startswith("role") and message.endswith("does not exist"):
+        return 401  # a token's role that does not exist
     return _STATUS_BY_SQLSTATE.get(sqlstate) or _STATUS_BY_CLASS.get(sqlstate[:2], _DEFAULT_STATUS)
 
 
@@ -145,7 +153,7 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
         log.error("driver error without SQLSTATE: %s", printable(exc.orig))
         return ApiError(500, "internal server error", code="PGRST000")
     diag = orig.diag
-    status = status_for_sqlstate(sqlstate)
+    status = status_for_sqlstate(sqlstate, diag.message_primary or "")
     error = ApiError(
         status,
         diag.message_primary or "database error",
@@ -166,6 +174,24 @@ def without_hidden(error: ApiError, exc: sa.exc.DBAPIError, catalog: Catalog) ->
     error.details = error.hint = None
     if error.code.startswith("23"):
         error.message = _WITHOUT_NAMES.get(error.code, "the row breaks a constraint")
+
+
+def not_in_catalog(error: NotInCatalog, catalog: Catalog) -> ApiError:
+    """PostgREST's answer to a name the schema cache lacks: 42703 for a column, PGRST205 for a table."""
+    if error.relation:  # a column of a known relation: PostgreSQL's code, as PostgREST forwards it
+        message = f"column {error.name!r} does not exist in {error.relation}"
+        return ApiError(400, message, code="42703")
+    schema = error.schema or catalog.default_schema
+    served = [relation.name for relation in catalog.in_schema(schema)]
+    close = difflib.get_close_matches(error.name, served, n=1, cutoff=0.75)
+    return ApiError(
+        404,
+        f"Could not find the table '{schema}.{error.name}' in the schema cache",
+        code="PGRST205",
+        hint=f"Perhaps you meant the table '{schema}.{close[0]}'"
+        if close
+        else "the index lists the tables and views that are served",
+    )
 
 
 def unavailable(message: str, *, code: str) -> ApiError:
@@ -247,22 +273,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(NotInCatalog)
     def handle_not_in_catalog(error: NotInCatalog):
-        if error.relation:  # a column of a known relation
-            message = f"column {error.name!r} does not exist in {error.relation}"
-            return render_error(ApiError(400, message, code="42703"))
-        where = f"{error.schema}.{error.name}" if error.schema else error.name
-        return render_error(
-            ApiError(
-                404,
-                f"relation {where!r} is not served",
-                code="42P01",
-                hint="the index lists the tables and views that are",
-            )
-        )
+        return render_error(not_in_catalog(error, current_catalog()))
 
     @app.errorhandler(GrammarError)
     def handle_grammar_error(error: GrammarError):
-        return render_error(ApiError(400, error.message, code="PGRST100", hint=error.hint))
+        return render_error(ApiError(400, error.message, code=error.code, hint=error.hint))
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):

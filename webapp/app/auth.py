@@ -64,7 +64,7 @@ def identify(authorization: str | None, settings: Settings) -> tuple[str | None,
     claims = verify(token, settings)
     role = claims.get(settings.jwt_role_claim) or settings.anon_role
     if not isinstance(role, str):
-        raise _unauthorized(f"the {settings.jwt_role_claim!r} claim must be a role name")
+        raise _claims_refused(f"the {settings.jwt_role_claim!r} claim must be a role name")
     return role, claims
 
 
@@ -83,7 +83,12 @@ def verify(token: str, settings: Settings) -> dict[str, Any]:
         algorithm = header.get("alg")
         keys = _keys(settings, header.get("kid"))
         if not keys:
-            raise _unauthorized("this server accepts no tokens (no JWT_SECRET or JWT_PUBLIC_KEY)")
+            raise ApiError(  # PostgREST's PGRST300: the server's configuration, not the token
+                500,
+                "this server accepts no tokens (no JWT_SECRET or JWT_PUBLIC_KEY)",
+                code="PGRST300",
+                hint="send the request without an Authorization header, or configure a key",
+            )
         if algorithm not in keys:
             raise _unauthorized(f"tokens signed with {algorithm} are not accepted")
         claims = jwt.decode(
@@ -99,11 +104,15 @@ def verify(token: str, settings: Settings) -> dict[str, Any]:
         )
     except jwt.MissingRequiredClaimError as exc:
         hint = " (JWT_REQUIRE_EXP)" if exc.claim == "exp" else ""
-        raise _unauthorized(f"the token has no {exc.claim!r} claim{hint}") from None
+        raise _claims_refused(f"the token has no {exc.claim!r} claim{hint}") from None
     except jwt.ExpiredSignatureError:
-        raise _unauthorized("the token has expired") from None
+        raise _claims_refused("the token has expired") from None
     except jwt.ImmatureSignatureError:
-        raise _unauthorized("the token is not valid yet (nbf)") from None
+        raise _claims_refused("the token is not valid yet (nbf)") from None
+    except jwt.InvalidAudienceError:
+        raise _claims_refused("the token is not for this audience (aud)") from None
+    except jwt.InvalidIssuedAtError:
+        raise _claims_refused("the token's 'iat' claim is not a valid time") from None
     except jwt.PyJWTError as exc:
         raise _unauthorized(f"the token is not valid: {exc}") from None
     check_claim_types(claims)
@@ -115,12 +124,12 @@ def check_claim_types(claims: dict[str, Any]) -> None:
     for name in _TIME_CLAIMS:
         value = claims.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise _unauthorized(f"the token's {name!r} claim must be a number (seconds)")
+            raise _claims_refused(f"the token's {name!r} claim must be a number (seconds)")
     audience = claims.get("aud")
     if audience is None or isinstance(audience, str):
         return
     if not isinstance(audience, list) or not all(isinstance(item, str) for item in audience):
-        raise _unauthorized("the token's 'aud' claim must be a string or a list of strings")
+        raise _claims_refused("the token's 'aud' claim must be a string or a list of strings")
 
 
 @functools.cache
@@ -184,5 +193,12 @@ def _set_role(session: orm.Session, transaction, connection: sa.Connection) -> N
         )
 
 
-def _unauthorized(message: str) -> ApiError:
-    return ApiError(401, message, code="PGRST301", headers={"WWW-Authenticate": "Bearer"})
+def _unauthorized(message: str, code: str = "PGRST301") -> ApiError:
+    """PostgREST's 401 for a token that cannot be verified (PGRST301), with RFC 6750's header."""
+    challenge = 'Bearer error="invalid_token", error_description=' + json.dumps(message)
+    return ApiError(401, message, code=code, headers={"WWW-Authenticate": challenge})
+
+
+def _claims_refused(message: str) -> ApiError:
+    """PostgREST's 401 for a verified token whose claims are refused (PGRST303)."""
+    return _unauthorized(message, code="PGRST303")

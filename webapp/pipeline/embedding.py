@@ -173,7 +173,17 @@ def _embedded_relation(catalog: Catalog, parent: Relation, embed: Embed) -> Rela
     try:
         return catalog.relation(embed.relation, parent.schema)
     except NotInCatalog:
+        pass
+    try:
         return catalog.relation(embed.relation)
+    except NotInCatalog:
+        raise ApiError(  # PostgREST's PGRST200: no relationship, since there is no such relation
+            400,
+            f"Could not find a relationship between '{parent.name}' and '{embed.relation}' "
+            "in the schema cache",
+            code="PGRST200",
+            details=f"no table or view {embed.relation!r} is served",
+        ) from None
 
 
 def join_columns(

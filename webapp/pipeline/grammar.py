@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .api_error import ApiError
+
 RESERVED = frozenset(
     {"select", "order", "limit", "offset", "columns", "on_conflict", "or", "and", "cursor"}
 )
@@ -24,10 +26,11 @@ MAX_VALUES = 5000  # bound values per request, well under the driver's 65,535 pa
 class GrammarError(ValueError):
     """The request's query string does not follow the grammar; the message says where."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, code: str = "PGRST100"):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.code = code  # PGRST100 (PostgREST's parse error), or the SQLSTATE PostgreSQL would give
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def parse_in_list(column: str, text: str) -> tuple[str, ...]:
     """Parse `(a,b,"c,d")`: comma-separated, double quotes around values with commas or parens."""
     if len(text) < 2 or text[0] != "(" or text[-1] != ")":
         raise GrammarError(f"in-list for {column!r} must be in parentheses: in.(a,b,c)")
+    if not text[1:-1].strip():
+        return ()  # as PostgREST: in.() matches no row, not.in.() every row
     values = _split_list(text[1:-1], column)
     if len(values) > MAX_IN_VALUES:
         raise GrammarError(
@@ -99,33 +104,46 @@ def parse_in_list(column: str, text: str) -> tuple[str, ...]:
 
 
 def _split_list(body: str, column: str) -> list[str]:
-    """Split on commas outside double quotes; backslash escapes inside quotes."""
-    if body == "":
-        return []
-    values, current, quoted, i = [], [], False, 0
-    was_quoted = False
+    """Split on commas; a value may be in double quotes (backslash escapes inside), as a whole."""
+    values, i = [], 0
+    while True:
+        start = i
+        while i < len(body) and body[i] == " ":
+            i += 1
+        if i < len(body) and body[i] == '"':
+            value, i = _quoted_value(body, i + 1, column)
+            while i < len(body) and body[i] == " ":
+                i += 1
+            if i < len(body) and body[i] != ",":
+                raise GrammarError(
+                    f"in the list for {column!r}, a quoted value must be followed by ',' or ')'"
+                )
+        else:
+            end = body.find(",", i)
+            end = len(body) if end < 0 else end
+            value, i = body[start:end].strip(), end
+            if ")" in value:
+                raise GrammarError(f"unbalanced parentheses in the list for {column!r}")
+        values.append(value)
+        if i >= len(body):
+            return values
+        i += 1  # the comma
+
+
+def _quoted_value(body: str, i: int, column: str) -> tuple[str, int]:
+    """The value of a double-quoted list item starting after its quote, and the index past it."""
+    chars = []
     while i < len(body):
         char = body[i]
-        if quoted:
-            if char == "\\" and i + 1 < len(body):
-                current.append(body[i + 1])
-                i += 1
-            elif char == '"':
-                quoted = False
-            else:
-                current.append(char)
+        if char == "\\" and i + 1 < len(body):
+            chars.append(body[i + 1])
+            i += 2
         elif char == '"':
-            quoted, was_quoted = True, True
-        elif char == ",":
-            values.append("".join(current) if was_quoted else "".join(current).strip())
-            current, was_quoted = [], False
+            return "".join(chars), i + 1
         else:
-            current.append(char)
-        i += 1
-    if quoted:
-        raise GrammarError(f"unbalanced double quote in the list for {column!r}")
-    values.append("".join(current) if was_quoted else "".join(current).strip())
-    return values
+            chars.append(char)
+            i += 1
+    raise GrammarError(f"unbalanced double quote in the list for {column!r}")
 
 
 def parse_names(text: str) -> list[str]:
@@ -168,6 +186,13 @@ def parse_count(name: str, text: str | None) -> int | None:
     """Parse limit or offset: a non-negative integer, or None when absent."""
     if text is None or text == "":
         return None
+    if name.endswith("limit") and re.fullmatch(r"-[0-9]{1,18}", text):
+        raise ApiError(  # PostgREST's answer: a range error, not a parse error
+            416,
+            f"{name}={text} is negative",
+            code="PGRST103",
+            details="Limit should be greater than or equal to zero.",
+        )
     if not re.fullmatch(r"[0-9]{1,18}", text):
         raise GrammarError(f"{name}={text!r} must be a non-negative integer")
     return int(text)

@@ -20,6 +20,9 @@ from db.catalog import Relation
 from .grammar import Condition, Filter, GrammarError
 from .reads import ReadRequest
 
+# What PostgreSQL answers for text its type cannot read (22P02), said before the query is sent.
+INVALID_TEXT = "22P02"
+
 _BOOLEANS = {
     "true": True,
     "t": True,
@@ -107,13 +110,15 @@ def coerce_value(column: sa.Column, text: str) -> Any:
             raise GrammarError(
                 f"{text!r} is not one of the values of column {column.name!r}",
                 hint="one of " + ", ".join(enums),
+                code=INVALID_TEXT,
             )
         return sa.bindparam(None, text, type_=Untyped())
     try:
         value = converter(text)
     except (ValueError, KeyError, InvalidOperation, TypeError):
         raise GrammarError(
-            f"{text!r} is not {_TYPE_WORDS[kind]}, as column {column.name!r} requires"
+            f"{text!r} is not {_TYPE_WORDS[kind]}, as column {column.name!r} requires",
+            code=INVALID_TEXT,
         ) from None
     if isinstance(value, str):  # infinity: let PostgreSQL read it as the column's type
         return sa.bindparam(None, value, type_=Untyped())

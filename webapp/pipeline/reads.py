@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from .api_error import ApiError
 from .grammar import (
     MAX_CONDITIONS,
     MAX_VALUES,
@@ -262,6 +263,17 @@ def _split_path(key: str, paths: set[str]) -> tuple[str, str]:
         head, _, tail = path.rpartition(".")
         if tail == "not" and head in paths:
             return head, f"not.{name}"
+        if tail == "not":
+            path = head
+        if path:  # `nothing.name=eq.x` where nothing is not embedded: PGRST108
+            parent, _, embed = path.rpartition(".")
+            embed = embed if parent in paths else path
+            raise ApiError(
+                400,
+                f"Cannot apply filter because '{embed}' is not an embedded resource in this request",
+                code="PGRST108",
+                hint=f"Verify that '{embed}' is included in the 'select' query parameter.",
+            )
     return "", key
 
 
