@@ -131,8 +131,9 @@ def status_for_sqlstate(sqlstate: str | None, message: str = "") -> int:
     custom = _CUSTOM_STATUS.fullmatch(sqlstate)
     if custom:
         return int(custom[1])
-    if sqlstate == "21000":  # cardinality_violation: pg-safeupdate's refusal is the client's
-        return 400 if message.endswith("requires a WHERE clause") else 500
+    if sqlstate == "21000":  # cardinality_violation: a view's subquery is the server's fault;
+        # pg-safeupdate's refusal, or an upsert body repeating a key, the client's (we differ)
+        return 500 if message.startswith("more than one row returned by a subquery") else 400
     if sqlstate == "22023" and message.startswith("role") and message.endswith("does not exist"):
         return 401  # a token's role that does not exist
     return _STATUS_BY_SQLSTATE.get(sqlstate) or _STATUS_BY_CLASS.get(sqlstate[:2], _DEFAULT_STATUS)

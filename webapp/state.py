@@ -39,6 +39,7 @@ class Database:
     hidden: tuple[str, ...] = ()
     # What a request's Session on it is made with; tests bind it to an outer transaction instead.
     session_options: dict = field(default_factory=dict)
+    _timezones: frozenset[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         self.session_options.setdefault("bind", self.engine)
@@ -54,6 +55,14 @@ class Database:
     def catalog(self) -> Catalog:
         """The latest catalog snapshot (a request keeps one from start to end: current_catalog())."""
         return self.catalogs.current
+
+    def timezone_names(self) -> frozenset[str]:
+        """The zones `Prefer: timezone=` may name (pg_timezone_names), read once, as PostgREST does."""
+        if self._timezones is None:
+            with self.engine.connect() as conn:
+                names = conn.execute(sa.text("SELECT name FROM pg_timezone_names")).scalars()
+                self._timezones = frozenset(names)
+        return self._timezones
 
     def models(self) -> Models:
         """Automap classes of its latest snapshot, named as current_models() names them."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -13,7 +14,19 @@ from ..errors import ApiError
 JSON = "application/json"
 OBJECT = "application/vnd.pgrst.object+json"
 CSV = "text/csv"
-FORMATS = (JSON, OBJECT, CSV)
+# PostgREST's vendor types whose nulls=stripped leaves out the keys whose value is null.
+ARRAY_STRIPPED = "application/vnd.pgrst.array+json;nulls=stripped"
+OBJECT_STRIPPED = "application/vnd.pgrst.object+json;nulls=stripped"
+FORMATS = (JSON, OBJECT, CSV, ARRAY_STRIPPED, OBJECT_STRIPPED)
+SINGULAR = (OBJECT, OBJECT_STRIPPED)  # one JSON object, not an array
+STRIPPED = (ARRAY_STRIPPED, OBJECT_STRIPPED)
+# Accept's media type (without parameters) -> (ours, ours with nulls=stripped), as PostgREST reads it.
+_VENDOR = {
+    "application/vnd.pgrst.object+json": (OBJECT, OBJECT_STRIPPED),
+    "application/vnd.pgrst.object": (OBJECT, OBJECT_STRIPPED),
+    "application/vnd.pgrst.array+json": (JSON, ARRAY_STRIPPED),
+    "application/vnd.pgrst.array": (JSON, ARRAY_STRIPPED),
+}
 COUNT_METHODS = ("exact", "planned", "estimated")
 _RANGE = re.compile(r"^\s*([0-9]+)-([0-9]*)\s*$")  # ASCII digits (\d takes any script's)
 _MAX_RANGE_DIGITS = 18  # a bigint OFFSET; longer numbers name rows no table has
@@ -27,7 +40,9 @@ class Prefer:
     returning: str = "minimal"  # representation, minimal or headers-only
     resolution: str | None = None  # merge-duplicates or ignore-duplicates
     missing_default: bool = False
-    applied: tuple[str, ...] = ()
+    applied: tuple[str, ...] = ()  # in PostgREST's order, as Preference-Applied lists them
+    timezone: str | None = None  # a zone PostgreSQL knows (pg_timezone_names), else None
+    raw: tuple[str, ...] = ()  # every preference sent, as sent (handling=strict checks them)
 
 
 _PREFERENCES = {
@@ -36,22 +51,34 @@ _PREFERENCES = {
     "resolution": ("merge-duplicates", "ignore-duplicates"),
     "missing": ("default", "null"),
 }
+# The order of PostgREST's Preference-Applied header.
+_APPLIED_ORDER = ("resolution", "missing", "return", "count", "tx", "handling", "timezone")
 
 
-def parse_prefer(headers: Headers) -> Prefer:
-    """Read `Prefer: count=exact, return=representation, ...`; others are ignored (RFC 7240)."""
+def parse_prefer(headers: Headers, timezones: Container[str] = ()) -> Prefer:
+    """Read `Prefer: count=exact, return=representation, ...`; others are ignored (RFC 7240).
+
+    As PostgREST: the first value of a preference counts, and `timezone=` only names one of
+    `timezones` (the database's pg_timezone_names).
+    """
+    raw = tuple(
+        token.strip() for value in headers.getlist("Prefer") for token in value.split(",")
+    )
     chosen: dict[str, str] = {}
-    for value in headers.getlist("Prefer"):
-        for token in value.split(","):
-            name, _, argument = token.strip().partition("=")
-            if argument in _PREFERENCES.get(name, ()):
-                chosen[name] = argument
+    for token in raw:
+        name, _, argument = token.partition("=")
+        if name in chosen:
+            continue
+        if argument in _PREFERENCES.get(name, ()) or (name == "timezone" and argument in timezones):
+            chosen[name] = argument
     return Prefer(
         count=chosen.get("count"),
         returning=chosen.get("return", "minimal"),
         resolution=chosen.get("resolution"),
         missing_default=chosen.get("missing") == "default",
-        applied=tuple(f"{name}={argument}" for name, argument in chosen.items()),
+        applied=tuple(f"{name}={chosen[name]}" for name in _APPLIED_ORDER if name in chosen),
+        timezone=chosen.get("timezone"),
+        raw=tuple(token for token in raw if token),
     )
 
 
@@ -80,20 +107,25 @@ def parse_range(headers: Headers) -> tuple[int, int | None] | None:
 
 
 def _weighted(accept: str) -> list[tuple[float, str]]:
-    """(q, media type) for each entry of an Accept header, in the order sent."""
+    """(q, media type) for each entry of an Accept header, in the order sent; vendor types read."""
     entries = []
     for part in accept.split(","):
         media, *params = (piece.strip() for piece in part.split(";"))
-        q = 1.0
+        q, stripped = 1.0, False
         for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
+            name, _, value = (piece.strip() for piece in param.partition("="))
+            if name == "q":
                 try:
                     q = float(value)
                 except ValueError:
                     q = 0.0
+            elif name == "nulls":
+                stripped = value == "stripped"
+        media = media.lower()
+        if media in _VENDOR:
+            media = _VENDOR[media][stripped]
         if q > 0:
-            entries.append((q, media.lower()))
+            entries.append((q, media))
     return entries
 
 
@@ -110,9 +142,9 @@ def choose_format(headers: Headers) -> str:
             return JSON
     raise ApiError(
         406,
-        f"none of the media types in Accept ({accept}) can be produced",
+        f"None of these media types are available: {accept}",
         code="PGRST107",
-        hint="use " + ", ".join(FORMATS),
+        hint="use one of " + ", ".join(FORMATS),
     )
 
 

@@ -32,9 +32,17 @@ from ..pipeline.embedding import (
 )
 from ..pipeline.query import HIDDEN, build_select, count_select, page
 from ..pipeline.reads import parse_read
-from ..pipeline.values import csv_text, dumps
-from ..state import app_state, current_catalog
-from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
+from ..pipeline.values import csv_text, dumps, strip_nulls
+from ..state import app_state, current_catalog, current_database
+from .headers import (
+    CSV,
+    SINGULAR,
+    STRIPPED,
+    Prefer,
+    choose_format,
+    parse_prefer,
+    parse_range,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -46,6 +54,24 @@ def refuse_writes_when_read_only() -> None:
         raise ApiError(
             405, "this API is read-only", code="25006", hint="the server runs with READ_ONLY=true"
         )
+
+
+@bp.before_request
+def set_timezone() -> None:
+    """`Prefer: timezone=` applies to the request's transaction (SET LOCAL), as in PostgREST."""
+    if not any("timezone=" in value for value in request.headers.getlist("Prefer")):
+        return
+    zone = request_prefer().timezone
+    if zone is not None:  # one of pg_timezone_names; an unknown zone is ignored, as PostgREST does
+        Session.execute(_SET_TIMEZONE, {"zone": zone})
+
+
+_SET_TIMEZONE = sa.text("SELECT set_config('timezone', :zone, true)")
+
+
+def request_prefer() -> Prefer:
+    """This request's Prefer header, its timezone= checked against the database's zones."""
+    return parse_prefer(request.headers, current_database().timezone_names())
 
 
 def resolve_relation(name: str, profile_header: str = "Accept-Profile") -> Relation:
@@ -69,7 +95,7 @@ def read_rows(name: str):
     media_type = choose_format(request.headers)
     settings = app_state().settings
     read = parse_read(request.args, settings.embed_limits)
-    prefer = parse_prefer(request.headers)
+    prefer = request_prefer()
     offset, limit = paging(read.offset, read.limit)
     max_rows = settings.max_rows
     embed_rows = EmbedRows(settings.max_embed_rows, max_rows, wait_for_embed_turn)
@@ -83,8 +109,8 @@ def read_rows(name: str):
             headers={"Content-Range": f"*/{total}"},
         )
     headers = {"Content-Range": content_range(offset, len(found.rows), total)}
-    if applied_preferences(prefer, ("count",)):
-        headers["Preference-Applied"] = applied_preferences(prefer, ("count",))
+    if applied_preferences(prefer, READ_PREFERENCES):
+        headers["Preference-Applied"] = applied_preferences(prefer, READ_PREFERENCES)
     if found.more and found.limit == max_rows and (read.limit is None or read.limit > max_rows):
         # The hard cap cut this response; say so rather than truncate silently.
         headers["X-Row-Cap"] = str(max_rows)
@@ -195,14 +221,14 @@ def create_rows(name: str):
     """Insert one object or an array of them in one statement; upsert with Prefer: resolution."""
     relation = resolve_relation(name, "Content-Profile")
     mutations.require_writable(relation, "INSERT")
-    prefer = parse_prefer(request.headers)
+    prefer = request_prefer()
     rows = mutations.parse_body(json_body())
     names = mutations.payload_columns(relation, rows, request.args.get("columns"))
     values = mutations.insert_rows(relation, rows, names, missing_default=prefer.missing_default)
     stmt = mutations.insert_statement(
         relation, values, prefer.resolution, request.args.get("on_conflict")
     )
-    return run_write(relation, stmt, prefer, 201, ("return", "resolution", "missing"))
+    return run_write(relation, stmt, prefer, 201, ("return", "resolution", "missing", "timezone"))
 
 
 @bp.patch("/<name>")
@@ -217,7 +243,7 @@ def update_rows(name: str):
     values = mutations.assignments(relation, rows[0], names)
     read = parse_read(request.args, app_state().settings.embed_limits)
     stmt = mutations.update_statement(relation, values, read)
-    return run_write(relation, stmt, parse_prefer(request.headers), status=204)
+    return run_write(relation, stmt, request_prefer(), 204, ("return", "timezone"))
 
 
 @bp.delete("/<name>")
@@ -227,7 +253,7 @@ def delete_rows(name: str):
     mutations.require_writable(relation, "DELETE")
     read = parse_read(request.args, app_state().settings.embed_limits)
     stmt = mutations.delete_statement(relation, read)
-    return run_write(relation, stmt, parse_prefer(request.headers), status=204)
+    return run_write(relation, stmt, request_prefer(), 204, ("return", "timezone"))
 
 
 def json_body() -> bytes:
@@ -250,7 +276,7 @@ def run_write(
     keys = list(result.keys())
     rows = [dict(zip(keys, row, strict=True)) for row in result]
     representation = prefer.returning == "representation"
-    if representation and media_type == OBJECT and len(rows) != 1:
+    if representation and media_type in SINGULAR and len(rows) != 1:
         # Refused before the commit: the teardown rolls the write back.
         raise ApiError(
             406,
@@ -268,6 +294,9 @@ def run_write(
     if prefer.returning == "headers-only" and len(rows) == 1 and relation.primary_key:
         headers["Location"] = location(relation, rows[0])
     return Response(status=201 if status == 201 else 204, headers=headers)
+
+
+READ_PREFERENCES = ("count", "tx", "handling", "timezone")  # what PostgREST reports on a read
 
 
 def applied_preferences(prefer, names: tuple[str, ...]) -> str:
@@ -326,8 +355,10 @@ def planned_rows(selected: sa.Select) -> int:
 
 
 def render_rows(rows: list[dict], keys: list[str], media_type: str, headers: dict, status: int):
-    """The rows as JSON, as one JSON object, or as CSV."""
-    if media_type == OBJECT:
+    """The rows as JSON, as one JSON object, or as CSV; nulls=stripped leaves out null keys."""
+    if media_type in STRIPPED:
+        rows = strip_nulls(rows)
+    if media_type in SINGULAR:
         if len(rows) != 1:
             raise ApiError(
                 406,
@@ -335,7 +366,7 @@ def render_rows(rows: list[dict], keys: list[str], media_type: str, headers: dic
                 code="PGRST116",
                 details=f"The result contains {len(rows)} rows",
             )
-        return Response(dumps(rows[0]), status=200, headers=headers, mimetype=OBJECT)
+        return Response(dumps(rows[0]), status=200, headers=headers, content_type=media_type)
     if media_type == CSV:
         return Response(
             csv_text(
@@ -347,7 +378,7 @@ def render_rows(rows: list[dict], keys: list[str], media_type: str, headers: dic
             headers=headers,
             mimetype=CSV,
         )
-    return Response(dumps(rows), status=status, headers=headers, mimetype="application/json")
+    return Response(dumps(rows), status=status, headers=headers, content_type=media_type)
 
 
 def content_range(offset: int, count: int, total: int | None = None) -> str:

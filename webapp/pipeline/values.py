@@ -113,6 +113,24 @@ def dumps(data: Any, indent: bool = False) -> bytes:
         return _dumps_piecewise(data, option)
 
 
+def strip_nulls(data: Any) -> Any:
+    """data without the object keys whose value is null, at every level (json_strip_nulls).
+
+    In place, with a stack rather than recursion: jsonb values may nest deeper than Python's
+    recursion limit.
+    """
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key in [key for key, value in item.items() if value is None]:
+                del item[key]
+            stack.extend(value for value in item.values() if isinstance(value, dict | list))
+        elif isinstance(item, list):
+            stack.extend(value for value in item if isinstance(value, dict | list))
+    return data
+
+
 class _Piece(bytes):
     """Punctuation on _dumps_piecewise's stack: written as it is."""
 
