@@ -189,9 +189,7 @@ def not_in_catalog(error: NotInCatalog, catalog: Catalog) -> ApiError:
         404,
         f"Could not find the table '{schema}.{error.name}' in the schema cache",
         code="PGRST205",
-        hint=f"Perhaps you meant the table '{schema}.{close[0]}'"
-        if close
-        else "the index lists the tables and views that are served",
+        hint=f"Perhaps you meant the table '{schema}.{close[0]}'" if close else None,
     )
 
 
@@ -216,6 +214,18 @@ def _anonymous_may_not(api_error: ApiError) -> None:
         f"requests without a token run as {who}; send Authorization: Bearer <token> "
         "of a role that may"
     )
+
+
+def _api_route_error(error: HTTPException) -> ApiError | None:
+    """PostgREST's codes for a URL under /api that no route serves, or a method none takes."""
+    path = _DATABASE_PREFIX.sub("", request.path)
+    if path != "/api" and not path.startswith("/api/"):
+        return None
+    if error.code == 404:
+        return ApiError(404, "Invalid path specified in request URL", code="PGRST125")
+    if error.code == 405:
+        return ApiError(405, f"Unsupported HTTP method: {request.method}", code="PGRST117")
+    return None
 
 
 def json_errors(blueprint: Blueprint) -> Blueprint:
@@ -282,7 +292,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
-        api_error = ApiError(error.code or 500, error.description or error.name)
+        api_error = _api_route_error(error) or ApiError(
+            error.code or 500, error.description or error.name
+        )
         response = render_error(api_error)
         if error.code == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)

@@ -69,6 +69,28 @@ def set_timezone() -> None:
 _SET_TIMEZONE = sa.text("SELECT set_config('timezone', :zone, true)")
 
 
+@bp.before_request
+def answer_options() -> Response | None:
+    """OPTIONS /api/<relation>: an Allow header of what the relation accepts, as PostgREST answers."""
+    name = (request.view_args or {}).get("name")
+    if request.method != "OPTIONS" or name is None:
+        return None
+    relation = resolve_relation(name, "Content-Profile")  # PostgREST's profile for OPTIONS
+    routed = request.url_rule.map.bind_to_environ(request.environ).allowed_methods()
+    return Response(status=200, headers={"Allow": ",".join(allowed_methods(relation, routed))})
+
+
+def allowed_methods(relation: Relation, routed: list[str]) -> list[str]:
+    """PostgREST's Allow: reads always; writes as pg_relation_is_updatable says, PUT with a key."""
+    writes = () if app_state().settings.read_only else relation.writable
+    wanted = ["OPTIONS", "GET", "HEAD"]
+    wanted += ["POST"] if "INSERT" in writes else []
+    wanted += ["PUT"] if {"INSERT", "UPDATE"} <= writes and relation.primary_key else []
+    wanted += ["PATCH"] if "UPDATE" in writes else []
+    wanted += ["DELETE"] if "DELETE" in writes else []
+    return [method for method in wanted if method in routed]
+
+
 def request_prefer() -> Prefer:
     """This request's Prefer header, its timezone= checked against the database's zones."""
     return parse_prefer(request.headers, current_database().timezone_names())
