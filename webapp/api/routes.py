@@ -82,7 +82,7 @@ def answer_options() -> Response | None:
 
 def allowed_methods(relation: Relation, routed: list[str]) -> list[str]:
     """PostgREST's Allow: reads always; writes as pg_relation_is_updatable says, PUT with a key."""
-    writes = () if app_state().settings.read_only else relation.writable
+    writes = frozenset() if app_state().settings.read_only else relation.writable
     wanted = ["OPTIONS", "GET", "HEAD"]
     wanted += ["POST"] if "INSERT" in writes else []
     wanted += ["PUT"] if {"INSERT", "UPDATE"} <= writes and relation.primary_key else []

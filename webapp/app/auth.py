@@ -114,7 +114,9 @@ def verify(token: str, settings: Settings) -> dict[str, Any]:
     except jwt.InvalidIssuedAtError:
         raise _claims_refused("the token's 'iat' claim is not a valid time") from None
     except jwt.PyJWTError as exc:
-        raise _unauthorized(f"the token is not valid: {exc}") from None
+        # PyJWT words a registered claim of the wrong type "... claim (exp) must be ...".
+        code = "PGRST303" if "claim (" in str(exc) else "PGRST301"
+        raise _unauthorized(f"the token is not valid: {exc}", code) from None
     check_claim_types(claims)
     return claims
 
