@@ -178,7 +178,7 @@ def test_writes_without_filter_are_refused(client, db_connection, method):
             "/api/branches",
             {"data": "name=x", "content_type": "text/plain"},
             415,
-            "PGRST102",
+            "PGRST107",
         ),
         ("post", "/api/branches", {"json": []}, 400, "PGRST102"),
         ("post", "/api/branches", {"json": [1, 2]}, 400, "PGRST102"),

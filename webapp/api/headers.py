@@ -61,9 +61,7 @@ def parse_prefer(headers: Headers, timezones: Container[str] = ()) -> Prefer:
     As PostgREST: the first value of a preference counts, and `timezone=` only names one of
     `timezones` (the database's pg_timezone_names).
     """
-    raw = tuple(
-        token.strip() for value in headers.getlist("Prefer") for token in value.split(",")
-    )
+    raw = tuple(token.strip() for value in headers.getlist("Prefer") for token in value.split(","))
     chosen: dict[str, str] = {}
     for token in raw:
         name, _, argument = token.partition("=")

@@ -21,7 +21,7 @@ from ..encoding import json_response
 from ..errors import ApiError
 from ..pipeline.query import python_type
 from ..state import current_catalog, current_database
-from .headers import COUNT_METHODS, CSV, JSON, OBJECT
+from .headers import ARRAY_STRIPPED, COUNT_METHODS, CSV, JSON, OBJECT, OBJECT_STRIPPED
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -209,6 +209,8 @@ def path_item(relation: Relation, key: str) -> dict[str, Any]:
                         JSON: {"schema": rows},
                         OBJECT: {"schema": ref},
                         CSV: {"schema": {"type": "string"}},
+                        ARRAY_STRIPPED: {"schema": rows},  # keys whose value is null left out
+                        OBJECT_STRIPPED: {"schema": ref},
                     },
                 },
                 "206": {
@@ -228,6 +230,17 @@ def path_item(relation: Relation, key: str) -> dict[str, Any]:
             "description": "The rows written (Prefer: return=representation)",
             "content": {JSON: {"schema": rows}},
         }
+    }
+    item["options"] = {
+        "operationId": f"options_{key}",
+        "parameters": [],
+        "responses": {
+            "200": {
+                "description": "The methods it accepts, as PostgREST lists them",
+                "headers": {"Allow": {"schema": {"type": "string"}}},
+            },
+            "404": error,
+        },
     }
     if "INSERT" in relation.writable:
         item["post"] = {
@@ -297,6 +310,7 @@ def _shared_parameters() -> dict[str, Any]:
             "description": "count="
             + "|".join(COUNT_METHODS)
             + ", return=representation|minimal|headers-only,"
-            " resolution=merge-duplicates|ignore-duplicates, missing=default",
+            " resolution=merge-duplicates|ignore-duplicates, missing=default,"
+            " timezone=<a name of pg_timezone_names>",
         },
     }

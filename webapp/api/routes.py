@@ -284,7 +284,7 @@ def json_body() -> bytes:
         raise ApiError(
             415,
             f"send the body as application/json, not {request.mimetype or 'nothing'}",
-            code="PGRST102",
+            code="PGRST107",  # PostgREST's code for a Content-Type it cannot read
         )
     return request.get_data()
 

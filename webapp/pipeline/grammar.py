@@ -30,7 +30,9 @@ class GrammarError(ValueError):
         super().__init__(message)
         self.message = message
         self.hint = hint
-        self.code = code  # PGRST100 (PostgREST's parse error), or the SQLSTATE PostgreSQL would give
+        self.code = (
+            code  # PGRST100 (PostgREST's parse error), or the SQLSTATE PostgreSQL would give
+        )
 
 
 @dataclass(frozen=True)
