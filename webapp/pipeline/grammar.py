@@ -16,6 +16,10 @@ RESERVED = frozenset(
     {"select", "order", "limit", "offset", "columns", "on_conflict", "or", "and", "cursor"}
 )
 OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is"})
+# PostgREST's operators: those not in OPERATORS are PGRST127 (not implemented), not a typo.
+POSTGREST_OPERATORS = OPERATORS | frozenset(
+    "match imatch isdistinct fts plfts phfts wfts cs cd ov sl sr nxr nxl adj".split()
+)
 IS_VALUES = frozenset({"null", "true", "false", "unknown"})
 MAX_IN_VALUES = 1000
 MAX_TREE_DEPTH = 8
@@ -75,6 +79,12 @@ def parse_filter(column: str, text: str) -> Filter:
     if op == "not":
         negated = True
         op, dot, rest = rest.partition(".")
+    if op.partition("(")[0] in POSTGREST_OPERATORS - OPERATORS:  # fts(english), like(any)
+        raise GrammarError(
+            f"the {op!r} operator (filter on {column!r}) is not supported yet",
+            hint="use one of " + ", ".join(sorted(OPERATORS)),
+            code="PGRST127",
+        )
     if op not in OPERATORS:
         raise GrammarError(
             f"unknown operator {op!r} in filter on {column!r}",
