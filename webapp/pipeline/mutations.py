@@ -148,7 +148,7 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
         try:
             return coerce_value(column, value)
         except GrammarError as exc:
-            raise GrammarError(where + exc.message) from None
+            raise GrammarError(where + exc.message, exc.hint, exc.code) from None
     return value
 
 
