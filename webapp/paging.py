@@ -164,27 +164,34 @@ def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool)
     after, before = _arg("after"), _arg("before")
     if after and before:
         raise ApiError(400, "after= and before= do not go together")
-    backwards = bool(before)
-    ordered = statement.order_by(None).order_by(*(_direction(key, flip=backwards) for key in keys))
-    if after or before:
-        values = decode_cursor(keys, after or before)
-        ordered = ordered.where(_past(keys, values, backwards))
-    rows = _fetch(ordered.limit(size + 1), statement)
-    items, more = rows[:size], len(rows) > size
-    if backwards:
-        items.reverse()
-    has_next, has_prev = (True, more) if backwards else (more, bool(after))
+    items, more = _keyset_rows(statement, keys, size, after or before, backwards=bool(before))
+    has_next, has_prev = (True, more) if before else (more, bool(after))
+    has_next, has_prev = has_next and bool(items), has_prev and bool(items)
     return Pagination(
         items,
         None,
         size,
         count_rows(statement) if count else None,
-        has_next and bool(items),
-        has_prev and bool(items),
-        next_cursor=encode_cursor(keys, items[-1]) if items and has_next else None,
-        prev_cursor=encode_cursor(keys, items[0]) if items and has_prev else None,
+        has_next,
+        has_prev,
+        next_cursor=encode_cursor(keys, items[-1]) if has_next else None,
+        prev_cursor=encode_cursor(keys, items[0]) if has_prev else None,
         _url=_url_builder(),
     )
+
+
+def _keyset_rows(
+    statement: sa.Select, keys: list[_Key], size: int, cursor: str | None, backwards: bool
+) -> tuple[list[Any], bool]:
+    """Up to size rows past the cursor (before it, backwards), in the keys' order; more follow?"""
+    ordered = statement.order_by(None).order_by(*(_direction(key, flip=backwards) for key in keys))
+    if cursor:
+        ordered = ordered.where(_past(keys, decode_cursor(keys, cursor), backwards))
+    rows = _fetch(ordered.limit(size + 1), statement)
+    items, more = rows[:size], len(rows) > size
+    if backwards:
+        items.reverse()
+    return items, more
 
 
 def encode_cursor(keys: list[_Key], item: Any) -> str:

@@ -45,6 +45,13 @@ def fetch(
         _attach(connection, plan, rows, embed_rows)
         keys += [each.key for each in plan.embeds]
     found = Fetched(rows, keys, more)
+    _set_apart(found, plan)
+    return found
+
+
+def _set_apart(found: Fetched, plan: ReadPlan) -> None:
+    """Make the first and last rows' cursors and the rows' keys, then drop the private columns."""
+    rows = found.rows
     if plan.keyset and rows:
         spec = cursors.order_spec(plan.order)
         found.first_cursor = cursors.encode(spec, _sort_values(rows[0], plan))
@@ -55,7 +62,6 @@ def fetch(
     for row in rows:
         for name in plan.hidden:
             del row[HIDDEN + name]
-    return found
 
 
 def _attach(connection, plan: ReadPlan, rows: list[dict], embed_rows: EmbedRows | None) -> None:
