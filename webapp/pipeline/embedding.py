@@ -35,6 +35,8 @@ from db.relationships import Relationship, relationships
 from .api_error import ApiError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
+from .related import Related
+from .spread import make_room, spread_embeds
 
 if TYPE_CHECKING:
     from .plan import EmbedPlan
@@ -118,9 +120,15 @@ class Join:
 
 
 def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
-    """The one relationship between parent and the embedded relation (a hint picks among several)."""
-    child = _embedded_relation(catalog, parent, embed)
+    """The one relationship between parent and the embedded relation (a hint picks among several).
+
+    The embed may name the relation, or instead one of the parent's foreign-key columns or a
+    constraint between them (`author_id(*)`, `books_author_id_fkey(*)`), as PostgREST allows.
+    """
+    child, named = _embedded_relation(catalog, parent, embed)
     found = relationships(catalog).find(parent, child, embed.hint)
+    if named is not None:
+        found = tuple(rel for rel in found if named in rel.hint_names())
     if not found:
         raise ApiError(
             400,
@@ -171,12 +179,30 @@ def _described(rel: Relationship) -> str:
     )
 
 
-def _embedded_relation(catalog: Catalog, parent: Relation, embed: Embed) -> Relation:
-    """The embedded relation: in the parent's schema, else in the default one."""
+def _embedded_relation(
+    catalog: Catalog, parent: Relation, embed: Embed
+) -> tuple[Relation, str | None]:
+    """The embedded relation (parent's schema, else the default one), and the key it was named by.
+
+    When no relation has the embed's name, a foreign-key column of the parent or a constraint
+    name leads to the relation at its other end; that name then also picks the relationship.
+    """
     try:
-        return catalog.relation(embed.relation, parent.schema)
-    except NotInCatalog:
-        return catalog.relation(embed.relation)
+        return catalog.relation(embed.relation, parent.schema), None
+    except NotInCatalog as missing:
+        try:
+            return catalog.relation(embed.relation), None
+        except NotInCatalog:
+            pass
+        targets = {
+            rel.target
+            for rel in relationships(catalog).of(parent)
+            if embed.relation == rel.constraint
+            or (rel.holds_key and rel.source_columns == (embed.relation,))
+        }
+        if len(targets) != 1:
+            raise missing from None
+        return catalog.relations[targets.pop()], embed.relation
 
 
 def attach_embeds(
@@ -184,6 +210,8 @@ def attach_embeds(
 ) -> None:
     """Fetch each embed for all rows in one query and attach it to each row (recursively)."""
     for plan in plans:
+        if plan.embed.empty:  # selects nothing: it only filters the parents
+            continue
         join = plan.join
         keys = {_key(row, join.parent_columns) for row in rows}
         keys.discard(None)
@@ -206,20 +234,23 @@ def _fetch_children(
         return []
     join, read = plan.join, plan.embed.read
     child = join.child
+    related = Related(child, plan.embeds)
     if join.junction is None:
         hidden = tuple(dict.fromkeys(join.child_columns + plan.hidden))
-        stmt = build_select(child, read, hidden=hidden)
+        stmt = build_select(child, read, hidden, related)
         match = [child.table.columns[name] for name in join.child_columns]
     else:
-        stmt, match = _through_junction(build_select(child, read, hidden=plan.hidden), join)
+        stmt, match = _through_junction(build_select(child, read, plan.hidden, related), join)
     stmt = stmt.where(_matching(match, keys))
-    if join.to_many and (read.limit is not None or read.offset):
+    if read.limit is not None or read.offset:  # per parent; a to-one embed past its row: null
         stmt = _per_parent_page(stmt, child, read, match)
     # One query, of one row more than the budget has left, so going past it is seen
     # without holding more.
     with connection.execute(stmt.limit(budget.left + 1)) as result:
         rows = _counted_rows(result, plan.key, budget)
+    make_room(rows, plan.embeds)
     attach_embeds(connection, rows, plan.embeds, budget)
+    spread_embeds(rows, plan.embeds)
     return rows
 
 
@@ -325,6 +356,8 @@ def can_join(embed: Embed, join: Join) -> bool:
     """
     read = embed.read
     if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
+        return False
+    if embed.empty or embed.spread:
         return False
     return not (join.to_many or join.child.is_view)
 
