@@ -18,7 +18,23 @@ RESERVED = frozenset(
 OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is"})
 # PostgREST's operators: those not in OPERATORS are PGRST127 (not implemented), not a typo.
 POSTGREST_OPERATORS = OPERATORS | frozenset(
-    "match imatch isdistinct fts plfts phfts wfts cs cd ov sl sr nxr nxl adj".split()
+    [
+        "match",
+        "imatch",
+        "isdistinct",
+        "fts",
+        "plfts",
+        "phfts",
+        "wfts",
+        "cs",
+        "cd",
+        "ov",
+        "sl",
+        "sr",
+        "nxr",
+        "nxl",
+        "adj",
+    ]
 )
 IS_VALUES = frozenset({"null", "true", "false", "unknown"})
 MAX_IN_VALUES = 1000
