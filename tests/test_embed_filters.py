@@ -236,3 +236,22 @@ def test_a_to_one_embed_offset_past_its_row_is_null(client):
     assert [row["authors"] for row in rows] == [None, None, None]
     rows = _ok(client.get("/api/books?select=isbn,authors(name)&authors.limit=1&limit=3"))
     assert all(row["authors"]["name"] for row in rows)
+
+
+# Partitioned tables, and across served schemas
+
+
+def test_a_partitioned_table_embeds_and_is_embedded_across_schemas(client, db_connection):
+    loan = _scalars(db_connection, "SELECT loan_id FROM reporting.loan_events LIMIT 1")[0]
+    events = _scalars(
+        db_connection, "SELECT count(*) FROM reporting.loan_events WHERE loan_id = :l", l=loan
+    )[0]
+    rows = _ok(client.get(f"/api/loans?select=id,loan_events(occurred_at)&id=eq.{loan}"))
+    assert len(rows[0]["loan_events"]) == events
+    rows = _ok(
+        client.get(
+            f"/api/loan_events?select=loan_id,loans(id)&loan_id=eq.{loan}&limit=1",
+            headers={"Accept-Profile": "reporting"},
+        )
+    )
+    assert rows == [{"loan_id": loan, "loans": {"id": loan}}]

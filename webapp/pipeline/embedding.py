@@ -184,8 +184,9 @@ def _embedded_relation(
 ) -> tuple[Relation, str | None]:
     """The embedded relation (parent's schema, else the default one), and the key it was named by.
 
-    When no relation has the embed's name, a foreign-key column of the parent or a constraint
-    name leads to the relation at its other end; that name then also picks the relationship.
+    Else a relation of another served schema related to the parent by that name; else a
+    foreign-key column of the parent or a constraint name leads to the relation at its other
+    end, and that name then also picks the relationship.
     """
     try:
         return catalog.relation(embed.relation, parent.schema), None
@@ -194,9 +195,14 @@ def _embedded_relation(
             return catalog.relation(embed.relation), None
         except NotInCatalog:
             pass
+        related = relationships(catalog).of(parent)
+        # A related relation of another served schema (reporting.loan_events from loans).
+        elsewhere = {rel.target for rel in related if rel.target[1] == embed.relation}
+        if len(elsewhere) == 1:
+            return catalog.relations[elsewhere.pop()], None
         targets = {
             rel.target
-            for rel in relationships(catalog).of(parent)
+            for rel in related
             if embed.relation == rel.constraint
             or (rel.holds_key and rel.source_columns == (embed.relation,))
         }
