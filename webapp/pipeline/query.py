@@ -228,7 +228,9 @@ def order_clauses(
     """ORDER BY of a read; the primary key when it asks for none, so pages are stable."""
     clauses = []
     for term in read.order:
-        if related is not None and "(" in term.column:
+        # embed(column), unless a served column has that name (`note (free text)`)
+        served = term.column in relation.table.columns and term.column not in relation.hidden
+        if related is not None and "(" in term.column and not served:
             column = related.order_column(term.column)
         else:
             column = relation.column(term.column)
