@@ -23,8 +23,9 @@ from db.session import Session
 
 from .errors import ApiError
 from .lookups import rows_of
+from .pipeline.counts import exact_count
 from .pipeline.grammar import GrammarError
-from .pipeline.query import coerce_value, count_select
+from .pipeline.query import coerce_value
 from .pipeline.values import csv_cell
 
 DEFAULT_PER_PAGE = 20
@@ -153,13 +154,10 @@ def paginate(
         raise ApiError(404, f"page {number} is past the last page")
     total = None
     if count:
-        total = offset + len(items) if not has_next else count_rows(statement)
+        total = (
+            offset + len(items) if not has_next else exact_count(Session.connection(), statement)
+        )
     return Pagination(items, number, size, total, has_next, number > 1, _url=_url_builder())
-
-
-def count_rows(statement: sa.Select) -> int:
-    """COUNT(*) over the statement's rows (its order dropped)."""
-    return Session.execute(count_select(statement)).scalar_one()
 
 
 def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool) -> Pagination:
@@ -181,7 +179,7 @@ def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool)
         items,
         None,
         size,
-        count_rows(statement) if count else None,
+        exact_count(Session.connection(), statement) if count else None,
         has_next and bool(items),
         has_prev and bool(items),
         next_cursor=encode_cursor(keys, items[-1]) if items and has_next else None,

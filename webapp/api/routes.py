@@ -20,6 +20,7 @@ from ..databases import api_root
 from ..errors import ApiError, RequestTimeout
 from ..pages.browsing import this_path
 from ..pipeline import keyset, mutations
+from ..pipeline.counts import count_by_method
 from ..pipeline.embedding import (
     JOINED,
     MAX_JOINED,
@@ -30,7 +31,7 @@ from ..pipeline.embedding import (
     join_embeds,
     joinable,
 )
-from ..pipeline.query import HIDDEN, build_select, count_select, page
+from ..pipeline.query import HIDDEN, build_select, page
 from ..pipeline.reads import parse_read
 from ..pipeline.values import csv_text, dumps
 from ..state import app_state, current_catalog
@@ -74,7 +75,11 @@ def read_rows(name: str):
     max_rows = settings.max_rows
     embed_rows = EmbedRows(settings.max_embed_rows, max_rows, wait_for_embed_turn)
     found = fetch_page(relation, read, offset, limit, max_rows, embed_rows)
-    total = count_rows(found.selected, prefer.count, max_rows) if prefer.count else None
+    total = (
+        count_by_method(Session.connection(), found.selected, prefer.count, max_rows)
+        if prefer.count
+        else None
+    )
     if total is not None and offset > total:
         raise ApiError(
             416,
@@ -297,32 +302,6 @@ def paging(offset: int, limit: int | None) -> tuple[int, int | None]:
     if size is not None and limit is not None:
         size = min(size, limit)
     return offset + first, size if size is not None else limit
-
-
-def count_rows(selected: sa.Select, method: str, max_rows: int) -> int:
-    """The total PostgREST's count=exact|planned|estimated asks for."""
-    if method == "exact":
-        return Session.execute(count_select(selected)).scalar_one()
-    if method == "estimated":
-        # Exact while the rows are few; the planner's estimate beyond the row cap.
-        capped = Session.execute(count_select(selected, cap=max_rows + 1)).scalar_one()
-        if capped <= max_rows:
-            return capped
-    return planned_rows(selected)
-
-
-def planned_rows(selected: sa.Select) -> int:
-    """The planner's estimate of a statement's rows (EXPLAIN), never a scan."""
-    compiled = selected.compile(
-        dialect=Session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-    )
-    # The SQL text is SQLAlchemy's, built from catalog names; values stay bound parameters.
-    plan = (
-        Session.connection()
-        .exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params)
-        .scalar_one()
-    )
-    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def render_rows(rows: list[dict], keys: list[str], media_type: str, headers: dict, status: int):

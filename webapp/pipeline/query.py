@@ -226,11 +226,3 @@ def page(stmt: sa.Select, offset: int, limit: int | None, max_rows: int) -> tupl
     limit = min(limit, max_rows) if limit is not None else max_rows
     stmt = stmt.limit(limit + 1)
     return (stmt.offset(offset) if offset else stmt), limit
-
-
-def count_select(stmt: sa.Select, cap: int | None = None) -> sa.Select:
-    """SELECT count(*) over a read's rows (order dropped), counting at most cap rows if given."""
-    inner = stmt.order_by(None)
-    if cap is not None:
-        inner = inner.limit(cap)
-    return sa.select(sa.func.count()).select_from(inner.subquery("counted"))

@@ -12,6 +12,7 @@ from db.catalog import Catalog, Relation
 from db.relationships import Relationship, relationships
 from db.session import Session
 
+from .counts import capped_count
 from .query import python_type
 
 # Column names that usually say what a row is, best first.
@@ -160,5 +161,5 @@ def referencing_count(reference: Reference, values: tuple, cap: int) -> int:
     """How many rows of the source point at values, counting at most cap + 1."""
     source = reference.source
     where = [source.column(n) == v for n, v in zip(reference.columns, values, strict=True)]
-    inner = sa.select(sa.literal(1)).select_from(source.table).where(*where).limit(cap + 1)
-    return Session.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one()
+    rows = sa.select(sa.literal(1)).select_from(source.table).where(*where)
+    return capped_count(Session.connection(), rows, cap)
