@@ -39,7 +39,9 @@ def test_exact_and_capped_counts_agree_below_the_cap(counting):
 
 def test_a_count_ignores_the_statement_order_and_honours_its_filter(counting):
     connection, books, _ = counting
-    stmt = sa.select(books.table).where(books.column("pages") <= 200).order_by(books.column("title"))
+    stmt = (
+        sa.select(books.table).where(books.column("pages") <= 200).order_by(books.column("title"))
+    )
     short = connection.exec_driver_sql("SELECT count(*) FROM books WHERE pages <= 200")
     assert exact_count(connection, stmt) == short.scalar_one()
 

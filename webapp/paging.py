@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from flask import has_request_context, request, url_for
+from flask import has_request_context, request
 from sqlalchemy.sql import operators
 
 from db.session import Session
 
+from .app.urls import view_url_builder
 from .errors import ApiError
 from .lookups import rows_of
 from .pipeline.counts import exact_count
@@ -157,7 +158,7 @@ def paginate(
         total = (
             offset + len(items) if not has_next else exact_count(Session.connection(), statement)
         )
-    return Pagination(items, number, size, total, has_next, number > 1, _url=_url_builder())
+    return Pagination(items, number, size, total, has_next, number > 1, _url=view_url_builder())
 
 
 def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool) -> Pagination:
@@ -184,7 +185,7 @@ def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool)
         has_prev and bool(items),
         next_cursor=encode_cursor(keys, items[-1]) if items and has_next else None,
         prev_cursor=encode_cursor(keys, items[0]) if items and has_prev else None,
-        _url=_url_builder(),
+        _url=view_url_builder(),
     )
 
 
@@ -272,19 +273,3 @@ def _positive(name: str, given: int | None, default: int) -> int:
 def _arg(name: str) -> str | None:
     """A query-string value of the current request (None outside a request)."""
     return request.args.get(name) if has_request_context() else None
-
-
-def _url_builder() -> Callable[..., str | None]:
-    """Builds this view's URL with some query-string values changed (None: dropped)."""
-    if not has_request_context() or request.endpoint is None:
-        return lambda **changes: None
-    endpoint, view_args = request.endpoint, dict(request.view_args or {})
-    args = request.args.to_dict(flat=False)
-
-    def build(**changes: Any) -> str:
-        merged = {**args, **{k: v for k, v in changes.items() if v is not None}}
-        for name in (k for k, v in changes.items() if v is None):
-            merged.pop(name, None)
-        return url_for(endpoint, **view_args, **merged)
-
-    return build

@@ -7,7 +7,6 @@ import ctypes.util
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
-from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, g, request
@@ -16,9 +15,8 @@ from db.catalog import Relation
 from db.session import Session
 
 from ..app.deadline import current_deadline
-from ..databases import api_root
+from ..app.urls import api_row_url, next_page_url
 from ..errors import ApiError, RequestTimeout
-from ..pages.browsing import this_path
 from ..pipeline import keyset, mutations
 from ..pipeline.counts import count_by_method
 from ..pipeline.embedding import (
@@ -271,26 +269,13 @@ def run_write(
     if representation:
         return render_rows(rows, keys, media_type, headers, status=200 if status == 204 else status)
     if prefer.returning == "headers-only" and len(rows) == 1 and relation.primary_key:
-        headers["Location"] = location(relation, rows[0])
+        headers["Location"] = api_row_url(relation, rows[0])
     return Response(status=201 if status == 201 else 204, headers=headers)
 
 
 def applied_preferences(prefer, names: tuple[str, ...]) -> str:
     """The Preference-Applied value: only the preferences this method honours."""
     return ", ".join(item for item in prefer.applied if item.split("=")[0] in names)
-
-
-def location(relation: Relation, row: dict) -> str:
-    """The API URL of one row, by its primary key."""
-    query = "&".join(f"{quote(name)}=eq.{quote(str(row[name]))}" for name in relation.primary_key)
-    return f"{api_root()}/{quote(relation.name)}?{query}"
-
-
-def next_page_url(cursor: str, limit: int) -> str:
-    """This request's URL for the next page: the cursor, the page size, and no offset."""
-    dropped = ("cursor", "offset", "limit")
-    args = [(k, v) for k, v in request.args.items(multi=True) if k not in dropped]
-    return this_path() + "?" + urlencode([*args, ("limit", str(limit)), ("cursor", cursor)])
 
 
 def paging(offset: int, limit: int | None) -> tuple[int, int | None]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
 
-from flask import request
 from werkzeug.datastructures import MultiDict
 
 from db.catalog import Relation
@@ -124,8 +122,8 @@ def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
     )
 
 
-def canonical_query(args: MultiDict, columns: list[str]) -> str | None:
-    """The canonical query string for a submitted filter builder or column picker, else None."""
+def canonical_query(args: MultiDict, columns: list[str]) -> list[tuple[str, str]] | None:
+    """The canonical query pairs for a submitted filter builder or column picker, else None."""
     if "_fc" not in args and "_cols" not in args:
         return None
     pairs = [
@@ -140,7 +138,7 @@ def canonical_query(args: MultiDict, columns: list[str]) -> str | None:
         chosen = [name for name in columns if name in set(args.getlist("_col"))]
         if chosen and len(chosen) < len(columns):
             pairs.append(("select", ",".join(chosen)))
-    return urlencode(pairs)
+    return pairs
 
 
 def builder_pairs(
@@ -198,20 +196,6 @@ def _row_for(flt: Filter) -> BuilderRow | None:
     if flt.op in _OPS:
         return BuilderRow(flt.column, flt.op, value)
     return None
-
-
-def url_with(path: str, args: MultiDict, drop: Iterable[str] = (), **changes: str | None) -> str:
-    """path with args, the keys in drop and in changes removed, then changes (not None) added."""
-    removed = set(drop) | set(changes)
-    pairs = [(k, v) for k, v in args.items(multi=True) if k not in removed]
-    pairs += [(k, v) for k, v in changes.items() if v is not None]
-    return path + ("?" + urlencode(pairs) if pairs else "")
-
-
-def this_path() -> str:
-    """The current page's path, percent-encoded (request.path is decoded: spaces, #, ?)."""
-    # The characters werkzeug leaves unquoted when it builds a URL; every other one is quoted.
-    return quote(request.script_root + request.path, safe="/!$&'()*+,:;=@")
 
 
 def sortable(relation: Relation, column: str) -> bool:

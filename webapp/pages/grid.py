@@ -9,15 +9,14 @@ query per foreign key per page.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import url_for
 from werkzeug.datastructures import MultiDict
 
 from db.catalog import Relation
 from db.session import Session
 
+from ..app.urls import filtered_url, row_url, url_with
 from ..pipeline import keyset
 from ..pipeline.grammar import GrammarError, OrderTerm
 from ..pipeline.matviews import unpopulated_refresh
@@ -25,7 +24,7 @@ from ..pipeline.query import HIDDEN, build_select, page
 from ..pipeline.reads import ReadRequest, SelectItem
 from ..pipeline.references import ForeignLink, fetch_labels
 from ..state import current_catalog
-from .browsing import Browse, url_with
+from .browsing import Browse
 from .side_queries import TIMEOUT_ONLY, PageLimits, time_boxed
 
 _CURSORS = ("_after", "_before", "offset")
@@ -144,28 +143,6 @@ def _row_link(relation: Relation, row: dict) -> str | None:
         return None
     key = {name: row[HIDDEN + name] for name in relation.primary_key}
     return row_url(relation, key)
-
-
-def row_url(relation: Relation, key: dict) -> str:
-    """The row page URL of the row with this primary key."""
-    base = url_for("rows.row_page", schema=relation.schema, name=relation.name)
-    return base + "?" + urlencode([(name, _key_text(value)) for name, value in key.items()])
-
-
-def filtered_url(relation: Relation, columns: tuple[str, ...], values: tuple) -> str:
-    """The table page of relation filtered to rows whose columns equal values."""
-    base = url_for("pages.table_page", schema=relation.schema, name=relation.name)
-    pairs = [(name, "eq." + _key_text(value)) for name, value in zip(columns, values, strict=True)]
-    return base + "?" + urlencode(pairs)
-
-
-def _key_text(value: object) -> str:
-    """A key value as query-string text the grammar reads back to the same value."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 def label_cells(grid: Grid, links: list[ForeignLink], limits: PageLimits) -> None:

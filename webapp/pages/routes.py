@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from db.session import Session
 
+from ..app.urls import this_path, url_with, with_query
 from ..databases import database_entries
 from ..encoding import json_response
 from ..pipeline.references import foreign_links
@@ -24,8 +25,6 @@ from .browsing import (
     canonical_query,
     parse_browse,
     sortable,
-    this_path,
-    url_with,
 )
 from .grid import count_statement, fetch_grid, label_cells, order_text, sort_order
 from .side_queries import PageLimits, count_rows
@@ -112,7 +111,7 @@ def table_page(schema: str, name: str):
     columns = [column.name for column in relation.columns]
     canonical = canonical_query(request.args, columns)
     if canonical is not None:  # a submitted filter builder or column picker
-        return redirect(this_path() + ("?" + canonical if canonical else ""), 303)
+        return redirect(with_query(this_path(), canonical), 303)
     settings = app_state().settings
     limits = PageLimits.from_settings(settings)
     browse = parse_browse(relation, request.args, limits.max_size)

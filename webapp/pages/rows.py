@@ -15,6 +15,7 @@ from db.catalog import Relation
 from db.session import Session
 
 from ..api.headers import attachment
+from ..app.urls import filtered_url, row_url, this_path, url_with, with_query
 from ..encoding import json_response
 from ..errors import ApiError
 from ..pipeline.query import coerce_value
@@ -31,8 +32,6 @@ from ..pipeline.references import (
 )
 from ..pipeline.values import dumps
 from ..state import app_state, current_catalog
-from .browsing import this_path, url_with
-from .grid import filtered_url, row_url
 from .side_queries import PageLimits, time_boxed
 
 bp = Blueprint("rows", __name__)
@@ -116,10 +115,9 @@ def row_page(schema: str, name: str):
         related=related,
         limits=limits,
         json_url=url_with(this_path(), request.args, (), _format="json"),
-        blob_url=lambda column: (
-            url_for("rows.row_value", schema=schema, name=name, column=column)
-            + "?"
-            + request.query_string.decode()
+        blob_url=lambda column: with_query(
+            url_for("rows.row_value", schema=schema, name=name, column=column),
+            request.args.items(multi=True),
         ),
     )
 

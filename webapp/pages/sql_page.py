@@ -30,6 +30,7 @@ from db.engine import check_reachable, first_line, make_engine
 
 from ..api.headers import attachment
 from ..app.auth import identify
+from ..app.urls import with_query
 from ..config import ConfigError, Settings
 from ..encoding import json_response
 from ..errors import ApiError, from_database_error
@@ -309,8 +310,8 @@ def _context(answer: Answer | None, error: ApiError | None, settings: Settings) 
         "settings": settings,
         "plan": bool(request.args.get("explain")),
         "column_classes": _column_classes(answer) if answer else [],
-        "csv_url": url_for("sql_page.download", fmt="csv", **args),
-        "json_url": url_for("sql_page.download", fmt="json", **args),
+        "csv_url": with_query(url_for("sql_page.download", fmt="csv"), args.items()),
+        "json_url": with_query(url_for("sql_page.download", fmt="json"), args.items()),
     }
 
 
