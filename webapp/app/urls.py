@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from db.catalog import Relation
 
 from ..databases import api_root
+from .responses import TWIN_PARAMETER
 
 
 def query_value(value: object) -> str:
@@ -48,6 +49,12 @@ def url_with(
     pairs = [(k, v) for k, v in args.items(multi=True) if k not in removed]
     pairs += [(k, str(v)) for k, v in changes.items() if v is not None]
     return with_query(path, pairs)
+
+
+def twin_url() -> str:
+    """This page's URL for its JSON twin: the same query string plus `_format=json`."""
+    name, value = TWIN_PARAMETER
+    return url_with(this_path(), request.args, **{name: value})
 
 
 def row_url(relation: Relation, key: Mapping[str, object]) -> str:

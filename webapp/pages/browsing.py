@@ -75,7 +75,6 @@ class Browse:
     after: str | None = None
     before: str | None = None
     exact_count: bool = False
-    as_json: bool = False
 
     @property
     def filtered(self) -> bool:
@@ -118,7 +117,6 @@ def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
         after=after or None,
         before=before or None,
         exact_count=args.get("_count") == "exact",
-        as_json=args.get("_format") == "json",
     )
 
 

@@ -10,9 +10,9 @@ from werkzeug.datastructures import MultiDict
 
 from db.session import Session
 
-from ..app.urls import this_path, url_with, with_query
+from ..app.responses import page_or_twin
+from ..app.urls import this_path, twin_url, url_with, with_query
 from ..databases import database_entries
-from ..encoding import json_response
 from ..pipeline.references import foreign_links
 from ..pipeline.values import dumps
 from ..state import app_state, current_catalog, current_database
@@ -59,36 +59,42 @@ def index():
         for schema in catalog.schemas
     ]
     databases = database_entries(current_database())
-    if request.args.get("_format") == "json":
-        return json_response(
+    return page_or_twin(
+        lambda: _index_twin(schemas, stats, databases),
+        lambda: render_template(
+            "index.html",
+            schemas=schemas,
+            stats=stats,
+            q=wanted,
+            team_view=_team_view(catalog),
+            databases=databases if len(databases) > 1 else [],
+        ),
+    )
+
+
+def _index_twin(schemas, stats, databases) -> dict:
+    """The JSON twin of the index: each schema's relations, and the databases."""
+    return {
+        "database": current_database().name,
+        "schemas": [
             {
-                "database": current_database().name,
-                "schemas": [
-                    {
-                        "schema": schema,
-                        "relations": [
-                            _index_entry(rel, stats.get((rel.schema, rel.name))) for rel in rels
-                        ],
-                    }
-                    for schema, rels in schemas
-                ],
-                "databases": databases,
+                "schema": schema,
+                "relations": [_index_entry(rel, stats.get((rel.schema, rel.name))) for rel in rels],
             }
-        )
+            for schema, rels in schemas
+        ],
+        "databases": databases,
+    }
+
+
+def _team_view(catalog) -> bool:
+    """True when the index links the sample team view."""
     # The team view is written against the sample schema; link it only where that is served
     # (and while webapp/views/ still has it: the team may have replaced it with its own).
-    team_view = (
+    return (
         current_database().is_primary
         and ("public", "branches") in catalog.relations
         and "team.branch_report" in current_app.view_functions
-    )
-    return render_template(
-        "index.html",
-        schemas=schemas,
-        stats=stats,
-        q=wanted,
-        team_view=team_view,
-        databases=databases if len(databases) > 1 else [],
     )
 
 
@@ -130,11 +136,13 @@ def table_page(schema: str, name: str):
             limits=limits,
         )
     status = 504 if grid.problem else 200
-    if browse.as_json:
-        return json_response(_table_twin(relation, browse, grid, count), status)
-    return render_template(
-        "table.html", **_table_context(relation, browse, grid, count, limits), status=status
-    ), status
+    return page_or_twin(
+        lambda: _table_twin(relation, browse, grid, count),
+        lambda: render_template(
+            "table.html", **_table_context(relation, browse, grid, count, limits), status=status
+        ),
+        status,
+    )
 
 
 def _table_twin(relation, browse, grid, count) -> dict:
@@ -199,7 +207,7 @@ def _table_context(relation, browse, grid, count, limits) -> dict:
         "order_terms": [order_text(t) for t in browse.read.order],
         "clear_order": url_with(path, args, ("_after", "_before", "offset", "order")),
         "exact_count_url": url_with(path, args, (), _count="exact"),
-        "json_url": url_with(path, args, (), _format="json"),
+        "json_url": twin_url(),
         "export_query": export_query,
         "page_path": path,
         "column_classes": {name: column_class(relation, name) for name in grid.columns},

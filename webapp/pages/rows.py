@@ -15,8 +15,8 @@ from db.catalog import Relation
 from db.session import Session
 
 from ..api.headers import attachment
-from ..app.urls import filtered_url, row_url, this_path, url_with, with_query
-from ..encoding import json_response
+from ..app.responses import page_or_twin
+from ..app.urls import filtered_url, row_url, twin_url, with_query
 from ..errors import ApiError
 from ..pipeline.query import coerce_value
 from ..pipeline.references import (
@@ -94,30 +94,30 @@ def row_page(schema: str, name: str):
         for neighbours in many_to_many(catalog, relation, settings.label_columns)
         if (found := _related(neighbours, row, limits))
     ]
-    if request.args.get("_format") == "json":
-        return json_response(
-            {
-                "relation": relation.qualified_name,
-                "row": row,
-                "foreign_keys": [item.__dict__ for item in outgoing],
-                "referenced_by": [item.__dict__ for item in incoming],
-                "many_to_many": [item.__dict__ for item in related],
-            }
-        )
-    return render_template(
-        "row.html",
-        relation=relation,
-        key=key,
-        fields=[(column, row[column.name]) for column in relation.columns],
-        outgoing={item.columns[0]: item for item in outgoing},
-        outgoing_list=outgoing,
-        incoming=incoming,
-        related=related,
-        limits=limits,
-        json_url=url_with(this_path(), request.args, (), _format="json"),
-        blob_url=lambda column: with_query(
-            url_for("rows.row_value", schema=schema, name=name, column=column),
-            request.args.items(multi=True),
+    twin = {
+        "relation": relation.qualified_name,
+        "row": row,
+        "foreign_keys": [item.__dict__ for item in outgoing],
+        "referenced_by": [item.__dict__ for item in incoming],
+        "many_to_many": [item.__dict__ for item in related],
+    }
+    return page_or_twin(
+        lambda: twin,
+        lambda: render_template(
+            "row.html",
+            relation=relation,
+            key=key,
+            fields=[(column, row[column.name]) for column in relation.columns],
+            outgoing={item.columns[0]: item for item in outgoing},
+            outgoing_list=outgoing,
+            incoming=incoming,
+            related=related,
+            limits=limits,
+            json_url=twin_url(),
+            blob_url=lambda column: with_query(
+                url_for("rows.row_value", schema=schema, name=name, column=column),
+                request.args.items(multi=True),
+            ),
         ),
     )
 

@@ -30,9 +30,9 @@ from db.engine import check_reachable, first_line, make_engine
 
 from ..api.headers import attachment
 from ..app.auth import identify
+from ..app.responses import page_or_twin
 from ..app.urls import with_query
 from ..config import ConfigError, Settings
-from ..encoding import json_response
 from ..errors import ApiError, from_database_error
 from ..ops.admin import is_admin_token
 from ..pipeline.values import csv_text, dumps
@@ -245,9 +245,11 @@ def sql_page():
         except ApiError as exc:
             error = exc
     status = error.status if error else 200
-    if request.args.get("_format") == "json":
-        return json_response(_twin(answer, error, settings.page_max_size), status)
-    return render_template("sql.html", **_context(answer, error, settings)), status
+    return page_or_twin(
+        lambda: _twin(answer, error, settings.page_max_size),
+        lambda: render_template("sql.html", **_context(answer, error, settings)),
+        status,
+    )
 
 
 @bp.get("/sql.<any(csv, json):fmt>")

@@ -15,14 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, render_template, url_for
 from markupsafe import Markup
 
 from db.catalog import Catalog, NotInCatalog, Relation
 from db.session import Session
 
-from ..encoding import json_response
-from ..errors import ApiError, wants_json
+from ..app.responses import page_or_twin, wants_twin
+from ..errors import ApiError
 from ..pipeline.matviews import refresh_statement
 from ..state import current_catalog
 from .diagram import Drawing, layout, render_svg, schema_drawing
@@ -334,19 +334,9 @@ def _table_url(catalog: Catalog, schema: str, name: str) -> str | None:
     return url_for("pages.table_page", schema=schema, name=name)
 
 
-def _wants_twin() -> bool:
-    """True when the page should answer JSON: `_format=json`, or Accept prefers it."""
-    return request.args.get("_format") == "json" or wants_json()
-
-
 def _answer(data: dict, template: str, **context: Any) -> Response:
-    """The JSON twin or the HTML page of the same data; caches keep them apart by Accept."""
-    if _wants_twin():
-        response = json_response(data)
-    else:
-        response = Response(render_template(template, data=data, **context), mimetype="text/html")
-    response.vary.add("Accept")
-    return response
+    """The JSON twin or the HTML page of the same data."""
+    return page_or_twin(lambda: data, lambda: render_template(template, data=data, **context))
 
 
 @bp.get("/browse/<schema>/<name>/structure")
@@ -412,7 +402,7 @@ def schema_page(schema: str) -> Response:
     catalog = _served_schema(schema)
     drawing = schema_drawing(catalog, schema, _diagram_href)
     data = schema_summary(catalog, schema, drawing)
-    svg = None if _wants_twin() else _svg(schema, drawing)
+    svg = None if wants_twin() else _svg(schema, drawing)
     return _answer(data, "schema.html", svg=svg)
 
 
