@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cache
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 
 from db.catalog import Relation
 from db.session import Session
 
-from ..app.deadline import current_deadline
+from ..app.embed_turns import end_embed_turn, wait_for_embed_turn
 from ..app.urls import api_row_url, next_page_url
-from ..errors import ApiError, RequestTimeout
+from ..errors import ApiError
 from ..pipeline import keyset, mutations
 from ..pipeline.counts import count_by_method
 from ..pipeline.embedding import (
@@ -36,6 +32,8 @@ from ..state import app_state, current_catalog
 from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+# A read that held an embed turn gives it back (and its freed memory) when the request ends.
+bp.teardown_app_request(end_embed_turn)
 
 
 @bp.before_request
@@ -96,38 +94,6 @@ def read_rows(name: str):
         headers["Link"] = f'<{next_page_url(found.next_cursor, found.limit)}>; rel="next"'
     status = 206 if total is not None and len(found.rows) < total else 200
     return render_rows(found.rows, found.keys, media_type, headers, status=status)
-
-
-def wait_for_embed_turn() -> None:
-    """Take one of EMBED_CONCURRENCY turns to hold many embedded rows, within the deadline."""
-    turns = app_state().embed_turns
-    deadline = current_deadline()
-    if not turns.acquire(timeout=None if deadline is None else max(deadline.left_ms(), 0) / 1000):
-        raise RequestTimeout(deadline.timeout_ms)
-    g.embed_turn = turns
-
-
-@bp.teardown_app_request
-def end_embed_turn(exc: BaseException | None) -> None:
-    """The request that held a turn ends: the turn goes to the next, freed memory to the system."""
-    turn = g.pop("embed_turn", None)
-    if turn is not None:
-        turn.release()
-        return_freed_memory()
-
-
-@cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
-    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
-
-
-def return_freed_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc keeps them otherwise)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""How a page answers: its HTML or its JSON twin, by one rule.
+"""How a page answers: its HTML or its JSON twin, by one rule; and how a download is named.
 
 Every HTML page has a JSON twin of the same data. A request gets the twin when its query
 string asks (`_format=json`) or its Accept header prefers application/json to text/html;
@@ -8,8 +8,10 @@ follow the same rule (webapp/errors.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, request
 from werkzeug.datastructures import MIMEAccept
@@ -38,3 +40,9 @@ def page_or_twin(data: Callable[[], Any], html: Callable[[], str], status: int =
         response = Response(html(), status=status, mimetype="text/html")
     response.vary.add("Accept")
     return response
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition of a download: an ASCII fallback and the exact name (RFC 6266, 5987)."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

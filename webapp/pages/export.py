@@ -45,8 +45,8 @@ from db.catalog import Relation
 from db.engine import first_line
 from db.session import Session
 
-from ..api.headers import attachment
 from ..app.deadline import Deadline, current_deadline
+from ..app.responses import attachment
 from ..errors import ApiError, RequestTimeout
 from ..pipeline.grammar import OrderTerm
 from ..pipeline.query import build_select

@@ -14,8 +14,7 @@ from sqlalchemy.dialects import postgresql
 from db.catalog import Relation
 from db.session import Session
 
-from ..api.headers import attachment
-from ..app.responses import page_or_twin
+from ..app.responses import attachment, page_or_twin
 from ..app.urls import filtered_url, row_url, twin_url, with_query
 from ..errors import ApiError
 from ..pipeline.query import coerce_value

@@ -28,9 +28,8 @@ from sqlalchemy.engine import URL
 
 from db.engine import check_reachable, first_line, make_engine
 
-from ..api.headers import attachment
 from ..app.auth import identify
-from ..app.responses import page_or_twin
+from ..app.responses import attachment, page_or_twin
 from ..app.urls import with_query
 from ..config import ConfigError, Settings
 from ..errors import ApiError, from_database_error
