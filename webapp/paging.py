@@ -163,9 +163,7 @@ def paginate(
 
 def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool) -> Pagination:
     """The page after (or before) the request's cursor, in the keys' order."""
-    after, before = _arg("after"), _arg("before")
-    if after and before:
-        raise ApiError(400, "after= and before= do not go together")
+    after, before = _cursor_args()
     backwards = bool(before)
     ordered = statement.order_by(None).order_by(*(_direction(key, flip=backwards) for key in keys))
     if after or before:
@@ -187,6 +185,14 @@ def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool)
         prev_cursor=encode_cursor(keys, items[0]) if items and has_prev else None,
         _url=view_url_builder(),
     )
+
+
+def _cursor_args() -> tuple[str | None, str | None]:
+    """The request's after= and before= cursors; a 400 for both at once."""
+    after, before = _arg("after"), _arg("before")
+    if after and before:
+        raise ApiError(400, "after= and before= do not go together")
+    return after, before
 
 
 def encode_cursor(keys: list[_Key], item: Any) -> str:

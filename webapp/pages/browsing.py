@@ -94,6 +94,20 @@ def api_pairs(args: MultiDict) -> list[tuple[str, str]]:
 def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
     """Parse a page's query string; names are checked against the relation (404/400 if unknown)."""
     read = parse_read(MultiDict(api_pairs(args)))
+    _check_page_read(relation, read)
+    after, before = _cursors(args, read)
+    return Browse(
+        read=read,
+        size=min(read.limit or DEFAULT_PAGE_SIZE, max_size),
+        offset=read.offset,
+        after=after,
+        before=before,
+        exact_count=args.get("_count") == "exact",
+    )
+
+
+def _check_page_read(relation: Relation, read: ReadRequest) -> None:
+    """A 400 (or 404) for what a page cannot show: embeds, renames, unknown or unsortable columns."""
     if read.embeds or any(item.alias for item in read.select or ()):
         raise GrammarError(
             "pages take plain column names in select=, no renames or embedded relations",
@@ -105,19 +119,16 @@ def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
         if not sortable(relation, term.column):
             kind = relation.type_names.get(term.column)
             raise GrammarError(f"{term.column} ({kind}) has no sort order in PostgreSQL")
+
+
+def _cursors(args: MultiDict, read: ReadRequest) -> tuple[str | None, str | None]:
+    """The page's `_after=` and `_before=` cursors (at most one, and never with an offset)."""
     after, before = args.get("_after"), args.get("_before")
     if after and before:
         raise GrammarError("_after= and _before= do not go together")
     if (after or before) and read.offset:
         raise GrammarError("a cursor (_after=, _before=) does not go with offset=")
-    return Browse(
-        read=read,
-        size=min(read.limit or DEFAULT_PAGE_SIZE, max_size),
-        offset=read.offset,
-        after=after or None,
-        before=before or None,
-        exact_count=args.get("_count") == "exact",
-    )
+    return after or None, before or None
 
 
 def canonical_query(args: MultiDict, columns: list[str]) -> list[tuple[str, str]] | None:
@@ -176,23 +187,33 @@ def builder_row(key: str, text: str) -> BuilderRow | None:
 
 def _row_for(flt: Filter) -> BuilderRow | None:
     """The builder row that writes exactly this filter back, if there is one."""
-    value = flt.value
     if flt.op == "in":
-        if any("," in v for v in value):
-            return None
-        return BuilderRow(flt.column, "notin" if flt.negated else "in", ", ".join(value))
-    if flt.op == "is" and value == "null":
+        return _in_row(flt)
+    if flt.op == "is" and flt.value == "null":
         return BuilderRow(flt.column, "notnull" if flt.negated else "null", "")
-    if flt.op == "ilike" and len(value) > 2 and value[0] == value[-1] == "*":
-        inner = value[1:-1]
-        if "*" not in inner:
-            return BuilderRow(flt.column, "excludes" if flt.negated else "contains", inner)
+    if flt.op == "ilike":
+        return _ilike_row(flt)
+    if flt.negated or flt.op not in _OPS:
+        return None
+    return BuilderRow(flt.column, flt.op, flt.value)
+
+
+def _in_row(flt: Filter) -> BuilderRow | None:
+    """An in-list as the builder's comma-separated row (not when a value holds a comma)."""
+    if any("," in v for v in flt.value):
+        return None
+    return BuilderRow(flt.column, "notin" if flt.negated else "in", ", ".join(flt.value))
+
+
+def _ilike_row(flt: Filter) -> BuilderRow | None:
+    """`ilike.*text*` as contains (or excludes), `ilike.text*` as starts with."""
+    value = flt.value
+    if len(value) > 2 and value[0] == value[-1] == "*" and "*" not in value[1:-1]:
+        return BuilderRow(flt.column, "excludes" if flt.negated else "contains", value[1:-1])
     if flt.negated:
         return None
-    if flt.op == "ilike" and value.endswith("*") and "*" not in value[:-1]:
+    if value.endswith("*") and "*" not in value[:-1]:
         return BuilderRow(flt.column, "starts", value[:-1])
-    if flt.op in _OPS:
-        return BuilderRow(flt.column, flt.op, value)
     return None
 
 

@@ -167,17 +167,6 @@ def _table_twin(relation, browse, grid, count) -> dict:
 def _table_context(relation, browse, grid, count, limits) -> dict:
     """What table.html needs beyond the grid: forms, sort links, counts, exports."""
     args, path = request.args, this_path()
-    pairs = api_pairs(args)
-    rows, kept = [], []
-    for key, value in pairs:
-        row = builder_row(key, value)
-        (rows.append(row) if row else kept.append((key, value)))
-    chips = [
-        (key, value, _without_pair(path, args, key, value))
-        for key, value in pairs
-        if key not in ("select", "order", "limit", "offset")
-    ]
-    export_query = url_with("", args, PAGE_PARAMS | {"limit", "offset"})
     return {
         "relation": relation,
         "all_columns": [column.name for column in relation.columns],
@@ -186,31 +175,52 @@ def _table_context(relation, browse, grid, count, limits) -> dict:
         "browse": browse,
         "limits": limits,
         "builder_ops": BUILDER_OPS,
+        "page_sizes": sorted(set(PAGE_SIZES) | {browse.size}),
+        **_form_context(path, args),
+        **_sort_context(relation, browse, grid, path, args),
+        "exact_count_url": url_with(path, args, (), _count="exact"),
+        "json_url": twin_url(),
+        "export_query": url_with("", args, PAGE_PARAMS | {"limit", "offset"}),
+        "page_path": path,
+        "column_classes": {name: column_class(relation, name) for name in grid.columns},
+    }
+
+
+def _form_context(path: str, args) -> dict:
+    """The filter builder's rows, the forms' hidden fields and the filter chips."""
+    pairs = api_pairs(args)
+    rows, kept = [], []
+    for key, value in pairs:
+        row = builder_row(key, value)
+        (rows.append(row) if row else kept.append((key, value)))
+    return {
         "builder_rows": rows,
         "builder_hidden": [(k, v) for k, v in kept if k != "offset"],
         "column_hidden": [(k, v) for k, v in pairs if k not in ("select", "offset")],
         "size_hidden": [(k, v) for k, v in pairs if k not in ("limit", "offset")],
-        "page_sizes": sorted(set(PAGE_SIZES) | {browse.size}),
-        "chips": chips,
+        "chips": [
+            (key, value, _without_pair(path, args, key, value))
+            for key, value in pairs
+            if key not in ("select", "order", "limit", "offset")
+        ],
+    }
+
+
+def _sort_context(relation, browse, grid, path: str, args) -> dict:
+    """The column headers' sort links and what the page is sorted by."""
+    order = browse.read.order
+    return {
         "sort_links": {
             name: url_with(
-                path,
-                args,
-                ("_after", "_before", "offset"),
-                order=sort_order(browse.read.order, name),
+                path, args, ("_after", "_before", "offset"), order=sort_order(order, name)
             )
             for name in grid.columns
             if sortable(relation, name)
         },
-        "sorted_by": {t.column: t for t in browse.read.order},
-        "primary_sort": browse.read.order[0] if browse.read.order else None,
-        "order_terms": [order_text(t) for t in browse.read.order],
+        "sorted_by": {t.column: t for t in order},
+        "primary_sort": order[0] if order else None,
+        "order_terms": [order_text(t) for t in order],
         "clear_order": url_with(path, args, ("_after", "_before", "offset", "order")),
-        "exact_count_url": url_with(path, args, (), _count="exact"),
-        "json_url": twin_url(),
-        "export_query": export_query,
-        "page_path": path,
-        "column_classes": {name: column_class(relation, name) for name in grid.columns},
     }
 
 
