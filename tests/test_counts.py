@@ -72,3 +72,32 @@ def test_postgrest_estimated_is_exact_up_to_the_cap_then_planned(counting):
     assert count_by_method(connection, stmt, "estimated", total) == total
     assert count_by_method(connection, stmt, "estimated", 1) == planned_count(connection, stmt)
     assert count_by_method(connection, stmt, "planned", total) == planned_count(connection, stmt)
+
+
+@pytest.mark.parametrize(
+    "schema, name, parent_analyzed",
+    [
+        ("reporting", "loan_events", True),
+        ("reporting", "loan_events", False),
+        ("public", "loans", True),
+    ],
+)
+def test_the_index_the_structure_and_the_table_page_show_one_estimate(
+    client, db_connection, schema, name, parent_analyzed
+):
+    if not parent_analyzed:  # autovacuum analyzes the partitions, never the partitioned parent
+        db_connection.exec_driver_sql(
+            f"UPDATE pg_class SET reltuples = -1 WHERE oid = '{schema}.{name}'::regclass"
+        )
+    index = client.get("/?_format=json").json
+    [listed] = [
+        rel
+        for each in index["schemas"]
+        if each["schema"] == schema
+        for rel in each["relations"]
+        if rel["name"] == name
+    ]
+    structure = client.get(f"/browse/{schema}/{name}/structure?_format=json").json
+    table = client.get(f"/browse/{schema}/{name}?_format=json").json
+    assert listed["estimated_rows"] is not None
+    assert listed["estimated_rows"] == structure["estimated_rows"] == table["count"]["estimate"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -13,6 +14,7 @@ from db.session import Session
 from ..app.responses import page_or_twin
 from ..app.urls import this_path, twin_url, url_with, with_query
 from ..databases import database_entries
+from ..pipeline.counts import statistics_counts
 from ..pipeline.references import foreign_links
 from ..pipeline.values import dumps
 from ..state import app_state, current_catalog, current_database
@@ -31,10 +33,10 @@ from .side_queries import PageLimits, count_rows
 
 bp = Blueprint("pages", __name__)
 
-# Planner statistics, never a COUNT(*): reltuples is -1 until the table is analyzed.
-_ESTIMATES_SQL = sa.text(
+# Sizes on disk, by relation; the rows are counted by the statistics (pipeline/counts.py).
+_SIZES_SQL = sa.text(
     """
-    SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS estimate,
+    SELECT n.nspname AS schema, c.relname AS name,
            CASE WHEN c.relkind = 'p'  -- a partitioned table's data is in its partitions
                 THEN (SELECT sum(pg_total_relation_size(relid))::bigint
                       FROM pg_partition_tree(c.oid))
@@ -50,10 +52,7 @@ def index():
     """Schemas, tables and views with estimated rows, and the databases; `q=` narrows the names."""
     catalog = current_catalog()
     wanted = request.args.get("q", "").strip().lower()
-    stats = {
-        (row.schema, row.name): row
-        for row in Session.execute(_ESTIMATES_SQL, {"schemas": list(catalog.schemas)})
-    }
+    stats = _index_stats(list(catalog.schemas))
     schemas = [
         (schema, [rel for rel in catalog.in_schema(schema) if wanted in rel.name.lower()])
         for schema in catalog.schemas
@@ -98,13 +97,30 @@ def _team_view(catalog) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Stat:
+    """What the index shows of a relation's size: estimated rows and bytes on disk."""
+
+    estimate: int | None
+    bytes: int | None
+
+
+def _index_stats(schemas: list[str]) -> dict[tuple[str, str], _Stat]:
+    """The index's statistics of every relation of the schemas: two catalog queries."""
+    estimates = statistics_counts(Session.connection(), schemas)
+    return {
+        (row.schema, row.name): _Stat(estimates.get((row.schema, row.name)), row.bytes)
+        for row in Session.execute(_SIZES_SQL, {"schemas": schemas})
+    }
+
+
 def _index_entry(relation, stat) -> dict:
     """One relation of the index as its JSON twin shows it."""
     return {
         "name": relation.name,
         "kind": relation.kind,
         "comment": relation.comment,
-        "estimated_rows": stat.estimate if stat and stat.estimate >= 0 else None,
+        "estimated_rows": stat.estimate if stat else None,
         "bytes": stat.bytes if stat and relation.kind != "view" else None,
         "url": url_for("pages.table_page", schema=relation.schema, name=relation.name),
     }

@@ -23,6 +23,7 @@ from db.session import Session
 
 from ..app.responses import page_or_twin, wants_twin
 from ..errors import ApiError
+from ..pipeline.counts import statistics_count
 from ..pipeline.matviews import refresh_statement
 from ..state import current_catalog
 from .diagram import Drawing, layout, render_svg, schema_drawing
@@ -39,13 +40,6 @@ _RELATION_SQL = sa.text(
                 WHEN c.relkind = 'p'  -- a partitioned table's data is in its partitions
                 THEN (SELECT sum(pg_total_relation_size(relid))::bigint FROM pg_partition_tree(c.oid))
                 ELSE pg_total_relation_size(c.oid) END AS size_bytes,
-           CASE WHEN c.relkind = 'v' THEN NULL
-                WHEN c.relkind = 'p' AND c.reltuples < 0
-                THEN (SELECT CASE WHEN bool_or(p.reltuples >= 0)
-                                  THEN sum(greatest(p.reltuples, 0)) ELSE -1 END
-                      FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
-                      WHERE t.isleaf)
-                ELSE c.reltuples END::bigint AS estimated_rows,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS view_sql,
            pg_get_expr(c.relpartbound, c.oid) AS bound,
            c.relkind = 'm' AND NOT c.relispopulated AS unpopulated  -- WITH NO DATA, never refreshed
@@ -201,7 +195,6 @@ def describe(catalog: Catalog, relation: Relation) -> dict[str, Any]:
     keys = [row for row in Session.execute(_CONSTRAINTS_SQL, oid) if not hidden & set(row.columns)]
     primary = next((row for row in keys if row.type == "p"), None)
     columns = [dict(row._mapping) for row in Session.execute(_COLUMNS_SQL, oid)]
-    estimate = facts.estimated_rows
     return {
         "schema": relation.schema,
         "name": relation.name,
@@ -225,7 +218,7 @@ def describe(catalog: Catalog, relation: Relation) -> dict[str, Any]:
         "view_sql": _view_sql(catalog, facts, relation),
         "unpopulated": refresh_statement(relation) if facts.unpopulated else None,
         "size_bytes": facts.size_bytes,
-        "estimated_rows": estimate if estimate is not None and estimate >= 0 else None,
+        "estimated_rows": statistics_count(Session.connection(), relation),
         **_partitioning(catalog, relation, facts),
     }
 

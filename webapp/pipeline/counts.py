@@ -9,20 +9,28 @@ table page's estimate and capped count, `paginate(count=True)` and the row page'
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 
 from db.catalog import Relation
 
-# The statistics' row count; a partitioned table's rows are in its leaf partitions.
-_RELTUPLES = sa.text(
+# The statistics' row counts of a schema's relations (or of one), NULL when unknown: a view,
+# or never analyzed (reltuples -1). A partitioned table's rows are in its leaf partitions,
+# counted once any of them has been analyzed.
+_STATISTICS_ROWS = sa.text(
     """
-    SELECT CASE WHEN c.relkind = 'p'
-                THEN (SELECT sum(greatest(p.reltuples, 0))::bigint
-                      FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
-                      WHERE t.isleaf)
-                ELSE c.reltuples::bigint END
+    SELECT n.nspname AS schema, c.relname AS name, nullif(greatest(
+             CASE WHEN c.relkind = 'v' THEN NULL
+                  WHEN c.relkind = 'p' AND c.reltuples < 0
+                  THEN (SELECT CASE WHEN bool_or(p.reltuples >= 0)
+                                    THEN sum(greatest(p.reltuples, 0)) ELSE -1 END
+                        FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
+                        WHERE t.isleaf)
+                  ELSE c.reltuples END::bigint,
+             -1), -1) AS estimate
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = :schema AND c.relname = :name
+    WHERE n.nspname = ANY(:schemas) AND (CAST(:name AS text) IS NULL OR c.relname = :name)
     """
 )
 
@@ -55,14 +63,22 @@ def planned_count(connection: sa.Connection, stmt: sa.Select) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def statistics_counts(
+    connection: sa.Connection, schemas: Iterable[str], name: str | None = None
+) -> dict[tuple[str, str], int | None]:
+    """Each relation's row count from its statistics (of the schemas, or the one named), by key."""
+    params = {"schemas": list(schemas), "name": name}
+    return {
+        (row.schema, row.name): row.estimate for row in connection.execute(_STATISTICS_ROWS, params)
+    }
+
+
 def statistics_count(connection: sa.Connection, relation: Relation) -> int | None:
     """A table's row count from its statistics (reltuples); None for a view or before ANALYZE."""
     if relation.kind == "view":
         return None
-    found = connection.execute(
-        _RELTUPLES, {"schema": relation.schema, "name": relation.name}
-    ).scalar()
-    return found if found is not None and found >= 0 else None
+    key = (relation.schema, relation.name)
+    return statistics_counts(connection, [relation.schema], relation.name).get(key)
 
 
 def estimated_count(
