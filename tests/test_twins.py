@@ -1,5 +1,8 @@
 """Every HTML page has a JSON twin, by one rule: `_format=json` or an Accept preferring JSON."""
 
+import re
+from html import unescape
+
 import pytest
 
 PAGES = [
@@ -65,3 +68,12 @@ def test_a_page_error_follows_the_same_rule(client, path):
 def test_the_api_answers_json_whatever_accept_prefers(client):
     missing = client.get("/api/nowhere", headers={"Accept": "text/html"})
     assert missing.status_code == 404 and missing.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_links_to_its_own_twin(client, path):
+    html = client.get(path).get_data(as_text=True)
+    [link] = re.findall(r'<a href="([^"]*_format=json[^"]*)"', html)
+    twin = client.get(unescape(link))
+    assert twin.mimetype == "application/json"
+    assert _data(twin.json) == _data(client.get(path, headers=JSON_FIRST).json)

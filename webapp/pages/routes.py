@@ -259,6 +259,10 @@ def column_class(relation, name: str) -> str:
     return ""
 
 
+# Every page's "JSON" link: its own URL asking for the twin.
+bp.add_app_template_global(twin_url, "twin_url")
+
+
 @bp.app_template_filter("cell")
 def cell(value: object, width: int | None = 120) -> str:
     """A value as text for a cell: as the API writes it, long text cut (width None: never)."""
