@@ -57,6 +57,16 @@ def twin_url() -> str:
     return url_with(this_path(), request.args, **{name: value})
 
 
+def table_url(schema: str, name: str) -> str:
+    """The table page of a relation."""
+    return url_for("pages.table_page", schema=schema, name=name)
+
+
+def structure_url(schema: str, name: str) -> str:
+    """The structure page of a relation."""
+    return url_for("structure.structure_page", schema=schema, name=name)
+
+
 def row_url(relation: Relation, key: Mapping[str, object]) -> str:
     """The row page URL of the row with this primary key."""
     base = url_for("rows.row_page", schema=relation.schema, name=relation.name)
@@ -65,7 +75,7 @@ def row_url(relation: Relation, key: Mapping[str, object]) -> str:
 
 def filtered_url(relation: Relation, columns: tuple[str, ...], values: tuple) -> str:
     """The table page of relation filtered to rows whose columns equal values."""
-    base = url_for("pages.table_page", schema=relation.schema, name=relation.name)
+    base = table_url(relation.schema, relation.name)
     pairs = [
         (name, "eq." + query_value(value)) for name, value in zip(columns, values, strict=True)
     ]

@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from db.session import Session
 
 from ..app.responses import page_or_twin
-from ..app.urls import this_path, twin_url, url_with, with_query
+from ..app.urls import table_url, this_path, twin_url, url_with, with_query
 from ..databases import database_entries
 from ..pipeline.counts import statistics_counts
 from ..pipeline.references import foreign_links
@@ -122,7 +122,7 @@ def _index_entry(relation, stat) -> dict:
         "comment": relation.comment,
         "estimated_rows": stat.estimate if stat else None,
         "bytes": stat.bytes if stat and relation.kind != "view" else None,
-        "url": url_for("pages.table_page", schema=relation.schema, name=relation.name),
+        "url": table_url(relation.schema, relation.name),
     }
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, render_template, url_for
+from flask import Blueprint, Response, render_template
 from markupsafe import Markup
 
 from db.catalog import Catalog, NotInCatalog, Relation
 from db.session import Session
 
 from ..app.responses import page_or_twin, wants_twin
+from ..app.urls import structure_url, table_url
 from ..errors import ApiError
 from ..pipeline.counts import statistics_count
 from ..pipeline.matviews import refresh_statement
@@ -324,7 +325,7 @@ def _table_url(catalog: Catalog, schema: str, name: str) -> str | None:
     """The table page of a served relation, None for one that is not served."""
     if (schema, name) not in catalog.relations:
         return None
-    return url_for("pages.table_page", schema=schema, name=name)
+    return table_url(schema, name)
 
 
 def _answer(data: dict, template: str, **context: Any) -> Response:
@@ -353,11 +354,6 @@ def _served_schema(schema: str) -> Catalog:
     return catalog
 
 
-def _diagram_href(schema: str, name: str) -> str:
-    """Where a box of the diagram links: the relation's table page."""
-    return url_for("pages.table_page", schema=schema, name=name)
-
-
 def schema_summary(catalog: Catalog, schema: str, drawing: Drawing) -> dict[str, Any]:
     """The schema page's facts: its relations and the foreign keys the diagram draws."""
     relations = [
@@ -365,8 +361,8 @@ def schema_summary(catalog: Catalog, schema: str, drawing: Drawing) -> dict[str,
             "name": rel.name,
             "kind": rel.kind,
             "is_partition": rel.is_partition,
-            "url": url_for("pages.table_page", schema=schema, name=rel.name),
-            "structure_url": url_for("structure.structure_page", schema=schema, name=rel.name),
+            "url": table_url(schema, rel.name),
+            "structure_url": structure_url(schema, rel.name),
         }
         for rel in catalog.in_schema(schema)
     ]
@@ -393,7 +389,7 @@ def _svg(schema: str, drawing: Drawing) -> Markup:
 def schema_page(schema: str) -> Response:
     """A schema's relations and its diagram, whose boxes link to the tables."""
     catalog = _served_schema(schema)
-    drawing = schema_drawing(catalog, schema, _diagram_href)
+    drawing = schema_drawing(catalog, schema, table_url)  # a box links to its table page
     data = schema_summary(catalog, schema, drawing)
     svg = None if wants_twin() else _svg(schema, drawing)
     return _answer(data, "schema.html", svg=svg)
@@ -402,6 +398,6 @@ def schema_page(schema: str) -> Response:
 @bp.get("/schema/<schema>/diagram.svg")
 def schema_diagram(schema: str) -> Response:
     """The schema diagram alone, as an SVG document."""
-    drawing = schema_drawing(_served_schema(schema), schema, _diagram_href)
+    drawing = schema_drawing(_served_schema(schema), schema, table_url)
     document = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(_svg(schema, drawing))
     return Response(document, mimetype="image/svg+xml")
