@@ -164,7 +164,7 @@ def table_page(schema: str, name: str):
 def _table_twin(relation, browse, grid, count) -> dict:
     """The JSON twin of a table page: the same rows, links and counts.
 
-    Its links keep the query string, `_format=json` included, so they lead to twins too.
+    Its links keep the query string (`_format=json` too, when the twin was asked for that way).
     """
     return {
         "relation": relation.qualified_name,
