@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
 
@@ -144,9 +143,3 @@ def choose_format(headers: Headers) -> str:
         code="PGRST107",
         hint="use one of " + ", ".join(FORMATS),
     )
-
-
-def attachment(filename: str) -> str:
-    """Content-Disposition of a download: an ASCII fallback and the exact name (RFC 6266, 5987)."""
-    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
