@@ -97,9 +97,11 @@ def api_pairs(args: MultiDict) -> list[tuple[str, str]]:
 def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
     """Parse a page's query string; names are checked against the relation (404/400 if unknown)."""
     read = parse_read(MultiDict(api_pairs(args)))
-    if read.embeds or any(item.alias for item in read.select or ()):
+    plain = all(not term.path for term in read.order)
+    if read.embeds or not plain or any(i.alias or i.path or i.cast for i in read.select or ()):
         raise GrammarError(
-            "pages take plain column names in select=, no renames or embedded relations",
+            "pages take plain column names in select= and order=: no renames, JSON paths,"
+            " casts or embedded relations",
             hint="the API at /api/ embeds related rows",
         )
     for name in [item.column for item in read.select or ()] + [t.column for t in read.order]:
@@ -180,6 +182,8 @@ def builder_row(key: str, text: str) -> BuilderRow | None:
 
 def _row_for(flt: Filter) -> BuilderRow | None:
     """The builder row that writes exactly this filter back, if there is one."""
+    if flt.path or flt.quantifier or flt.language:
+        return None
     value = flt.value
     if flt.op == "in":
         if any("," in v for v in value):

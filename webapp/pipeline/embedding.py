@@ -336,6 +336,8 @@ def joinable(catalog: Catalog, parent: Relation, embed: Embed) -> Join | None:
     read = embed.read
     if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
         return None
+    if any(item.path or item.cast for item in read.select or ()):  # expressions, not columns
+        return None
     join = resolve_join(catalog, parent, embed)
     return None if join.to_many or join.child.is_view else join
 

@@ -27,7 +27,7 @@ from .values import dumps
 
 def keyset_order(relation: Relation, read: ReadRequest) -> tuple[OrderTerm, ...] | None:
     """The read's order made total with the primary key, or None if a cursor cannot be offered."""
-    if not relation.primary_key or relation.is_view:
+    if not relation.primary_key or relation.is_view or any(t.path for t in read.order):
         return None
     terms = list(read.order)
     named = {term.column for term in terms}

@@ -7,6 +7,7 @@ embeds related rows; parameters prefixed with an embed's path (`copies.order=cop
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -17,10 +18,12 @@ from .grammar import (
     RESERVED,
     Condition,
     GrammarError,
+    JsonStep,
     OrderTerm,
     count_conditions,
     count_values,
     parse_count,
+    parse_field,
     parse_filter,
     parse_logic,
     parse_order,
@@ -35,15 +38,18 @@ _LOGIC = ("or", "and", "not.or", "not.and")
 
 @dataclass(frozen=True)
 class SelectItem:
-    """One selected column, possibly renamed: `alias:column`."""
+    """One selected column, possibly renamed, followed into JSON and cast: `a:col->k->>j::int`."""
 
     column: str
     alias: str | None = None
+    path: tuple[JsonStep, ...] = ()
+    cast: str | None = None
 
     @property
     def key(self) -> str:
-        """The key the value has in the response."""
-        return self.alias or self.column
+        """The key the value has in the response: the alias, or the path's last key (PostgREST's)."""
+        keys = [step.key for step in self.path if isinstance(step.key, str)]
+        return self.alias or (keys[-1] if keys else self.column)
 
 
 @dataclass(frozen=True)
@@ -156,16 +162,19 @@ def _parse_level(
     return tuple(columns), tuple(embeds)
 
 
+_ALIAS = re.compile(r"([^:]*):(?!:)")  # `alias:` but not the `::` of a cast
+
+
 def _parse_column(part: str, text: str) -> SelectItem:
-    """`column` or `alias:column`."""
-    if "::" in part:
-        raise GrammarError(f"casts ({part!r}) are not supported in select")
-    alias, colon, column = part.partition(":")
-    if not colon:
-        alias, column = "", alias
-    if not column or (colon and not alias) or ")" in part:
+    """`column`, `alias:column`, with a JSON path `col->a->>b` and a cast `::type`."""
+    alias = _ALIAS.match(part)
+    rest = part[alias.end() :] if alias else part
+    field, sep, cast = rest.partition("::")
+    column, path = parse_field(field)
+    malformed = not column or (alias and not alias.group(1)) or ")" in part
+    if malformed or (sep and (not cast.strip() or "::" in cast)):
         raise GrammarError(f"empty or malformed name {part!r} in select={text!r}")
-    return SelectItem(column, alias or None)
+    return SelectItem(column, alias.group(1) if alias else None, path, cast.strip() or None)
 
 
 def _parse_embed(part: str, depth: int, budget: _SelectBudget) -> Embed:
