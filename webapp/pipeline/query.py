@@ -151,7 +151,11 @@ def filter_clause(relation: Relation, flt: Filter) -> sa.ColumnElement[bool]:
     elif flt.quantifier:
         # eq(any).{a,b} is a OR b, eq(all).{a,b} a AND b: ANY and ALL's three-valued logic.
         clauses = [_compare(relation, flt, expression, value) for value in flt.value]
-        clause = sa.or_(sa.false(), *clauses) if flt.quantifier == "any" else sa.and_(*clauses)
+        clause = (
+            sa.or_(sa.false(), *clauses)
+            if flt.quantifier == "any"
+            else sa.and_(sa.true(), *clauses)
+        )
     else:
         clause = _compare(relation, flt, expression, str(flt.value))
     return sa.not_(clause) if flt.negated else clause
