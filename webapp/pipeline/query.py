@@ -304,13 +304,10 @@ def column_expression(
         if relation.type_names.get(item.column) not in ("json", "jsonb"):
             expression = sa.func.to_jsonb(column, type_=postgresql.JSONB)
         for step in item.path:
-            operand = sa.cast(
-                sa.bindparam(
-                    None, step.key, type_=sa.Text if isinstance(step.key, str) else sa.Integer
-                ),
-                sa.Text if isinstance(step.key, str) else sa.Integer,
-            )
+            # Bound and typed (::VARCHAR or ::INTEGER), as PostgREST binds them: never SQL text.
+            kind = sa.Text() if isinstance(step.key, str) else sa.Integer()
             result = sa.Text() if step.arrow == "->>" else postgresql.JSONB()
+            operand = sa.bindparam(None, step.key, type_=kind)
             expression = expression.op(step.arrow, return_type=result)(operand)
     cast = getattr(item, "cast", None)
     if cast is not None:
