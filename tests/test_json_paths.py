@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
+import sqlalchemy as sa
 
 
 def get(client, path: str, *params: tuple[str, str]):
@@ -294,3 +295,25 @@ def test_a_path_on_an_unknown_column_is_42703(shapes_client):
     response = get(shapes_client, "/api/products", ("select", "nope->>a"))
     assert response.status_code == 400
     assert response.json["code"] == "42703"
+
+
+def test_the_api_reference_examples_on_the_sample(client, db_connection):
+    """docs/api.md's examples: publisher names, awards, and a sort on a nested key."""
+    response = client.get(
+        "/api/books?select=title,details->publisher->>name,award:details->awards->0->>name"
+        "&details->publisher->>city=eq.Dublin&limit=5"
+    )
+    assert response.status_code == 200
+    assert len(response.json) == 5
+    assert all(set(row) == {"title", "name", "award"} for row in response.json)
+    assert all(row["name"] for row in response.json)  # every Dublin publisher has a name
+    sorted_ = client.get(
+        "/api/books?select=title,pages::text&order=details->publisher->>name.nullslast,title&limit=5"
+    )
+    first = db_connection.execute(
+        sa.text(
+            "SELECT title FROM books ORDER BY details->'publisher'->>'name' NULLS LAST, title LIMIT 5"
+        )
+    ).scalars()
+    assert [row["title"] for row in sorted_.json] == list(first)
+    assert all(row["pages"] is None or row["pages"].isdigit() for row in sorted_.json)

@@ -175,7 +175,10 @@ def path_item(relation: Relation, key: str) -> dict[str, Any]:
             "in": "query",
             "required": False,
             "schema": {"type": "string"},
-            "description": f"filter on {col.name}: op.value, e.g. eq.1, in.(1,2), is.null",
+            "description": (
+                f"filter on {col.name}: op.value, e.g. eq.1, in.(1,2), is.null, eq(any).{{1,2}},"
+                " cs.{a,b}, fts(english).word; also on a JSON path: col->key->>key=eq.v"
+            ),
         }
         for col in relation.columns
     ]
@@ -273,8 +276,11 @@ def _shared_parameters() -> dict[str, Any]:
         }
 
     return {
-        "select": query("select", "columns to return, alias:column renames"),
-        "order": query("order", "col.asc|desc.nullsfirst|nullslast, comma-separated"),
+        "select": query(
+            "select",
+            "columns to return: alias:column renames, col->key->>key JSON paths, ::type casts",
+        ),
+        "order": query("order", "col.asc|desc.nullsfirst|nullslast (or col->key), comma-separated"),
         "limit": query("limit", "at most this many rows", {"type": "integer", "minimum": 0}),
         "offset": query("offset", "skip this many rows", {"type": "integer", "minimum": 0}),
         "or": query("or", "logic tree: (a.eq.1,and(b.gt.2,c.is.null))"),
