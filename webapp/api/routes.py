@@ -162,7 +162,9 @@ def fetch_page(
     paged = selected.where(after) if after is not None else selected
     # Plain to-one embeds are LEFT JOINs of this statement; the others a query each, after it.
     to_join = [
-        (embed, join) for embed in read.embeds if (join := joinable(catalog, relation, embed))
+        (embed, join)
+        for embed in read.embeds
+        if not read.aggregated and (join := joinable(catalog, relation, embed))
     ][:MAX_JOINED]
     paged, joined = join_embeds(paged, relation, to_join)
     joined_embeds = {embed for embed, _ in to_join}

@@ -33,6 +33,7 @@ from db.catalog import Catalog, NotInCatalog, Relation
 from db.relationships import Relationship, relationships
 
 from .api_error import ApiError
+from .grammar import GrammarError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
 
@@ -223,6 +224,10 @@ def _fetch_children(
     if join.junction is None:
         stmt = build_select(child, read, hidden=tuple(dict.fromkeys(join.child_columns + nested)))
         match = [child.table.columns[name] for name in join.child_columns]
+    elif read.aggregated:  # the junction's columns would have to join the groups
+        raise GrammarError(
+            f"aggregates in {embed.key}, embedded through a junction table, are not supported"
+        )
     else:
         stmt, match = _through_junction(build_select(child, read, hidden=nested), join)
     stmt = stmt.where(_matching(match, keys))

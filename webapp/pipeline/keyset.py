@@ -27,7 +27,9 @@ from .values import dumps
 
 def keyset_order(relation: Relation, read: ReadRequest) -> tuple[OrderTerm, ...] | None:
     """The read's order made total with the primary key, or None if a cursor cannot be offered."""
-    if not relation.primary_key or relation.is_view or any(t.path for t in read.order):
+    if not relation.primary_key or relation.is_view or read.aggregated:
+        return None
+    if any(term.path for term in read.order):  # a JSON path's values are not the row's
         return None
     terms = list(read.order)
     named = {term.column for term in terms}

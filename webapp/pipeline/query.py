@@ -310,21 +310,29 @@ def column_expression(
             operand = sa.bindparam(None, step.key, type_=kind)
             expression = expression.op(step.arrow, return_type=result)(operand)
     cast = getattr(item, "cast", None)
-    if cast is not None:
-        kind = CASTS.get(" ".join(cast.lower().split()))
-        if kind is None:
-            raise ApiError(
-                400,
-                f'type "{cast}" does not exist',
-                code="42704",
-                hint="cast to one of " + ", ".join(sorted(CASTS)),
-            )
-        expression = sa.cast(expression, kind)
-    return expression
+    return expression if cast is None else sa.cast(expression, cast_type(cast))
+
+
+def cast_type(name: str) -> sa.types.TypeEngine:
+    """The type of the allow-list a cast names, or PostgREST's 400 for an unknown type."""
+    kind = CASTS.get(" ".join(name.lower().split()))
+    if kind is None:
+        raise ApiError(
+            400,
+            f'type "{name}" does not exist',
+            code="42704",
+            hint="cast to one of " + ", ".join(sorted(CASTS)),
+        )
+    return kind
 
 
 def select_column(relation: Relation, item: SelectItem) -> sa.ColumnElement:
     """A select item as a result column, labelled with its response key when not a plain column."""
+    if item.aggregate:
+        function = getattr(sa.func, item.aggregate)
+        value = function() if item.column == "*" else function(column_expression(relation, item))
+        cast = item.aggregate_cast
+        return (value if cast is None else sa.cast(value, cast_type(cast))).label(item.key)
     if item.path or item.cast or item.alias:
         return column_expression(relation, item).label(item.key)
     return relation.column(item.column)
@@ -344,10 +352,26 @@ def build_select(relation: Relation, read: ReadRequest, hidden: tuple[str, ...] 
     else:
         columns = relation.columns
     columns += [relation.column(name).label(HIDDEN + name) for name in hidden]
-    stmt = sa.select(*columns).select_from(table)
+    stmt = sa.select(*columns).select_from(table).group_by(*grouping(read, columns))
     for condition in read.filters:
         stmt = stmt.where(condition_clause(relation, condition))
     return stmt.order_by(*order_clauses(relation, read))
+
+
+def grouping(read: ReadRequest, columns: list) -> list[sa.ColumnElement]:
+    """GROUP BY of an aggregating read: every other selected (and hidden) column, by position.
+
+    By position, as the select list holds them: a JSON path's keys are bound values, and
+    PostgreSQL would not see the same expression again in a GROUP BY with new parameters.
+    """
+    if not read.aggregated:
+        return []
+    aggregates = {item.key for item in read.select or () if item.aggregate}
+    return [
+        sa.literal_column(str(position))
+        for position, column in enumerate(columns, start=1)
+        if column.key not in aggregates
+    ]
 
 
 def order_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElement]:
@@ -361,7 +385,7 @@ def order_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElemen
         elif term.nulls == "last":
             key = key.nulls_last()
         clauses.append(key)
-    if not clauses:
+    if not clauses and not read.aggregated:  # groups have no key to sort by
         clauses = [relation.table.columns[name] for name in relation.primary_key]
     return clauses
 

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from .api_error import ApiError
 from .grammar import (
     MAX_CONDITIONS,
     MAX_VALUES,
@@ -40,16 +41,18 @@ _LOGIC = ("or", "and", "not.or", "not.and")
 class SelectItem:
     """One selected column, possibly renamed, followed into JSON and cast: `a:col->k->>j::int`."""
 
-    column: str
+    column: str  # "*" for count()
     alias: str | None = None
     path: tuple[JsonStep, ...] = ()
-    cast: str | None = None
+    cast: str | None = None  # of the column (before an aggregate)
+    aggregate: str | None = None  # `col.sum()`: count, sum, avg, min or max
+    aggregate_cast: str | None = None  # `col.sum()::text`
 
     @property
     def key(self) -> str:
-        """The key the value has in the response: the alias, or the path's last key (PostgREST's)."""
+        """The response key: the alias, the aggregate, or the path's last key (PostgREST's)."""
         keys = [step.key for step in self.path if isinstance(step.key, str)]
-        return self.alias or (keys[-1] if keys else self.column)
+        return self.alias or self.aggregate or (keys[-1] if keys else self.column)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class ReadRequest:
     limit: int | None = None
     offset: int = 0
     embeds: tuple[Embed, ...] = ()
+
+    @property
+    def aggregated(self) -> bool:
+        """True when select= holds an aggregate: the rows are groups of the other columns."""
+        return any(item.aggregate for item in self.select or ())
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class EmbedLimits:
 
     count: int  # MAX_EMBEDS
     depth: int  # MAX_EMBED_DEPTH
+    aggregates: bool = False  # AGGREGATES: whether select= may hold count(), col.sum(), ...
 
 
 DEFAULT_EMBED_LIMITS = EmbedLimits(count=10, depth=4)  # the settings' defaults
@@ -144,6 +153,8 @@ def _parse_level(
     for part in parts:
         if part == "*":
             star = True
+        elif _AGGREGATE.search(part):
+            columns.append(_parse_aggregate(part, text, budget.limits))
         elif "(" in part:
             budget.enter_embed(depth + 1)
             embeds.append(_parse_embed(part, depth, budget))
@@ -163,6 +174,35 @@ def _parse_level(
 
 
 _ALIAS = re.compile(r"([^:]*):(?!:)")  # `alias:` but not the `::` of a cast
+AGGREGATES = ("count", "sum", "avg", "min", "max")
+_AGGREGATE = re.compile(r"(?:^|[.:])(?:count|sum|avg|min|max)\(\)(?:::[^():]*)?$")
+_AGGREGATE_ITEM = re.compile(
+    r"(?:(?P<field>.+)\.)?(?P<function>count|sum|avg|min|max)\(\)(?:::(?P<cast>.*))?"
+)
+
+
+def _parse_aggregate(part: str, text: str, limits: EmbedLimits) -> SelectItem:
+    """`count()`, `alias:col->k::int.sum()::text`: a column (or none, for count) aggregated."""
+    if not limits.aggregates:
+        raise ApiError(
+            400,
+            "Use of aggregate functions is not allowed",
+            code="PGRST123",
+            hint="the server enables them with AGGREGATES=true",
+        )
+    alias = _ALIAS.match(part)
+    rest = part[alias.end() :] if alias else part
+    found = _AGGREGATE_ITEM.fullmatch(rest)
+    if not found or (found["cast"] is not None and not found["cast"].strip()):
+        raise GrammarError(f"malformed aggregate {part!r} in select={text!r}")
+    function, field = found["function"], found["field"]
+    if field is None and function != "count":
+        raise GrammarError(f"{function}() needs a column, as in select=price.{function}()")
+    item = _parse_column(field, text) if field else SelectItem("*")
+    cast = found["cast"].strip() if found["cast"] else None
+    return replace(
+        item, alias=alias.group(1) if alias else None, aggregate=function, aggregate_cast=cast
+    )
 
 
 def _parse_column(part: str, text: str) -> SelectItem:
