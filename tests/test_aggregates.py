@@ -13,6 +13,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
+import sqlalchemy as sa
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +184,24 @@ def test_an_aggregate_through_a_junction_table_is_refused(make_app):
     assert response.json["message"] == (
         "aggregates in members, embedded through a junction table, are not supported"
     )
+
+
+def test_the_api_reference_examples_on_the_sample(make_app, engine):
+    """docs/api.md's aggregate examples, checked against PostgreSQL's own GROUP BY."""
+    client = make_app(AGGREGATES="true").test_client()
+    by_genre = client.get("/api/books?select=genre,count(),pages.avg()&order=genre")
+    with engine.connect() as conn:
+        expected = conn.execute(
+            sa.text(
+                "SELECT genre::text, count(*) FROM books GROUP BY books.genre ORDER BY books.genre"
+            )
+        ).all()
+    assert [(row["genre"], row["count"]) for row in by_genre.json] == [tuple(r) for r in expected]
+    totals = client.get(
+        "/api/books?select=total:price.sum()::text,details->publisher->>name::text.count()"
+    )
+    assert list(totals.json[0]) == ["total", "count"] and len(totals.json) == 1
+    authors = client.get("/api/authors?select=name,books(count(),pages.max())&limit=5")
+    assert authors.status_code == 200
+    assert all(len(row["books"]) <= 1 for row in authors.json)
+    assert all(group["count"] >= 1 for row in authors.json for group in row["books"])

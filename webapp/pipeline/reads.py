@@ -174,7 +174,6 @@ def _parse_level(
 
 
 _ALIAS = re.compile(r"([^:]*):(?!:)")  # `alias:` but not the `::` of a cast
-AGGREGATES = ("count", "sum", "avg", "min", "max")
 _AGGREGATE = re.compile(r"(?:^|[.:])(?:count|sum|avg|min|max)\(\)(?:::[^():]*)?$")
 _AGGREGATE_ITEM = re.compile(
     r"(?:(?P<field>.+)\.)?(?P<function>count|sum|avg|min|max)\(\)(?:::(?P<cast>.*))?"
