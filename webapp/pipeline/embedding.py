@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql
 
 from db.catalog import Catalog, NotInCatalog, Relation
@@ -36,6 +36,9 @@ from .api_error import ApiError
 from .grammar import GrammarError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
+
+if TYPE_CHECKING:
+    from .plan import EmbedPlan
 
 JOINED = "_pgfront_embed_"  # prefix of the labels a joined embed's columns are selected under
 VIA = "_pgfront_via_"  # prefix of the junction's columns a many-to-many embed's rows carry
@@ -177,67 +180,51 @@ def _embedded_relation(catalog: Catalog, parent: Relation, embed: Embed) -> Rela
         return catalog.relation(embed.relation)
 
 
-def join_columns(
-    catalog: Catalog, relation: Relation, embeds: tuple[Embed, ...]
-) -> tuple[str, ...]:
-    """The columns of relation that its embeds join on (fetched hidden)."""
-    names: list[str] = []
-    for embed in embeds:
-        for name in resolve_join(catalog, relation, embed).parent_columns:
-            if name not in names:
-                names.append(name)
-    return tuple(names)
-
-
 def attach_embeds(
-    session: orm.Session,
-    catalog: Catalog,
-    parent: Relation,
-    rows: list[dict],
-    embeds: tuple[Embed, ...],
-    budget: EmbedRows,
+    connection: sa.Connection, rows: list[dict], plans: tuple[EmbedPlan, ...], budget: EmbedRows
 ) -> None:
     """Fetch each embed for all rows in one query and attach it to each row (recursively)."""
-    for embed in embeds:
-        join = resolve_join(catalog, parent, embed)
+    for plan in plans:
+        join = plan.join
         keys = {_key(row, join.parent_columns) for row in rows}
         keys.discard(None)
-        children = _fetch_children(session, catalog, join, embed, sorted(keys, key=repr), budget)
+        children = _fetch_children(connection, plan, sorted(keys, key=repr), budget)
         grouped: dict[tuple, list[dict]] = {}
         for child in children:
             grouped.setdefault(_parent_key_of(child, join), []).append(child)
         for row in rows:
             found = grouped.get(_key(row, join.parent_columns), [])
-            row[embed.key] = found if join.to_many else (found[0] if found else None)
+            row[plan.key] = found if join.to_many else (found[0] if found else None)
         for child in children:
             _drop_hidden(child)
 
 
 def _fetch_children(
-    session, catalog, join: Join, embed: Embed, keys: list[tuple], budget: EmbedRows
+    connection: sa.Connection, plan: EmbedPlan, keys: list[tuple], budget: EmbedRows
 ) -> list[dict]:
     """The embedded rows of every parent key, with their own embeds attached."""
     if not keys:
         return []
-    child, read = join.child, embed.read
-    nested = join_columns(catalog, child, read.embeds)
+    join, read = plan.join, plan.embed.read
+    child = join.child
     if join.junction is None:
-        stmt = build_select(child, read, hidden=tuple(dict.fromkeys(join.child_columns + nested)))
+        hidden = tuple(dict.fromkeys(join.child_columns + plan.hidden))
+        stmt = build_select(child, read, hidden=hidden)
         match = [child.table.columns[name] for name in join.child_columns]
     elif read.aggregated:  # the junction's columns would have to join the groups
         raise GrammarError(
-            f"aggregates in {embed.key}, embedded through a junction table, are not supported"
+            f"aggregates in {plan.embed.key}, embedded through a junction table, are not supported"
         )
     else:
-        stmt, match = _through_junction(build_select(child, read, hidden=nested), join)
+        stmt, match = _through_junction(build_select(child, read, hidden=plan.hidden), join)
     stmt = stmt.where(_matching(match, keys))
     if join.to_many and (read.limit is not None or read.offset):
         stmt = _per_parent_page(stmt, child, read, match)
-    # Core on the session's connection (its transaction), as the page itself: one query, of
-    # one row more than the budget has left, so going past it is seen without holding more.
-    with session.connection().execute(stmt.limit(budget.left + 1)) as result:
-        rows = _counted_rows(result, embed.key, budget)
-    attach_embeds(session, catalog, child, rows, read.embeds, budget)
+    # One query, of one row more than the budget has left, so going past it is seen
+    # without holding more.
+    with connection.execute(stmt.limit(budget.left + 1)) as result:
+        rows = _counted_rows(result, plan.key, budget)
+    attach_embeds(connection, rows, plan.embeds, budget)
     return rows
 
 
@@ -328,62 +315,62 @@ class JoinedEmbed:
     embed: Embed
     join: Join
     keys: tuple[str, ...]  # the embedded object's keys, in order
+    columns: tuple[str, ...]  # the embedded relation's column under each key
     labels: tuple[str, ...]  # the label of each key's column in the parent's rows
     matched: tuple[str, ...]  # labels of the child's join columns: all null when no row matched
+    alias: str  # the embedded table's alias in the parent's statement
 
 
-def joinable(catalog: Catalog, parent: Relation, embed: Embed) -> Join | None:
-    """The embed's join when it can be a LEFT JOIN of the parent's statement, else None.
+def can_join(embed: Embed, join: Join) -> bool:
+    """True when the embed can be a LEFT JOIN of the parent's statement.
 
-    Not into a view: nothing makes the key it shows unique there, and a LEFT JOIN matching
-    two rows would repeat the parent's row.
+    Only a plain to-one embed (no filters, order, paging or embeds of its own), and not into
+    a view: nothing makes the key it shows unique there, and a LEFT JOIN matching two rows
+    would repeat the parent's row.
     """
     read = embed.read
     if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
-        return None
+        return False
     if any(item.path or item.cast for item in read.select or ()):  # expressions, not columns
-        return None
-    join = resolve_join(catalog, parent, embed)
-    return None if join.to_many or join.child.is_view else join
+        return False
+    return not (join.to_many or join.child.is_view)
 
 
-def join_embeds(
-    stmt: sa.Select, parent: Relation, embeds: list[tuple[Embed, Join]]
-) -> tuple[sa.Select, list[JoinedEmbed]]:
-    """stmt with each embed LEFT JOINed (an alias per embed) and its columns added, labelled."""
-    if not embeds:
-        return stmt, []
-    joined, source = [], parent.table
-    for position, (embed, join) in enumerate(embeds):
-        child = join.child.table.alias(f"{JOINED}{position}")
+def joined_shape(embed: Embed, join: Join, position: int) -> JoinedEmbed:
+    """Where a joined embed's columns go in the parent's rows: the labels of its keys."""
+    items = embed.read.select
+    names = (
+        tuple((column.name, column.name) for column in join.child.columns)
+        if items is None
+        else tuple((item.key, join.child.column(item.column).name) for item in items)
+    )
+    prefix = f"{JOINED}{position}_"
+    return JoinedEmbed(
+        embed,
+        join,
+        keys=tuple(key for key, _ in names),
+        columns=tuple(name for _, name in names),
+        labels=tuple(f"{prefix}{i}" for i in range(len(names))),
+        matched=tuple(f"{prefix}k{i}" for i in range(len(join.child_columns))),
+        alias=f"{JOINED}{position}",
+    )
+
+
+def join_embeds(stmt: sa.Select, parent: Relation, joined: list[JoinedEmbed]) -> sa.Select:
+    """stmt with each joined embed LEFT JOINed (an alias each) and its columns added, labelled."""
+    if not joined:
+        return stmt
+    source = parent.table
+    for each in joined:
+        join = each.join
+        child = join.child.table.alias(each.alias)
+        pairs = zip(join.parent_columns, join.child_columns, strict=True)
         source = source.outerjoin(
-            child,
-            sa.and_(
-                *(
-                    child.c[c] == parent.table.c[p]
-                    for p, c in zip(join.parent_columns, join.child_columns, strict=True)
-                )
-            ),
+            child, sa.and_(*(child.c[c] == parent.table.c[p] for p, c in pairs))
         )
-        items = embed.read.select
-        names = (
-            [(column.name, column.name) for column in join.child.columns]
-            if items is None
-            else [(item.key, join.child.column(item.column).name) for item in items]
-        )
-        prefix = f"{JOINED}{position}_"
-        labels = tuple(f"{prefix}{i}" for i in range(len(names)))
-        matched = tuple(f"{prefix}k{i}" for i in range(len(join.child_columns)))
-        stmt = stmt.add_columns(
-            *(child.c[name].label(label) for (_, name), label in zip(names, labels, strict=True)),
-            *(
-                child.c[name].label(label)
-                for name, label in zip(join.child_columns, matched, strict=True)
-            ),
-        )
-        keys = tuple(key for key, _ in names)
-        joined.append(JoinedEmbed(embed, join, keys, labels, matched))
-    return stmt.select_from(source), joined
+        labelled = zip(each.columns + join.child_columns, each.labels + each.matched, strict=True)
+        stmt = stmt.add_columns(*(child.c[name].label(label) for name, label in labelled))
+    return stmt.select_from(source)
 
 
 def attach_joined(rows: list[dict], joined: list[JoinedEmbed], budget: EmbedRows) -> None:

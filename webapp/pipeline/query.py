@@ -390,17 +390,6 @@ def order_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElemen
     return clauses
 
 
-def page(stmt: sa.Select, offset: int, limit: int | None, max_rows: int) -> tuple[sa.Select, int]:
-    """Apply offset and a limit never above max_rows; returns the statement and that limit.
-
-    The statement fetches one row more than the limit so the caller can tell whether
-    more rows follow (and whether the cap cut the result).
-    """
-    limit = min(limit, max_rows) if limit is not None else max_rows
-    stmt = stmt.limit(limit + 1)
-    return (stmt.offset(offset) if offset else stmt), limit
-
-
 def count_select(stmt: sa.Select, cap: int | None = None) -> sa.Select:
     """SELECT count(*) over a read's rows (order dropped), counting at most cap rows if given."""
     inner = stmt.order_by(None)
