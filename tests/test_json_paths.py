@@ -12,6 +12,13 @@ from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
+from catalogs import catalog_of
+from sqlalchemy.dialects import postgresql
+from werkzeug.datastructures import MultiDict
+
+from webapp.pipeline.plan import Paging, plan_read
+from webapp.pipeline.reads import parse_read
+from webapp.pipeline.statement import select_for
 
 
 def get(client, path: str, *params: tuple[str, str]):
@@ -317,3 +324,33 @@ def test_the_api_reference_examples_on_the_sample(client, db_connection):
     ).scalars()
     assert [row["title"] for row in sorted_.json] == list(first)
     assert all(row["pages"] is None or row["pages"].isdigit() for row in sorted_.json)
+
+
+def test_no_request_text_reaches_the_sql():
+    """Keys, indexes, regexes, configurations and list values are bound; casts come from a list."""
+    hostile = "x'; DROP TABLE t; --"
+    table = sa.Table(
+        "t",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("doc", postgresql.JSONB),
+        sa.Column("body", sa.Text),
+        schema="s",
+    )
+    catalog = catalog_of(table)
+    read = parse_read(
+        MultiDict(
+            [
+                ("select", f"v:doc->{hostile}->>7::text,id::bigint"),
+                (f"doc->>{hostile}", f"like(any).{{{hostile},b}}"),
+                ("body", f"imatch.{hostile}"),
+                ("or", f"(body.wfts(english).{hostile},doc->0.cs.{{}})"),
+                ("order", f"doc->{hostile}.desc"),
+            ]
+        )
+    )
+    stmt = select_for(plan_read(catalog, catalog.relation("t", "s"), read, Paging(limit=5)))
+    compiled = stmt.compile(dialect=postgresql.dialect())
+    assert "DROP" not in str(compiled)
+    assert hostile in compiled.params.values()
+    assert "CAST(" in str(compiled) and "AS TEXT)" in str(compiled)
