@@ -311,3 +311,11 @@ def test_a_bad_operator_on_a_page_is_a_clear_400(shapes_client):
     page = shapes_client.get("/browse/warehouse/products?sku=neq(any).{x}")
     assert page.status_code == 400
     assert "(any) and (all) go with" in page.get_data(as_text=True)
+
+
+def test_operators_decide_an_inner_embed(shapes_client):
+    response = shapes_client.get(
+        "/api/categories?select=id,products!inner(sku)&products.search=wfts.drill -cordless"
+    )
+    assert response.status_code == 200
+    assert response.json == [{"id": 3, "products": [{"sku": "DISC-1"}]}]

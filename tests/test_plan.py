@@ -248,3 +248,44 @@ def test_the_count_statement_ignores_order_cursor_and_paging():
     sql = _sql(count_for(plan))
     assert "WHERE s.books.author_id = %(param_1)s" in sql
     assert "title >" not in sql and "LIMIT" not in sql
+
+
+# Embeds that filter or order the parents
+
+
+def test_an_inner_embed_is_an_exists_in_the_page_and_in_the_count():
+    plan = _plan("authors", "select=name,books!inner(title)&books.title=like.A*", limit=5)
+    for stmt in (select_for(plan), count_for(plan)):
+        sql = _sql(stmt)
+        assert (
+            "WHERE EXISTS (SELECT 1 FROM s.books AS books_1 WHERE books_1.author_id = s.authors.id"
+            in sql
+        )
+        assert "books_1.title LIKE" in sql
+
+
+def test_an_empty_embed_with_a_null_check_is_a_not_exists_and_has_no_key():
+    plan = _plan("authors", "select=name,books()&books=is.null")
+    assert "WHERE NOT (EXISTS (SELECT 1 FROM s.books AS books_1" in _sql(select_for(plan))
+    assert plan.embeds[0].embed.empty and plan.embeds[0].joined is None
+
+
+def test_ordering_by_a_to_one_embed_is_a_scalar_subquery_and_makes_no_cursor():
+    plan = _plan("books", "select=title,authors(name)&order=authors(name).desc", limit=5)
+    assert not plan.keyset and plan.hidden == ("author_id",)
+    sql = _sql(select_for(plan))
+    assert (
+        "ORDER BY (SELECT authors_1.name FROM s.authors AS authors_1 WHERE authors_1.id = s.books.author_id) DESC"
+        in sql
+    )
+
+
+@pytest.mark.parametrize(
+    ("select", "keys"),
+    [("title,...authors(writer:name)", ["title", "writer"]), ("title,authors()", ["title"])],
+)
+def test_spread_and_empty_embeds_shape_the_keys(select, keys):
+    from webapp.pipeline.spread import output_keys
+
+    plan = _plan("books", f"select={select}")
+    assert ["title"] + [key for each in plan.embeds for key in output_keys(each)] == keys

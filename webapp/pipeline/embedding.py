@@ -36,6 +36,8 @@ from .api_error import ApiError
 from .grammar import GrammarError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
+from .related import Related
+from .spread import make_room, spread_embeds
 
 if TYPE_CHECKING:
     from .plan import EmbedPlan
@@ -119,9 +121,15 @@ class Join:
 
 
 def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
-    """The one relationship between parent and the embedded relation (a hint picks among several)."""
-    child = _embedded_relation(catalog, parent, embed)
+    """The one relationship between parent and the embedded relation (a hint picks among several).
+
+    The embed may name the relation, or instead one of the parent's foreign-key columns or a
+    constraint between them (`author_id(*)`, `books_author_id_fkey(*)`), as PostgREST allows.
+    """
+    child, named = _embedded_relation(catalog, parent, embed)
     found = relationships(catalog).find(parent, child, embed.hint)
+    if named is not None:
+        found = tuple(rel for rel in found if named in rel.hint_names())
     if not found:
         raise ApiError(
             400,
@@ -172,12 +180,36 @@ def _described(rel: Relationship) -> str:
     )
 
 
-def _embedded_relation(catalog: Catalog, parent: Relation, embed: Embed) -> Relation:
-    """The embedded relation: in the parent's schema, else in the default one."""
-    try:
-        return catalog.relation(embed.relation, parent.schema)
-    except NotInCatalog:
-        return catalog.relation(embed.relation)
+def _embedded_relation(
+    catalog: Catalog, parent: Relation, embed: Embed
+) -> tuple[Relation, str | None]:
+    """The embedded relation (parent's schema, else the default one), and the key it was named by.
+
+    Else a relation of another served schema related to the parent by that name; else a
+    foreign-key column of the parent or a constraint name leads to the relation at its other
+    end, and that name then also picks the relationship.
+    """
+    for schema in (parent.schema, None):
+        try:
+            return catalog.relation(embed.relation, schema), None
+        except NotInCatalog:
+            pass
+    related = relationships(catalog).of(parent)
+    # A related relation of another served schema (reporting.loan_events from loans).
+    elsewhere = {rel.target for rel in related if rel.target[1] == embed.relation}
+    if len(elsewhere) == 1:
+        return catalog.relations[elsewhere.pop()], None
+    named = tuple(rel for rel in related if _named_by(rel, embed.relation))
+    if len({rel.target for rel in named}) > 1:
+        raise _ambiguous(parent, embed, named)
+    if not named:
+        return catalog.relation(embed.relation), None  # its 404
+    return catalog.relations[named[0].target], embed.relation
+
+
+def _named_by(rel: Relationship, name: str) -> bool:
+    """True when name is the relationship's constraint, or its one column on the parent's side."""
+    return rel.junction is None and (name == rel.constraint or rel.source_columns == (name,))
 
 
 def attach_embeds(
@@ -185,6 +217,8 @@ def attach_embeds(
 ) -> None:
     """Fetch each embed for all rows in one query and attach it to each row (recursively)."""
     for plan in plans:
+        if plan.embed.empty:  # selects nothing: it only filters the parents
+            continue
         join = plan.join
         keys = {_key(row, join.parent_columns) for row in rows}
         keys.discard(None)
@@ -207,24 +241,27 @@ def _fetch_children(
         return []
     join, read = plan.join, plan.embed.read
     child = join.child
+    related = Related(child, plan.embeds)
     if join.junction is None:
         hidden = tuple(dict.fromkeys(join.child_columns + plan.hidden))
-        stmt = build_select(child, read, hidden=hidden)
+        stmt = build_select(child, read, hidden, related)
         match = [child.table.columns[name] for name in join.child_columns]
     elif read.aggregated:  # the junction's columns would have to join the groups
         raise GrammarError(
             f"aggregates in {plan.embed.key}, embedded through a junction table, are not supported"
         )
     else:
-        stmt, match = _through_junction(build_select(child, read, hidden=plan.hidden), join)
+        stmt, match = _through_junction(build_select(child, read, plan.hidden, related), join)
     stmt = stmt.where(_matching(match, keys))
-    if join.to_many and (read.limit is not None or read.offset):
+    if read.limit is not None or read.offset:  # per parent; a to-one embed past its row: null
         stmt = _per_parent_page(stmt, child, read, match)
     # One query, of one row more than the budget has left, so going past it is seen
     # without holding more.
     with connection.execute(stmt.limit(budget.left + 1)) as result:
         rows = _counted_rows(result, plan.key, budget)
+    make_room(rows, plan.embeds)
     attach_embeds(connection, rows, plan.embeds, budget)
+    spread_embeds(rows, plan.embeds)
     return rows
 
 
@@ -330,6 +367,8 @@ def can_join(embed: Embed, join: Join) -> bool:
     """
     read = embed.read
     if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
+        return False
+    if embed.empty or embed.spread:
         return False
     if any(item.path or item.cast for item in read.select or ()):  # expressions, not columns
         return False

@@ -10,6 +10,7 @@ from . import cursors
 from .embedding import JOINED, EmbedRows, attach_embeds, attach_joined
 from .plan import ReadPlan
 from .query import HIDDEN
+from .spread import make_room, output_keys, spread_embeds
 from .statement import select_for
 
 
@@ -43,7 +44,7 @@ def fetch(
     keys = [name for name in names if not name.startswith((HIDDEN, JOINED))]
     if plan.embeds:
         _attach(connection, plan, rows, embed_rows)
-        keys += [each.key for each in plan.embeds]
+        keys += [key for each in plan.embeds for key in output_keys(each)]
     found = Fetched(rows, keys, more)
     _set_apart(found, plan)
     return found
@@ -68,11 +69,11 @@ def _attach(connection, plan: ReadPlan, rows: list[dict], embed_rows: EmbedRows 
     """Every embed under its key, in select= order: joined ones folded, the others fetched."""
     if embed_rows is None:
         raise ValueError("a read with embeds needs the request's EmbedRows budget")
-    for row in rows:
-        row.update(dict.fromkeys(each.key for each in plan.embeds))
+    make_room(rows, plan.embeds)
     attach_joined(rows, [each.joined for each in plan.embeds if each.joined], embed_rows)
     separate = tuple(each for each in plan.embeds if not each.joined)
     attach_embeds(connection, rows, separate, embed_rows)
+    spread_embeds(rows, plan.embeds)
 
 
 def _sort_values(row: dict, plan: ReadPlan) -> list:

@@ -10,6 +10,7 @@ from .cursors import past
 from .embedding import join_embeds
 from .plan import ReadPlan
 from .query import build_select
+from .related import Related
 
 
 def select_for(plan: ReadPlan) -> sa.Select:
@@ -18,7 +19,8 @@ def select_for(plan: ReadPlan) -> sa.Select:
     It asks for one row more than the plan's limit, so the rows tell whether more follow.
     """
     relation, order = plan.relation, plan.sort_order
-    stmt = build_select(relation, replace(plan.read, order=order), hidden=plan.hidden)
+    related = Related(relation, plan.embeds)
+    stmt = build_select(relation, replace(plan.read, order=order), plan.hidden, related)
     if plan.after is not None:
         keys = [(relation.column(term.column), term.descending) for term in order]
         stmt = stmt.where(past(keys, plan.after))
@@ -30,4 +32,5 @@ def select_for(plan: ReadPlan) -> sa.Select:
 
 def count_for(plan: ReadPlan) -> sa.Select:
     """Every row the read's filters match, whatever the page, cursor or order: what counts count."""
-    return build_select(plan.relation, replace(plan.read, order=()))
+    related = Related(plan.relation, plan.embeds)
+    return build_select(plan.relation, replace(plan.read, order=()), related=related)
