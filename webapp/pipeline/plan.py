@@ -96,7 +96,8 @@ def _order(catalog: Catalog, plan: ReadPlan, paging: Paging) -> ReadPlan:
         named = {term.column for term in plan.order}
         key = tuple(OrderTerm(name) for name in plan.relation.primary_key if name not in named)
         return replace(plan, order=plan.order + key)
-    if any("(" in term.column for term in plan.order):  # by an embed's column: no cursor
+    columns = plan.relation.table.c
+    if any("(" in t.column and t.column not in columns for t in plan.order):  # an embed's column
         return plan
     # Groups (aggregates) have no key to continue after.
     total = None if plan.read.aggregated else keyset_order(plan.relation, plan.order)

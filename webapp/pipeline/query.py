@@ -396,7 +396,8 @@ def order_clauses(
     """ORDER BY of a read; the primary key when it asks for none, so pages are stable."""
     clauses = []
     for term in read.order:
-        if related is not None and "(" in term.column:
+        # `embed(col)` names an embed's column; a column may have parentheses in its name too.
+        if related is not None and "(" in term.column and term.column not in relation.table.c:
             column = related.order_column(term.column)
         else:
             column = column_expression(relation, term)
