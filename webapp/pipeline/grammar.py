@@ -307,8 +307,8 @@ def _parse_tree_item(text: str, depth: int) -> Condition:
 
 def split_top_level(body: str, key: str) -> list[str]:
     """Split on commas outside parentheses, braces and double quotes, keeping the text as is."""
-    parts, start, depth, quoted, i = [], 0, 0, False, 0
-    braces = 0  # a list value `{a,b}` (any/all, arrays, ranges) keeps its commas
+    parts, start, quoted, i = [], 0, False, 0
+    nesting = (0, 0)  # parentheses, and braces: a list value `{a,b}` keeps its commas
     while i < len(body):
         char = body[i]
         if quoted:
@@ -318,24 +318,30 @@ def split_top_level(body: str, key: str) -> list[str]:
                 quoted = False
         elif char == '"':
             quoted = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth < 0:
-                raise GrammarError(f"unbalanced parentheses in {key}=(...)")
-        elif char in "{}":
-            braces = max(0, braces + (1 if char == "{" else -1))
-        elif char == "," and depth == 0 and braces == 0:
+        elif char == "," and nesting == (0, 0):
             parts.append(body[start:i].strip())
             start = i + 1
+        else:
+            nesting = _nested(char, nesting, key)
         i += 1
-    if quoted or depth != 0:
+    if quoted or nesting[0] != 0:
         raise GrammarError(
             f"unbalanced {'double quote' if quoted else 'parentheses'} in {key}=(...)"
         )
     parts.append(body[start:].strip())
     return parts
+
+
+def _nested(char: str, nesting: tuple[int, int], key: str) -> tuple[int, int]:
+    """How many parentheses and braces are open after char (a stray `}` is text)."""
+    depth, braces = nesting
+    if char in "()":
+        depth += 1 if char == "(" else -1
+        if depth < 0:
+            raise GrammarError(f"unbalanced parentheses in {key}=(...)")
+    elif char in "{}":
+        braces = max(0, braces + (1 if char == "{" else -1))
+    return depth, braces
 
 
 def count_conditions(conditions: tuple[Condition, ...]) -> int:
