@@ -230,6 +230,17 @@ SETTINGS = (
         doc="The write never reaches the database.",
     ),
     Setting(
+        "TX_END",
+        "tx_end",
+        "commit",
+        parse.tx_end,
+        "how each write's transaction ends: commit, commit-allow-override, rollback"
+        " or rollback-allow-override",
+        doc="PostgREST's `db-tx-end`. With `-allow-override`, a request's `Prefer: tx=commit`"
+        " or `tx=rollback` picks; `rollback` answers as if the write was made, and keeps"
+        " nothing (for tests against a shared database).",
+    ),
+    Setting(
         "CSV_SAFE_CELLS",
         "csv_safe_cells",
         False,
@@ -493,6 +504,7 @@ class Settings:
     sql_dir: Path
     log_level: str
     read_only: bool
+    tx_end: str
     csv_safe_cells: bool
     anon_role: str | None
     jwt_secret: str | None

@@ -21,37 +21,73 @@ _MAX_RANGE_DIGITS = 18  # a bigint OFFSET; longer numbers name rows no table has
 
 @dataclass(frozen=True)
 class Prefer:
-    """The preferences of a Prefer header that we honour."""
+    """The preferences of a Prefer header that we honour (the first of each kind wins)."""
 
     count: str | None = None
     returning: str = "minimal"  # representation, minimal or headers-only
     resolution: str | None = None  # merge-duplicates or ignore-duplicates
     missing_default: bool = False
-    applied: tuple[str, ...] = ()
+    handling: str | None = None  # strict or lenient
+    tx: str | None = None  # commit or rollback, when the TX_END setting allows overriding it
+    max_affected: int | None = None  # enforced with handling=strict only
+    applied: tuple[str, ...] = ()  # name=value of each, in PostgREST's Preference-Applied order
+
+    @property
+    def strict(self) -> bool:
+        """True when handling=strict: unknown preferences and max-affected are enforced."""
+        return self.handling == "strict"
 
 
+# In the order PostgREST lists them in Preference-Applied.
 _PREFERENCES = {
-    "count": COUNT_METHODS,
-    "return": ("representation", "minimal", "headers-only"),
     "resolution": ("merge-duplicates", "ignore-duplicates"),
     "missing": ("default", "null"),
+    "return": ("representation", "minimal", "headers-only"),
+    "count": COUNT_METHODS,
+    "tx": ("commit", "rollback"),
+    "handling": ("strict", "lenient"),
+    "max-affected": (),  # a number
 }
+_MAX_AFFECTED = re.compile(r"^[0-9]{1,18}$")
 
 
-def parse_prefer(headers: Headers) -> Prefer:
-    """Read `Prefer: count=exact, return=representation, ...`; others are ignored (RFC 7240)."""
+def parse_prefer(headers: Headers, allow_tx: bool = False) -> Prefer:
+    """Read `Prefer: count=exact, return=representation, ...` as PostgREST does (RFC 7240).
+
+    Unknown preferences are ignored, unless handling=strict: then they are a 400 (PGRST122).
+    tx= is read only when allow_tx (the TX_END setting's -allow-override values).
+    """
     chosen: dict[str, str] = {}
+    invalid: list[str] = []
     for value in headers.getlist("Prefer"):
-        for token in value.split(","):
-            name, _, argument = token.strip().partition("=")
-            if argument in _PREFERENCES.get(name, ()):
+        for token in (token.strip() for token in value.split(",")):
+            name, _, argument = token.partition("=")
+            known = name in _PREFERENCES and (
+                argument in _PREFERENCES[name]
+                or (name == "max-affected" and _MAX_AFFECTED.match(argument))
+            )
+            if not known:
+                if token:
+                    invalid.append(token)
+            elif name not in chosen and (name != "tx" or allow_tx):
                 chosen[name] = argument
+    if chosen.get("handling") == "strict" and invalid:
+        raise ApiError(
+            400,
+            "Invalid preferences given with handling=strict",
+            code="PGRST122",
+            details="Invalid preferences: " + ", ".join(invalid),
+        )
+    max_affected = chosen.get("max-affected")
     return Prefer(
         count=chosen.get("count"),
         returning=chosen.get("return", "minimal"),
         resolution=chosen.get("resolution"),
         missing_default=chosen.get("missing") == "default",
-        applied=tuple(f"{name}={argument}" for name, argument in chosen.items()),
+        handling=chosen.get("handling"),
+        tx=chosen.get("tx"),
+        max_affected=None if max_affected is None else int(max_affected),
+        applied=tuple(f"{name}={chosen[name]}" for name in _PREFERENCES if name in chosen),
     )
 
 
