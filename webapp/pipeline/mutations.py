@@ -374,7 +374,12 @@ def require_matching_key(relation: Relation, key: dict[str, Any], row: dict[str,
     """A PUT's body must hold the primary key values its URL names."""
     for name, value in key.items():
         sent = coerce_json(relation.table.columns[name], row.get(name))
-        if sent is None or str(sent) != str(value):
+        if sent is None or str(_bound(sent)) != str(_bound(value)):
             raise ApiError(
                 400, "Payload values do not match URL in primary key column(s)", code="PGRST115"
             )
+
+
+def _bound(value: Any) -> Any:
+    """The Python value of a converted value (converted request text is a bound parameter)."""
+    return value.value if isinstance(value, sa.BindParameter) else value
