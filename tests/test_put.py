@@ -49,7 +49,9 @@ def test_put_inserts_a_missing_row_with_201(client, db_connection):
 
 def test_put_minimal_is_a_204_without_content_type(client, db_connection):
     response = client.put(
-        "/api/authors?id=eq.2", json={"id": 2, "name": "Quiet"}, headers={"Prefer": "return=minimal"}
+        "/api/authors?id=eq.2",
+        json={"id": 2, "name": "Quiet"},
+        headers={"Prefer": "return=minimal"},
     )
     assert response.status_code == 204 and response.get_data() == b""
     assert "Content-Type" not in response.headers
