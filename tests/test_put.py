@@ -216,3 +216,11 @@ def test_resolution_is_ignored_without_a_primary_key(keyed_client):
 def test_limit_on_a_write_needs_a_primary_key(keyed_client):
     response = keyed_client.delete("/api/no_pk?a=eq.1&limit=1")
     assert response.status_code == 400 and response.json["code"] == "PGRST109"
+
+
+def test_openapi_describes_put_where_it_works(client, keyed_app):
+    paths = client.get("/api/openapi.json").json["paths"]
+    assert paths["/authors"]["put"]["operationId"] == "put_authors"
+    assert "put" not in paths["/overdue_loans"]
+    keyed = keyed_app.test_client().get("/api/openapi.json").json["paths"]
+    assert "put" in keyed["/only_pk"] and "put" not in keyed["/no_pk"]

@@ -3,8 +3,11 @@
 Every refusal after the statement ran is rolled back: each such test re-reads the table.
 """
 
+import shlex
+
 import pytest
 import sqlalchemy as sa
+from documentation import code_blocks, section
 
 OBJECT = "application/vnd.pgrst.object+json"
 
@@ -256,3 +259,38 @@ def test_tx_end_rollback_keeps_no_write(tx_client):
 def test_a_bad_tx_end_stops_startup(make_app):
     with pytest.raises(Exception, match="TX_END"):
         make_app(TX_END="sometimes")
+
+
+def _curl_write(line):
+    """A README curl write as (method, path, headers, body)."""
+    words = shlex.split(line)
+    value = {word: words[i + 1] for i, word in enumerate(words) if word in ("-X", "-d")}
+    headers = [words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H"]
+    (url,) = [word for word in words if word.startswith("http://127.0.0.1:8000/")]
+    path = url.removeprefix("http://127.0.0.1:8000")
+    return value["-X"], path, dict(h for h in headers if len(h) == 2), value["-d"]
+
+
+def test_the_readme_write_examples_answer_as_it_says(tx_client):
+    block = code_blocks("sh", section("Coming from PostgREST"))[0].replace("\\\n", " ")
+    refused, limited, trial = [_curl_write(line) for line in block.splitlines()]
+    client, connection = tx_client("commit-allow-override")
+
+    def fees():
+        return connection.execute(sa.text("SELECT id, fee FROM loans ORDER BY id")).all()
+
+    before = fees()
+    method, path, headers, body = refused
+    response = client.open(path, method=method, headers=headers, data=body)
+    assert response.status_code == 400 and response.json["code"] == "PGRST124"
+    assert fees() == before
+    method, path, headers, body = limited
+    response = client.open(path, method=method, headers=headers, data=body)
+    assert response.status_code == 204
+    assert response.headers["Preference-Applied"] == "handling=strict, max-affected=10"
+    assert sum(a != b for a, b in zip(before, fees(), strict=True)) == 10
+    method, path, headers, body = trial
+    response = client.open(path, method=method, headers=headers, data=body)
+    assert (response.status_code, response.json) == (201, [{"name": "Trial"}])
+    assert response.headers["Preference-Applied"] == "return=representation, tx=rollback"
+    assert _named(connection, "Trial") == 0

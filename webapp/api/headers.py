@@ -13,6 +13,7 @@ from ..errors import ApiError
 JSON = "application/json"
 OBJECT = "application/vnd.pgrst.object+json"
 CSV = "text/csv"
+FORM = "application/x-www-form-urlencoded"  # a request body only (one row)
 FORMATS = (JSON, OBJECT, CSV)
 COUNT_METHODS = ("exact", "planned", "estimated")
 _RANGE = re.compile(r"^\s*([0-9]+)-([0-9]*)\s*$")  # ASCII digits (\d takes any script's)

@@ -22,7 +22,7 @@ from ..pipeline import mutations
 from ..pipeline.embedding import EmbedRows, attach_embeds, join_columns
 from ..pipeline.reads import ReadRequest, SelectItem, parse_read
 from ..state import app_state, current_catalog
-from .headers import CSV, OBJECT, Prefer, choose_format, parse_prefer
+from .headers import CSV, FORM, OBJECT, Prefer, choose_format, parse_prefer
 from .routes import (
     applied_preferences,
     bp,
@@ -39,7 +39,6 @@ APPLIED = {
     "PATCH": ("missing", "return", "count", "tx", "handling", "max-affected"),
     "DELETE": ("return", "count", "tx", "handling", "max-affected"),
 }
-FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
