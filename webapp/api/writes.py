@@ -2,8 +2,8 @@
 
 The routes join the API's blueprint (routes.bp). Each write is one statement in the
 request's transaction. Anything refused after it ran (a 406 for one object, a 400 past
-max-affected) raises before the commit, and the teardown rolls the write back; the
-transaction then ends as TX_END (and, where it allows, Prefer: tx=) says.
+max-affected, an embed that fails) raises before the commit, and the teardown rolls the
+write back. Otherwise the transaction ends as TX_END (and, where it allows, Prefer: tx=) says.
 """
 
 from __future__ import annotations
@@ -64,9 +64,12 @@ def begin_write(name: str, *commands: str) -> Write:
     for item in read.select or ():
         relation.column(item.column)
     join_columns(current_catalog(), relation, read.embeds)  # every embed has its relationship
-    applied = APPLIED[request.method]
+    ignored = set()
     if not prefer.strict:  # max-affected is enforced, and reported, with handling=strict only
-        applied = tuple(name for name in applied if name != "max-affected")
+        ignored.add("max-affected")
+    if not relation.primary_key and "on_conflict" not in request.args:
+        ignored.add("resolution")  # as PostgREST: no key to resolve conflicts on, so no upsert
+    applied = tuple(name for name in APPLIED[request.method] if name not in ignored)
     return Write(relation, prefer, read, media_type, applied)
 
 
@@ -78,10 +81,7 @@ def create_rows(name: str):
     rows = body_rows()
     names = mutations.payload_columns(relation, rows, request.args.get("columns"))
     on_conflict = request.args.get("on_conflict")
-    # As PostgREST: without a primary key or on_conflict=, resolution= is ignored (not applied).
-    resolution = prefer.resolution if relation.primary_key or on_conflict else None
-    if resolution is None:
-        write = _without(write, "resolution")
+    resolution = prefer.resolution if "resolution" in write.applied else None
     if not rows:
         return respond(write, [], 200 if resolution == "merge-duplicates" else 201)
     values = mutations.insert_rows(relation, rows, names, missing_default=prefer.missing_default)
@@ -134,12 +134,6 @@ def delete_rows(name: str):
     write = begin_write(name, "DELETE")
     stmt = mutations.delete_statement(write.relation, write.read)
     return respond(write, execute(write, stmt, limited=True), 200)
-
-
-def _without(write: Write, preference: str) -> Write:
-    """The write with one preference left out of Preference-Applied."""
-    applied = tuple(name for name in write.applied if name != preference)
-    return Write(write.relation, write.prefer, write.read, write.media_type, applied)
 
 
 def body_rows() -> list[dict]:
