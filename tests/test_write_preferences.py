@@ -276,19 +276,19 @@ def test_the_readme_write_examples_answer_as_it_says(tx_client):
     refused, limited, trial = [_curl_write(line) for line in block.splitlines()]
     client, connection = tx_client("commit-allow-override")
 
-    def fees():
-        return connection.execute(sa.text("SELECT id, fee FROM loans ORDER BY id")).all()
+    def limits():
+        return connection.execute(sa.text("SELECT id, max_loans FROM members ORDER BY id")).all()
 
-    before = fees()
+    before = limits()
     method, path, headers, body = refused
     response = client.open(path, method=method, headers=headers, data=body)
     assert response.status_code == 400 and response.json["code"] == "PGRST124"
-    assert fees() == before
+    assert limits() == before
     method, path, headers, body = limited
     response = client.open(path, method=method, headers=headers, data=body)
     assert response.status_code == 204
     assert response.headers["Preference-Applied"] == "handling=strict, max-affected=10"
-    assert sum(a != b for a, b in zip(before, fees(), strict=True)) == 10
+    assert sum(a != b for a, b in zip(before, limits(), strict=True)) == 10
     method, path, headers, body = trial
     response = client.open(path, method=method, headers=headers, data=body)
     assert (response.status_code, response.json) == (201, [{"name": "Trial"}])

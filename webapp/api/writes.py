@@ -19,8 +19,11 @@ from db.session import Session
 from ..databases import api_root
 from ..errors import ApiError
 from ..pipeline import mutations
-from ..pipeline.embedding import EmbedRows, attach_embeds, join_columns
+from ..pipeline.embedding import EmbedRows, attach_embeds
+from ..pipeline.plan import EmbedPlan, plan_embed
+from ..pipeline.query import HIDDEN
 from ..pipeline.reads import ReadRequest, SelectItem, parse_read
+from ..pipeline.spread import make_room, output_keys, spread_embeds
 from ..state import app_state, current_catalog
 from .headers import CSV, FORM, OBJECT, Prefer, choose_format, parse_prefer
 from .routes import (
@@ -50,6 +53,7 @@ class Write:
     read: ReadRequest  # select= and its embeds shape the representation; filters pick rows
     media_type: str
     applied: tuple[str, ...]  # the preferences Preference-Applied may report
+    embeds: tuple[EmbedPlan, ...]  # select='s embeds, each with its relationship resolved
 
 
 def begin_write(name: str, *commands: str) -> Write:
@@ -63,14 +67,15 @@ def begin_write(name: str, *commands: str) -> Write:
     read = parse_read(request.args, settings.embed_limits)
     for item in read.select or ():
         relation.column(item.column)
-    join_columns(current_catalog(), relation, read.embeds)  # every embed has its relationship
+    catalog = current_catalog()
+    embeds = tuple(plan_embed(catalog, relation, embed) for embed in read.embeds)
     ignored = set()
     if not prefer.strict:  # max-affected is enforced, and reported, with handling=strict only
         ignored.add("max-affected")
     if not relation.primary_key and "on_conflict" not in request.args:
         ignored.add("resolution")  # as PostgREST: no key to resolve conflicts on, so no upsert
     applied = tuple(name for name in APPLIED[request.method] if name not in ignored)
-    return Write(relation, prefer, read, media_type, applied)
+    return Write(relation, prefer, read, media_type, applied, embeds)
 
 
 @bp.post("/<name>")
@@ -226,23 +231,26 @@ def end_transaction(prefer: Prefer) -> None:
 
 
 def represent(write: Write, rows: list[dict]) -> tuple[list[dict], list[str]]:
-    """The written rows as select= asks: its columns (renamed), then its embeds."""
-    relation, read = write.relation, write.read
-    if read.embeds:
+    """The written rows as select= asks: its columns (renamed), then its embeds (as a read's)."""
+    items = write.read.select
+    if items is None:
+        items = tuple(SelectItem(column.name) for column in write.relation.columns)
+    shaped = [{item.key: row[item.column] for item in items} for row in rows]
+    keys = [item.key for item in items]
+    if write.embeds:
+        # The columns the embeds join on ride along under private labels, as in a read.
+        joins = tuple(dict.fromkeys(n for each in write.embeds for n in each.join.parent_columns))
+        for out, row in zip(shaped, rows, strict=True):
+            out.update({HIDDEN + name: row[name] for name in joins})
         settings = app_state().settings
         budget = EmbedRows(settings.max_embed_rows, settings.max_rows, wait_for_embed_turn)
-        attach_embeds(Session(), current_catalog(), relation, rows, read.embeds, budget)
-    items = read.select
-    if items is None:
-        items = tuple(SelectItem(column.name) for column in relation.columns)
-    keys = [item.key for item in items] + [embed.key for embed in read.embeds]
-    shaped = [
-        {
-            **{item.key: row[item.column] for item in items},
-            **{e.key: row[e.key] for e in read.embeds},
-        }
-        for row in rows
-    ]
+        make_room(shaped, write.embeds)
+        attach_embeds(Session.connection(), shaped, write.embeds, budget)
+        spread_embeds(shaped, write.embeds)
+        for out in shaped:
+            for name in joins:
+                del out[HIDDEN + name]
+        keys += [key for each in write.embeds for key in output_keys(each)]
     return shaped, keys
 
 
