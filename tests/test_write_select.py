@@ -104,3 +104,14 @@ def test_an_ambiguous_embed_writes_nothing(client, db_connection):
     assert response.status_code == 300 and response.json["code"] == "PGRST201"
     named = db_connection.execute(sa.text("SELECT count(*) FROM books WHERE title = 'Ambiguous'"))
     assert named.scalar() == 0
+
+
+def test_a_spread_embed_lifts_its_columns_into_the_written_row(client, db_connection):
+    author = db_connection.execute(sa.text("SELECT name FROM authors WHERE id = 1")).scalar()
+    response = client.post(
+        "/api/books?select=title,...authors(writer:name)",
+        json={"isbn": "9990000000003", "title": "Spread", "author_id": 1, "genre": "poetry"},
+        headers=REPRESENTATION,
+    )
+    assert response.status_code == 201, response.json
+    assert response.json == [{"title": "Spread", "writer": author}]
