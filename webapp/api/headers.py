@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
 
@@ -58,20 +57,7 @@ def parse_prefer(headers: Headers, allow_tx: bool = False) -> Prefer:
     Unknown preferences are ignored, unless handling=strict: then they are a 400 (PGRST122).
     tx= is read only when allow_tx (the TX_END setting's -allow-override values).
     """
-    chosen: dict[str, str] = {}
-    invalid: list[str] = []
-    for value in headers.getlist("Prefer"):
-        for token in (token.strip() for token in value.split(",")):
-            name, _, argument = token.partition("=")
-            known = name in _PREFERENCES and (
-                argument in _PREFERENCES[name]
-                or (name == "max-affected" and _MAX_AFFECTED.match(argument))
-            )
-            if not known:
-                if token:
-                    invalid.append(token)
-            elif name not in chosen and (name != "tx" or allow_tx):
-                chosen[name] = argument
+    chosen, invalid = _preferences(headers, allow_tx)
     if chosen.get("handling") == "strict" and invalid:
         raise ApiError(
             400,
@@ -90,6 +76,28 @@ def parse_prefer(headers: Headers, allow_tx: bool = False) -> Prefer:
         max_affected=None if max_affected is None else int(max_affected),
         applied=tuple(f"{name}={chosen[name]}" for name in _PREFERENCES if name in chosen),
     )
+
+
+def _preferences(headers: Headers, allow_tx: bool) -> tuple[dict[str, str], list[str]]:
+    """The first value of each known preference, and every token that is none of them."""
+    chosen: dict[str, str] = {}
+    invalid: list[str] = []
+    for value in headers.getlist("Prefer"):
+        for token in (token.strip() for token in value.split(",")):
+            name, _, argument = token.partition("=")
+            if not _known(name, argument):
+                if token:
+                    invalid.append(token)
+            elif name not in chosen and (name != "tx" or allow_tx):
+                chosen[name] = argument
+    return chosen, invalid
+
+
+def _known(name: str, argument: str) -> bool:
+    """True for a preference we read with a value it takes."""
+    if name == "max-affected":
+        return bool(_MAX_AFFECTED.match(argument))
+    return argument in _PREFERENCES.get(name, ())
 
 
 def parse_range(headers: Headers) -> tuple[int, int | None] | None:
@@ -151,9 +159,3 @@ def choose_format(headers: Headers) -> str:
         code="PGRST107",
         hint="use " + ", ".join(FORMATS),
     )
-
-
-def attachment(filename: str) -> str:
-    """Content-Disposition of a download: an ASCII fallback and the exact name (RFC 6266, 5987)."""
-    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

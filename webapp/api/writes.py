@@ -9,14 +9,14 @@ write back. Otherwise the transaction ends as TX_END (and, where it allows, Pref
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from flask import Response, request
 
 from db.catalog import Relation
 from db.session import Session
 
-from ..databases import api_root
+from ..app.embed_turns import wait_for_embed_turn
+from ..app.urls import api_row_url
 from ..errors import ApiError
 from ..pipeline import mutations
 from ..pipeline.embedding import EmbedRows, attach_embeds
@@ -32,7 +32,6 @@ from .routes import (
     content_range,
     render_rows,
     resolve_relation,
-    wait_for_embed_turn,
 )
 
 # The preferences each method reports in Preference-Applied (PostgREST's choice per method).
@@ -201,7 +200,7 @@ def respond(write: Write, rows: list[dict], status: int) -> Response:
         return response
     located = prefer.returning == "headers-only" and request.method == "POST" and len(rows) == 1
     if located and write.relation.primary_key:
-        headers["Location"] = location(write.relation, rows[0])
+        headers["Location"] = api_row_url(write.relation, rows[0])
     response = Response(status=status if request.method == "POST" else 204, headers=headers)
     del response.headers["Content-Type"]  # no body, so no media type
     return response
@@ -252,9 +251,3 @@ def represent(write: Write, rows: list[dict]) -> tuple[list[dict], list[str]]:
                 del out[HIDDEN + name]
         keys += [key for each in write.embeds for key in output_keys(each)]
     return shaped, keys
-
-
-def location(relation: Relation, row: dict) -> str:
-    """The API URL of one row, by its primary key."""
-    query = "&".join(f"{quote(name)}=eq.{quote(str(row[name]))}" for name in relation.primary_key)
-    return f"{api_root()}/{quote(relation.name)}?{query}"
