@@ -112,14 +112,6 @@ def test_malformed_query_strings_are_pgrst100(client, query):
     assert response.json["code"] == "PGRST100"
 
 
-@pytest.mark.parametrize("filter_", ["tags=cs.{a}", "title=fts(english).war", "title=not.match.^W"])
-def test_a_postgrest_operator_we_lack_is_pgrst127_not_a_parse_error(client, filter_):
-    response = client.get(f"/api/books?{filter_}")
-    assert response.status_code == 400
-    assert response.json["code"] == "PGRST127"
-    assert "not supported yet" in response.json["message"]
-
-
 def test_in_lists_quote_values_as_wholes(client):
     response = client.get('/api/branches?select=name&name=in.( "Harbour" ,"x,y")')
     assert response.status_code == 200 and response.json == [{"name": "Harbour"}]

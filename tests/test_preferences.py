@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import Headers
 
-from webapp.api.headers import Prefer, parse_prefer
+from webapp.api.headers import parse_prefer
+from webapp.errors import ApiError
 
 ZONES = frozenset({"Asia/Kolkata", "America/Los_Angeles", "UTC"})
 
@@ -45,15 +46,19 @@ ZONES = frozenset({"Asia/Kolkata", "America/Los_Angeles", "UTC"})
     ],
 )
 def test_parse_prefer_follows_postgrest(sent, applied, timezone):
-    prefer = parse_prefer(Headers([("Prefer", value) for value in sent]), ZONES)
+    prefer = parse_prefer(Headers([("Prefer", value) for value in sent]), timezones=ZONES)
     assert prefer.applied == applied
     assert prefer.timezone == timezone
 
 
-def test_parse_prefer_keeps_every_preference_sent_for_strict_handling():
-    prefer = parse_prefer(Headers([("Prefer", "count=exact,  nonsense , timezone=Nowhere")]), ZONES)
-    assert prefer.raw == ("count=exact", "nonsense", "timezone=Nowhere")
-    assert prefer == Prefer(count="exact", applied=("count=exact",), raw=prefer.raw)
+def test_an_unknown_timezone_is_an_invalid_preference_with_strict_handling():
+    headers = Headers([("Prefer", "handling=strict, timezone=Mars/Olympus_Mons")])
+    with pytest.raises(ApiError) as refused:
+        parse_prefer(headers, timezones=ZONES)
+    assert (refused.value.status, refused.value.code) == (400, "PGRST122")
+    assert refused.value.details == "Invalid preferences: timezone=Mars/Olympus_Mons"
+    strict = parse_prefer(Headers([("Prefer", "handling=strict, timezone=UTC")]), timezones=ZONES)
+    assert strict.applied == ("handling=strict", "timezone=UTC")
 
 
 def test_parse_prefer_without_zones_accepts_none():

@@ -230,6 +230,28 @@ SETTINGS = (
         doc="The write never reaches the database.",
     ),
     Setting(
+        "AGGREGATES",
+        "aggregates",
+        False,
+        parse.flag,
+        "true: select= may aggregate, count(), col.sum(), avg, min, max, grouped by the other"
+        " columns (PostgREST's db-aggregates-enabled)",
+        doc="Off by default, as in PostgREST: an aggregate over a large table is a full scan"
+        " that no index bounds (`DB_STATEMENT_TIMEOUT` and `REQUEST_TIMEOUT` still do). Off, an"
+        " aggregate is a 400 (`PGRST123`).",
+    ),
+    Setting(
+        "TX_END",
+        "tx_end",
+        "commit",
+        parse.tx_end,
+        "how each write's transaction ends: commit, commit-allow-override, rollback"
+        " or rollback-allow-override",
+        doc="PostgREST's `db-tx-end`. With `-allow-override`, a request's `Prefer: tx=commit`"
+        " or `tx=rollback` picks; `rollback` answers as if the write was made, and keeps"
+        " nothing (for tests against a shared database).",
+    ),
+    Setting(
         "CSV_SAFE_CELLS",
         "csv_safe_cells",
         False,
@@ -493,6 +515,8 @@ class Settings:
     sql_dir: Path
     log_level: str
     read_only: bool
+    aggregates: bool
+    tx_end: str
     csv_safe_cells: bool
     anon_role: str | None
     jwt_secret: str | None
@@ -531,8 +555,8 @@ class Settings:
 
     @property
     def embed_limits(self) -> EmbedLimits:
-        """MAX_EMBEDS and MAX_EMBED_DEPTH, as the select= parser takes them."""
-        return EmbedLimits(self.max_embeds, self.max_embed_depth)
+        """MAX_EMBEDS, MAX_EMBED_DEPTH and AGGREGATES, as the select= parser takes them."""
+        return EmbedLimits(self.max_embeds, self.max_embed_depth, self.aggregates)
 
     @property
     def embedded(self) -> bool:

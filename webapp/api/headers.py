@@ -13,6 +13,7 @@ from ..errors import ApiError
 JSON = "application/json"
 OBJECT = "application/vnd.pgrst.object+json"
 CSV = "text/csv"
+FORM = "application/x-www-form-urlencoded"  # a request body only (one row)
 # PostgREST's vendor types whose nulls=stripped leaves out the keys whose value is null.
 ARRAY_STRIPPED = "application/vnd.pgrst.array+json;nulls=stripped"
 OBJECT_STRIPPED = "application/vnd.pgrst.object+json;nulls=stripped"
@@ -33,50 +34,93 @@ _MAX_RANGE_DIGITS = 18  # a bigint OFFSET; longer numbers name rows no table has
 
 @dataclass(frozen=True)
 class Prefer:
-    """The preferences of a Prefer header that we honour."""
+    """The preferences of a Prefer header that we honour (the first of each kind wins)."""
 
     count: str | None = None
     returning: str = "minimal"  # representation, minimal or headers-only
     resolution: str | None = None  # merge-duplicates or ignore-duplicates
     missing_default: bool = False
-    applied: tuple[str, ...] = ()  # in PostgREST's order, as Preference-Applied lists them
+    handling: str | None = None  # strict or lenient
+    tx: str | None = None  # commit or rollback, when the TX_END setting allows overriding it
+    max_affected: int | None = None  # enforced with handling=strict only
+    applied: tuple[str, ...] = ()  # name=value of each, in PostgREST's Preference-Applied order
     timezone: str | None = None  # a zone PostgreSQL knows (pg_timezone_names), else None
-    raw: tuple[str, ...] = ()  # every preference sent, as sent (handling=strict checks them)
+
+    @property
+    def strict(self) -> bool:
+        """True when handling=strict: unknown preferences and max-affected are enforced."""
+        return self.handling == "strict"
 
 
+# In the order PostgREST lists them in Preference-Applied.
 _PREFERENCES = {
-    "count": COUNT_METHODS,
-    "return": ("representation", "minimal", "headers-only"),
     "resolution": ("merge-duplicates", "ignore-duplicates"),
     "missing": ("default", "null"),
+    "return": ("representation", "minimal", "headers-only"),
+    "count": COUNT_METHODS,
+    "tx": ("commit", "rollback"),
+    "handling": ("strict", "lenient"),
+    "timezone": (),  # a name of pg_timezone_names
+    "max-affected": (),  # a number
 }
-# The order of PostgREST's Preference-Applied header.
-_APPLIED_ORDER = ("resolution", "missing", "return", "count", "tx", "handling", "timezone")
+_MAX_AFFECTED = re.compile(r"^[0-9]{1,18}$")
 
 
-def parse_prefer(headers: Headers, timezones: Container[str] = ()) -> Prefer:
-    """Read `Prefer: count=exact, return=representation, ...`; others are ignored (RFC 7240).
+def parse_prefer(
+    headers: Headers, allow_tx: bool = False, timezones: Container[str] = ()
+) -> Prefer:
+    """Read `Prefer: count=exact, return=representation, ...` as PostgREST does (RFC 7240).
 
-    As PostgREST: the first value of a preference counts, and `timezone=` only names one of
-    `timezones` (the database's pg_timezone_names).
+    Unknown preferences are ignored, unless handling=strict: then they are a 400 (PGRST122).
+    tx= is read only when allow_tx (the TX_END setting's -allow-override values); timezone=
+    only when it names one of timezones (the database's pg_timezone_names).
     """
-    raw = tuple(token.strip() for value in headers.getlist("Prefer") for token in value.split(","))
-    chosen: dict[str, str] = {}
-    for token in raw:
-        name, _, argument = token.partition("=")
-        if name in chosen:
-            continue
-        if argument in _PREFERENCES.get(name, ()) or (name == "timezone" and argument in timezones):
-            chosen[name] = argument
+    chosen, invalid = _preferences(headers, allow_tx, timezones)
+    if chosen.get("handling") == "strict" and invalid:
+        raise ApiError(
+            400,
+            "Invalid preferences given with handling=strict",
+            code="PGRST122",
+            details="Invalid preferences: " + ", ".join(invalid),
+        )
+    max_affected = chosen.get("max-affected")
     return Prefer(
         count=chosen.get("count"),
         returning=chosen.get("return", "minimal"),
         resolution=chosen.get("resolution"),
         missing_default=chosen.get("missing") == "default",
-        applied=tuple(f"{name}={chosen[name]}" for name in _APPLIED_ORDER if name in chosen),
+        handling=chosen.get("handling"),
+        tx=chosen.get("tx"),
+        max_affected=None if max_affected is None else int(max_affected),
+        applied=tuple(f"{name}={chosen[name]}" for name in _PREFERENCES if name in chosen),
         timezone=chosen.get("timezone"),
-        raw=tuple(token for token in raw if token),
     )
+
+
+def _preferences(
+    headers: Headers, allow_tx: bool, timezones: Container[str]
+) -> tuple[dict[str, str], list[str]]:
+    """The first value of each known preference, and every token that is none of them."""
+    chosen: dict[str, str] = {}
+    invalid: list[str] = []
+    for value in headers.getlist("Prefer"):
+        for token in (token.strip() for token in value.split(",")):
+            name, _, argument = token.partition("=")
+            if not _known(name, argument, timezones):
+                if token:
+                    invalid.append(token)
+            elif name not in chosen and (name != "tx" or allow_tx):
+                chosen[name] = argument
+    return chosen, invalid
+
+
+def _known(name: str, argument: str, timezones: Container[str]) -> bool:
+    """True for a preference we read with a value it takes."""
+    if name == "max-affected":
+        return bool(_MAX_AFFECTED.match(argument))
+    if name == "timezone":
+        return argument in timezones
+    return argument in _PREFERENCES.get(name, ())
 
 
 def parse_range(headers: Headers) -> tuple[int, int | None] | None:

@@ -33,6 +33,7 @@ from db.catalog import Catalog, NotInCatalog, Relation
 from db.relationships import Relationship, relationships
 
 from .api_error import ApiError
+from .grammar import GrammarError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
 from .related import Related
@@ -251,6 +252,10 @@ def _fetch_children(
         hidden = tuple(dict.fromkeys(join.child_columns + plan.hidden))
         stmt = build_select(child, read, hidden, related)
         match = [child.table.columns[name] for name in join.child_columns]
+    elif read.aggregated:  # the junction's columns would have to join the groups
+        raise GrammarError(
+            f"aggregates in {plan.embed.key}, embedded through a junction table, are not supported"
+        )
     else:
         stmt, match = _through_junction(build_select(child, read, plan.hidden, related), join)
     stmt = stmt.where(_matching(match, keys))
@@ -370,6 +375,8 @@ def can_join(embed: Embed, join: Join) -> bool:
     if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
         return False
     if embed.empty or embed.spread:
+        return False
+    if any(item.path or item.cast for item in read.select or ()):  # expressions, not columns
         return False
     return not (join.to_many or join.child.is_view)
 
