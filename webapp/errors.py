@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -145,6 +146,9 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
         log.error("driver error without SQLSTATE: %s", printable(exc.orig))
         return ApiError(500, "internal server error", code="PGRST000")
     diag = orig.diag
+    raised = raised_error(sqlstate, diag)
+    if raised is not None:
+        return raised
     status = status_for_sqlstate(sqlstate)
     error = ApiError(
         status,
@@ -156,6 +160,48 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
     if status == 503:
         error.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return error
+
+
+def raised_error(sqlstate: str, diag) -> ApiError | None:
+    """PostgREST's RAISE conventions: SQLSTATE 'PGRST' (JSON message and detail), 'PTnnn' (status nnn)."""
+    if sqlstate == "PGRST":
+        return _custom_error(diag.message_primary, diag.message_detail)
+    if sqlstate.startswith("PT"):
+        digits = sqlstate[2:]
+        status = int(digits) if digits.isdigit() and 100 <= int(digits) <= 599 else 500
+        return ApiError(
+            status,
+            diag.message_primary or "",
+            code=sqlstate,
+            details=diag.message_detail,
+            hint=diag.message_hint,
+        )
+    return None
+
+
+def _custom_error(message: str | None, detail: str | None) -> ApiError:
+    """RAISE SQLSTATE 'PGRST' USING MESSAGE = '{"code", "message", ...}', DETAIL = '{"status", "headers"}'."""
+    try:
+        body, response = json.loads(message or ""), json.loads(detail or "")
+        status, headers = response["status"], response.get("headers") or {}
+        if not (isinstance(status, int) and 100 <= status <= 599 and isinstance(headers, dict)):
+            raise ValueError(detail)
+        return ApiError(
+            status,
+            str(body["message"]),
+            code=str(body.get("code") or f"HTTP{status}"),
+            details=body.get("details"),
+            hint=body.get("hint"),
+            headers={str(name): str(value) for name, value in headers.items()},
+        )
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return ApiError(
+            500,
+            "Could not parse JSON in the RAISE SQLSTATE 'PGRST' error",
+            code="PGRST121",
+            hint="MESSAGE must be a JSON object with the keys 'code' and 'message' ('details' and "
+            "'hint' optional); DETAIL a JSON object with 'status' and 'headers'",
+        )
 
 
 def without_hidden(error: ApiError, exc: sa.exc.DBAPIError, catalog: Catalog) -> None:

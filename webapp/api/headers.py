@@ -27,6 +27,7 @@ class Prefer:
     returning: str = "minimal"  # representation, minimal or headers-only
     resolution: str | None = None  # merge-duplicates or ignore-duplicates
     missing_default: bool = False
+    single_object: bool = False  # params=single-object: the body is a function's one argument
     applied: tuple[str, ...] = ()
 
 
@@ -35,6 +36,7 @@ _PREFERENCES = {
     "return": ("representation", "minimal", "headers-only"),
     "resolution": ("merge-duplicates", "ignore-duplicates"),
     "missing": ("default", "null"),
+    "params": ("single-object",),
 }
 
 
@@ -51,6 +53,7 @@ def parse_prefer(headers: Headers) -> Prefer:
         returning=chosen.get("return", "minimal"),
         resolution=chosen.get("resolution"),
         missing_default=chosen.get("missing") == "default",
+        single_object=chosen.get("params") == "single-object",
         applied=tuple(f"{name}={argument}" for name, argument in chosen.items()),
     )
 
