@@ -3,10 +3,12 @@
 -- public, with their grants in the manner of 006_roles.sql and 007_login_role.sql:
 --   search_books(q)             STABLE, SETOF books: titles matching the words of q
 --   tagged(VARIADIC wanted)     STABLE, SETOF books: books carrying every tag given
---   book_count(genre)           STABLE, a scalar: how many books (of a genre)
+--   book_count(of_genre)        STABLE, a scalar: how many books (of a genre)
+--   book_count(by_author)       its overload: how many books by one author
 --   copies_per_branch()         STABLE, RETURNS TABLE: copies shelved at each branch
 --   member_stats()              STABLE, RETURNS TABLE: loans per member (librarians only)
 --   renew_loan(loan_id, days)   VOLATILE, one loans row: pushes an open loan's due date
+--   return_copy(loan_id)        VOLATILE, void: checks a lent copy back in
 --   whoami()                    STABLE, jsonb: the role, claims, method and path of a request
 -- Anyone may run a new function unless told otherwise (EXECUTE is granted to PUBLIC), so
 -- the ones that read or change private rows revoke that first.
@@ -31,6 +33,12 @@ CREATE FUNCTION book_count(of_genre genre DEFAULT NULL) RETURNS bigint
     SELECT count(*) FROM books WHERE of_genre IS NULL OR genre = of_genre
 $$;
 COMMENT ON FUNCTION book_count(genre) IS 'How many books the catalogue holds, of one genre if given.';
+
+CREATE FUNCTION book_count(by_author int) RETURNS bigint
+    LANGUAGE sql STABLE AS $$
+    SELECT count(*) FROM books WHERE author_id = by_author
+$$;
+COMMENT ON FUNCTION book_count(int) IS 'How many books one author wrote.';
 
 CREATE FUNCTION copies_per_branch()
     RETURNS TABLE (branch_id int, branch text, copies bigint)
@@ -80,6 +88,20 @@ COMMENT ON FUNCTION renew_loan(bigint, int) IS
     'Push an open loan''s due date back by days (1 to 28); 404 when no such open loan.';
 REVOKE EXECUTE ON FUNCTION renew_loan(bigint, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION renew_loan(bigint, int) TO librarian;
+
+CREATE FUNCTION return_copy(loan_id bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    UPDATE loans SET returned_at = now() WHERE id = loan_id AND returned_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE SQLSTATE 'PT409' USING MESSAGE = format('loan %s is not open', loan_id),
+                                     HINT = 'only an open loan can be returned';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION return_copy(bigint) IS 'Check a lent copy back in; 409 unless the loan is open.';
+REVOKE EXECUTE ON FUNCTION return_copy(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION return_copy(bigint) TO librarian;
 
 CREATE FUNCTION whoami() RETURNS jsonb
     LANGUAGE sql STABLE AS $$

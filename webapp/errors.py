@@ -179,6 +179,11 @@ def raised_error(sqlstate: str, diag) -> ApiError | None:
     return None
 
 
+def _raised_on_purpose(sqlstate: str | None) -> bool:
+    """True for RAISE's own codes: P0001 (RAISE EXCEPTION), PGRST and PTnnn."""
+    return bool(sqlstate) and (sqlstate in ("P0001", "PGRST") or sqlstate.startswith("PT"))
+
+
 def _custom_error(message: str | None, detail: str | None) -> ApiError:
     """RAISE SQLSTATE 'PGRST' USING MESSAGE = '{"code", "message", ...}', DETAIL = '{"status", "headers"}'."""
     try:
@@ -209,6 +214,8 @@ def without_hidden(error: ApiError, exc: sa.exc.DBAPIError, catalog: Catalog) ->
     diag = getattr(exc.orig, "diag", None)
     if diag is None or not near_hidden(catalog, diag.schema_name, diag.table_name):
         return
+    if _raised_on_purpose(getattr(exc.orig, "sqlstate", None)):
+        return  # a function's RAISE: its words are the DBA's, written for the client
     error.details = error.hint = None
     if error.code.startswith("23"):
         error.message = _WITHOUT_NAMES.get(error.code, "the row breaks a constraint")

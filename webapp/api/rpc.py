@@ -69,7 +69,9 @@ def call_function(name: str):
     if function.returns_void:
         Session.connection().execute(sa.select(sa.literal(1)).select_from(relation.table))
         finish(post)
-        return Response(status=204)
+        response = Response(status=204)
+        response.headers.remove("Content-Type")  # no content, so no type (as PostgREST)
+        return response
     read = parse_read(read_args, app_state().settings.embed_limits)
     offset, limit = paging(read.offset, read.limit) if not post else (read.offset, read.limit)
     found = read_result(relation, read, offset, limit)

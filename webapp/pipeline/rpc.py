@@ -133,7 +133,7 @@ def choose(
         fitting = [f for f in overloads if _one_json_input(f)]
     else:
         fitting = [f for f in overloads if _fits(f, given)]
-        if not fitting and not given:
+        if not fitting:  # a function of one unnamed json parameter takes the whole body
             fitting = [f for f in overloads if _one_json_input(f) and not f.inputs[0].name]
     if len(fitting) > 1:
         # The one that takes exactly the names sent wins over those with more defaults.
