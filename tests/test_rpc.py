@@ -403,3 +403,24 @@ def test_reload_picks_up_new_and_changed_functions(odd):
         with engine.begin() as conn:
             conn.execute(sa.text("DROP FUNCTION IF EXISTS added(int)"))
         engine.dispose()
+
+
+# -- OpenAPI ------------------------------------------------------------------------------------
+
+
+def test_functions_are_described_in_openapi(client):
+    paths = client.get("/api/").json["paths"]
+    search = paths["/rpc/search_books"]
+    assert search["get"]["parameters"][0]["name"] == "q"
+    assert "search_books(q text) RETURNS SETOF books" in search["post"]["description"]
+    assert search["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "type": "object",
+        "properties": {"q": {"type": ["string", "null"], "description": "text"}},
+        "required": ["q"],
+    }
+    rows = search["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert rows == {"type": "array", "items": {"$ref": "#/components/schemas/books"}}
+    assert "get" not in paths["/rpc/renew_loan"]  # VOLATILE: POST only
+    assert "204" in paths["/rpc/return_copy"]["post"]["responses"]
+    counts = paths["/rpc/book_count"]["post"]["requestBody"]["content"]["application/json"]
+    assert len(counts["schema"]["oneOf"]) == 2  # the two overloads
