@@ -59,7 +59,7 @@ def call_function(name: str):
         sent, rest = rpc.split_query(request.args)
         arguments, read_args = sent, MultiDict(rest)
     function, whole = rpc.choose(catalog, schema, name, frozenset(arguments), prefer.single_object)
-    if not post:
+    if not post or request.mimetype == _FORM:
         arguments = rpc.query_arguments(function, arguments)
     whole_body = whole_body_of(arguments, post) if whole else None
     if not post or function.read_only:
