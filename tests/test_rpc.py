@@ -424,3 +424,30 @@ def test_functions_are_described_in_openapi(client):
     assert "204" in paths["/rpc/return_copy"]["post"]["responses"]
     counts = paths["/rpc/book_count"]["post"]["requestBody"]["content"]["application/json"]
     assert len(counts["schema"]["oneOf"]) == 2  # the two overloads
+
+
+# -- the functions page -------------------------------------------------------------------------
+
+
+def test_the_functions_page_lists_signatures_with_a_form_for_get(client):
+    page = client.get("/schema/public/functions", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "public.search_books(q text) RETURNS SETOF books" in html
+    assert 'action="/api/rpc/search_books"' in html and 'name="q"' in html
+    assert "Books whose title matches every word of q" in html
+    assert 'action="/api/rpc/renew_loan"' not in html  # VOLATILE: POST only
+    assert "Called by POST: <code>/api/rpc/renew_loan</code>" in html
+    twin = client.get("/schema/public/functions?_format=json").json
+    names = [fn["name"] for fn in twin["functions"]]
+    assert names.count("book_count") == 2 and "whoami" in names
+    assert 'href="/schema/public/functions"' in client.get(
+        "/schema/public", headers={"Accept": "text/html"}
+    ).get_data(as_text=True)
+
+
+def test_the_functions_page_leaves_hidden_functions_out(odd):
+    twin = odd[0].test_client().get("/schema/public/functions?_format=json").json
+    names = {fn["name"] for fn in twin["functions"]}
+    assert "secret_fn" not in names and "echo" in names
+    assert odd[0].test_client().get("/schema/nope/functions").status_code == 404

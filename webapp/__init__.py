@@ -33,7 +33,13 @@ def create_app(
     from .api import routes as api
     from .app import auth, cli, deadline, security, serving, team_views
     from .ops import admin, health, observability
-    from .pages import export, rows, sql_page, structure
+    from .pages import (
+        export,
+        functions,  # noqa: F401 - its page joins the structure blueprint
+        rows,
+        sql_page,
+        structure,
+    )
     from .pages import routes as pages
 
     settings = load_settings(config)
