@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from .functions import Functions, function_names, reflect_functions
+from .functions import Function, Functions, computed_columns, function_names, reflect_functions
 from .hiding import Hiding, resolve_hiding
 from .models import ModelNaming, Models, build_models
 from .view_columns import ColumnRef, reflect_view_columns
@@ -79,6 +79,8 @@ class Relation:
     # Columns configured as hidden: never served, described or written (joins may use them).
     hidden: frozenset[str] = frozenset()
     type_names: Mapping[str, str] = field(default_factory=dict)
+    # Functions f(row) returning a scalar, by name: read as columns (never written).
+    computed: Mapping[str, Function] = field(default_factory=dict)
 
     @property
     def schema(self) -> str:
@@ -298,6 +300,7 @@ def reflect_catalog(
     _domains_as_base_types(metadata)
     _keys_the_server_may_fill(metadata)
     relations = {}
+    computed = computed_columns(functions)
     for table in metadata.tables.values():
         key = (table.schema, table.name)
         if key not in kinds or key in hiding.relations:
@@ -317,6 +320,7 @@ def reflect_catalog(
             writable=writable,
             hidden=hidden_columns,
             type_names=MappingProxyType(type_names.get(key, {})),
+            computed=MappingProxyType(computed.get(key, {})),
         )
     return Catalog(
         schemas=schemas,

@@ -11,11 +11,13 @@ of its columns, and is left out too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.engine import Connection
 
 Key = tuple[str, str]  # (schema, name)
@@ -28,6 +30,11 @@ _FUNCTIONS_SQL = sa.text(
            rn.nspname AS return_schema, rc.relname AS return_relation,
            rc.relkind AS return_relkind,
            obj_description(p.oid, 'pg_proc') AS comment,
+           (SELECT ARRAY[an.nspname, ac.relname] FROM pg_type at
+              JOIN pg_class ac ON ac.oid = at.typrelid
+              JOIN pg_namespace an ON an.oid = ac.relnamespace
+             WHERE p.pronargs = 1 AND at.oid = p.proargtypes[0]
+               AND ac.relkind IN ('r', 'p', 'v', 'm', 'f')) AS row_type_of,
            coalesce(p.proargnames, '{}') AS arg_names,
            coalesce(p.proargmodes::text[], '{}') AS arg_modes,
            ARRAY(SELECT format_type(t, NULL)
@@ -55,6 +62,7 @@ _FUNCTIONS_SQL = sa.text(
     """
 )
 
+_MODIFIERS = re.compile(r"\(.*?\)")  # numeric(8,2) -> numeric
 VOLATILITY = {"v": "volatile", "s": "stable", "i": "immutable"}
 _INPUT_MODES = ("i", "b", "v")
 _OUTPUT_MODES = ("o", "b", "t")
@@ -97,6 +105,8 @@ class Function:
     # The served table or view whose rows it returns, if any: filters and embeds follow it.
     returns_relation: Key | None = None
     comment: str | None = None
+    # The relation whose row type is its one argument: f(books) is a computed column of books.
+    row_type_of: Key | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -122,6 +132,16 @@ class Function:
     def returns_rows(self) -> bool:
         """True when its result has columns (table rows, a composite, OUT parameters)."""
         return bool(self.columns)
+
+    @property
+    def is_computed_column(self) -> bool:
+        """f(row) returning one scalar: selected, filtered and ordered as a column of row's table."""
+        return (
+            self.row_type_of is not None
+            and not self.returns_set
+            and not self.columns
+            and (not self.returns_void)
+        )
 
     @property
     def read_only(self) -> bool:
@@ -204,7 +224,27 @@ def _function(row: sa.Row) -> Function | None:
         columns=columns,
         returns_relation=relation,
         comment=row.comment,
+        row_type_of=tuple(row.row_type_of) if row.row_type_of else None,
     )
+
+
+def computed_columns(functions: Functions) -> dict[Key, dict[str, Function]]:
+    """Each relation's computed columns by name: the functions f(row) returning a scalar."""
+    found: dict[Key, dict[str, Function]] = {}
+    for overloads in functions.values():
+        for function in overloads:
+            if function.is_computed_column:
+                found.setdefault(function.row_type_of, {})[function.name] = function
+    return found
+
+
+def sql_type(type_name: str) -> sa.types.TypeEngine:
+    """SQLAlchemy's type for a catalog type name, so values convert and compare; NullType if unknown."""
+    base = _MODIFIERS.sub("", type_name)
+    if base.endswith("[]"):
+        return sa.ARRAY(sql_type(base[:-2]))
+    known = ischema_names.get(base)
+    return known() if known is not None else sa.types.NullType()
 
 
 def _parameters(row: sa.Row) -> tuple[Parameter, ...]:

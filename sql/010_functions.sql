@@ -10,6 +10,7 @@
 --   renew_loan(loan_id, days)   VOLATILE, one loans row: pushes an open loan's due date
 --   return_copy(loan_id)        VOLATILE, void: checks a lent copy back in
 --   whoami()                    STABLE, jsonb: the role, claims, method and path of a request
+--   available_copies(books)     STABLE, a computed column of books: copies not lent out now
 -- Anyone may run a new function unless told otherwise (EXECUTE is granted to PUBLIC), so
 -- the ones that read or change private rows revoke that first.
 -- Requires 002_library.sql, 006_roles.sql and 007_login_role.sql.
@@ -115,3 +116,15 @@ CREATE FUNCTION whoami() RETURNS jsonb
 $$;
 COMMENT ON FUNCTION whoami() IS
     'Who a request runs as: its role and JWT claims, its method, path and User-Agent.';
+
+-- A function of a table's row returning one value is a computed column of that table:
+-- /api/books?select=title,available_copies&available_copies=gt.2&order=available_copies.desc
+CREATE FUNCTION available_copies(books) RETURNS bigint
+    LANGUAGE sql STABLE AS $$
+    SELECT count(*) FROM copies c
+     WHERE c.book_id = $1.id
+       AND NOT EXISTS (SELECT FROM loans l
+                        WHERE l.book_id = c.book_id AND l.copy_no = c.copy_no
+                          AND l.returned_at IS NULL)
+$$;
+COMMENT ON FUNCTION available_copies(books) IS 'Copies of the book on a shelf now (not lent out).';

@@ -8,9 +8,8 @@ from urllib.parse import quote
 import sqlalchemy as sa
 
 from db.catalog import Catalog
-from db.functions import Function, Parameter
+from db.functions import Function, Parameter, sql_type
 
-from ..pipeline.rpc import sql_type
 from .headers import CSV, JSON
 from .openapi import column_schema
 

@@ -337,6 +337,8 @@ def joinable(catalog: Catalog, parent: Relation, embed: Embed) -> Join | None:
     if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
         return None
     join = resolve_join(catalog, parent, embed)
+    if any(item.column in join.child.computed for item in read.select or ()):
+        return None  # a computed column is read by the embed's own query
     return None if join.to_many or join.child.is_view else join
 
 

@@ -14,8 +14,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import quoted_name
+from sqlalchemy.sql.functions import Function as SqlFunction
 
-from db.catalog import Relation
+from db.catalog import NotInCatalog, Relation
+from db.functions import sql_type
 
 from .grammar import Condition, Filter, GrammarError
 from .reads import ReadRequest
@@ -131,6 +134,23 @@ def lone_surrogate(text: str) -> bool:
     return False
 
 
+def read_column(relation: Relation, name: str) -> sa.ColumnElement:
+    """A served column, or a computed one: `fn(row)` of a function taking the relation's row."""
+    try:
+        return relation.column(name)
+    except NotInCatalog:
+        function = relation.computed.get(name)
+        if function is None:
+            raise
+    call = SqlFunction(
+        quoted_name(function.name, True),
+        relation.table.table_valued(),  # the whole row, as `books` in `fn(books)`
+        packagenames=(quoted_name(function.schema, True),),
+        type_=sql_type(function.return_type),
+    )
+    return call.label(name)
+
+
 def condition_clause(relation: Relation, condition: Condition) -> sa.ColumnElement[bool]:
     """The WHERE clause for a filter or a logic tree."""
     if isinstance(condition, Filter):
@@ -142,7 +162,7 @@ def condition_clause(relation: Relation, condition: Condition) -> sa.ColumnEleme
 
 def filter_clause(relation: Relation, flt: Filter) -> sa.ColumnElement[bool]:
     """The WHERE clause for one filter."""
-    column = relation.column(flt.column)
+    column = read_column(relation, flt.column)
     if flt.op == "is":
         clause = _is_clause(column, str(flt.value))
     elif flt.op == "in":
@@ -187,9 +207,9 @@ def build_select(relation: Relation, read: ReadRequest, hidden: tuple[str, ...] 
     table = relation.table
     if read.select is not None:
         columns = [
-            relation.column(item.column).label(item.alias)
+            read_column(relation, item.column).label(item.alias)
             if item.alias
-            else relation.column(item.column)
+            else read_column(relation, item.column)
             for item in read.select
         ]
     else:
@@ -205,7 +225,7 @@ def order_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElemen
     """ORDER BY of a read; the primary key when it asks for none, so pages are stable."""
     clauses = []
     for term in read.order:
-        column = relation.column(term.column)
+        column = read_column(relation, term.column)
         key = column.desc() if term.descending else column.asc()
         if term.nulls == "first":
             key = key.nulls_first()

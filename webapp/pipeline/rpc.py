@@ -12,26 +12,23 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import quoted_name
 from sqlalchemy.sql.functions import Function as SqlFunction
 
 from db.catalog import Catalog, Relation
-from db.functions import Function
+from db.functions import Function, sql_type
 
 from .api_error import ApiError
 from .grammar import OPERATORS, RESERVED
 from .values import dumps
 
 JSON_TYPES = ("json", "jsonb")
-_MODIFIERS = re.compile(r"\(.*?\)")
 
 
 class CatalogType(sa.types.UserDefinedType):
@@ -236,6 +233,7 @@ def function_result(
             kind=served.kind,
             hidden=served.hidden,
             type_names=served.type_names,
+            computed=served.computed,
             function=function,
             source=(served.schema, served.name),
         )
@@ -269,15 +267,6 @@ def _result_columns(function: Function, served: Relation | None) -> list[sa.Colu
     if function.columns:
         return [sa.column(name, sql_type(type_name)) for name, type_name in function.columns]
     return [sa.column(function.name, sql_type(function.return_type))]
-
-
-def sql_type(type_name: str) -> sa.types.TypeEngine:
-    """SQLAlchemy's type for a catalog type name, so filters convert values; NullType if unknown."""
-    base = _MODIFIERS.sub("", type_name)
-    if base.endswith("[]"):
-        return sa.ARRAY(sql_type(base[:-2]))
-    known = ischema_names.get(base)
-    return known() if known is not None else sa.types.NullType()
 
 
 def parse_json_document(raw: bytes) -> str:
