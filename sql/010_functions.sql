@@ -11,6 +11,7 @@
 --   return_copy(loan_id)        VOLATILE, void: checks a lent copy back in
 --   whoami()                    STABLE, jsonb: the role, claims, method and path of a request
 --   available_copies(books)     STABLE, a computed column of books: copies not lent out now
+--   sequels(books)              STABLE, a computed relationship: the books that follow one
 -- Anyone may run a new function unless told otherwise (EXECUTE is granted to PUBLIC), so
 -- the ones that read or change private rows revoke that first.
 -- Requires 002_library.sql, 006_roles.sql and 007_login_role.sql.
@@ -128,3 +129,11 @@ CREATE FUNCTION available_copies(books) RETURNS bigint
                           AND l.returned_at IS NULL)
 $$;
 COMMENT ON FUNCTION available_copies(books) IS 'Copies of the book on a shelf now (not lent out).';
+
+-- A function of a table's row returning rows of a table is a computed relationship, embedded
+-- by its name: /api/books?select=title,sequels(title)
+CREATE FUNCTION sequels(books) RETURNS SETOF books
+    LANGUAGE sql STABLE AS $$
+    SELECT * FROM books WHERE sequel_of = $1.id ORDER BY published_on, title
+$$;
+COMMENT ON FUNCTION sequels(books) IS 'The books that are sequels of this one.';

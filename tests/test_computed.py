@@ -47,3 +47,49 @@ def test_an_unknown_name_is_still_an_unknown_column(client):
 def test_a_computed_column_in_a_to_one_embed(client):
     rows = client.get("/api/copies?select=copy_no,books(title,available_copies)&limit=3").json
     assert len(rows) == 3 and all(isinstance(r["books"]["available_copies"], int) for r in rows)
+
+
+# -- computed relationships ---------------------------------------------------------------------
+
+
+def test_a_computed_relationship_embeds_by_its_name(client, db_connection):
+    parents = db_connection.execute(
+        sa.text(
+            "SELECT sequel_of, count(*) FROM books WHERE sequel_of IS NOT NULL"
+            " GROUP BY sequel_of ORDER BY sequel_of LIMIT 3"
+        )
+    ).all()
+    assert parents
+    ids = ",".join(str(row[0]) for row in parents)
+    rows = client.get(f"/api/books?select=id,title,sequels(title,sequel_of)&id=in.({ids})").json
+    by_id = {row["id"]: row for row in rows}
+    for book_id, count in parents:
+        sequels = by_id[str(book_id)]["sequels"]
+        assert len(sequels) == count
+        assert all(sequel["sequel_of"] == str(book_id) for sequel in sequels)
+    lonely = client.get("/api/books?select=title,sequels(title)&sequel_of=is.null&limit=50").json
+    assert all(isinstance(row["sequels"], list) for row in lonely)
+
+
+def test_a_computed_relationship_takes_the_embed_grammar(client, db_connection):
+    parent = db_connection.execute(
+        sa.text(
+            "SELECT sequel_of FROM books WHERE sequel_of IS NOT NULL"
+            " GROUP BY sequel_of HAVING count(*) > 1 LIMIT 1"
+        )
+    ).scalar()
+    if parent is None:
+        parent = db_connection.execute(
+            sa.text("SELECT sequel_of FROM books WHERE sequel_of IS NOT NULL LIMIT 1")
+        ).scalar_one()
+    rows = client.get(
+        f"/api/books?select=title,next:sequels(title,authors(name))&id=eq.{parent}"
+        "&next.order=title.desc&next.limit=1"
+    ).json
+    (row,) = rows
+    assert len(row["next"]) == 1 and isinstance(row["next"][0]["authors"]["name"], str)
+
+
+def test_a_computed_relationship_on_a_function_result(client):
+    rows = client.get("/api/rpc/search_books?q=archive&select=title,sequels(title)&limit=5").json
+    assert len(rows) == 5 and all(isinstance(row["sequels"], list) for row in rows)

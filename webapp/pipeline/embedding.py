@@ -30,11 +30,13 @@ from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql
 
 from db.catalog import Catalog, NotInCatalog, Relation
-from db.relationships import Relationship, relationships
+from db.functions import Function
+from db.relationships import Cardinality, Relationship, relationships
 
 from .api_error import ApiError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
+from .rpc import called_on, computed_relationship
 
 JOINED = "_pgfront_embed_"  # prefix of the labels a joined embed's columns are selected under
 VIA = "_pgfront_via_"  # prefix of the junction's columns a many-to-many embed's rows carry
@@ -97,6 +99,8 @@ class Join:
     relationship: Relationship
     child: Relation
     junction: Relation | None = None
+    # A computed relationship: the child rows are the function called on this parent table.
+    through: sa.FromClause | None = None
 
     @property
     def parent_columns(self) -> tuple[str, ...]:
@@ -116,6 +120,9 @@ class Join:
 
 def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
     """The one relationship between parent and the embedded relation (a hint picks among several)."""
+    function = computed_relationship(catalog, parent, embed.relation)
+    if function is not None:
+        return _computed_join(catalog, parent, function)
     child = _embedded_relation(catalog, parent, embed)
     found = relationships(catalog).find(parent, child, embed.hint)
     if not found:
@@ -130,6 +137,21 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
     (relationship,) = found
     junction = relationship.junction
     return Join(relationship, child, catalog.relations[junction.relation] if junction else None)
+
+
+def _computed_join(catalog: Catalog, parent: Relation, function: Function) -> Join:
+    """A function of the parent's row returning rows: matched back by the parent's primary key."""
+    child, through = called_on(catalog, function, parent)
+    key = catalog.relations[(parent.schema, parent.name)].primary_key
+    relationship = Relationship(
+        source=(parent.schema, parent.name),
+        target=function.returns_relation,
+        cardinality=Cardinality.ONE_TO_MANY if function.returns_set else Cardinality.MANY_TO_ONE,
+        constraint=function.name,
+        source_columns=key,
+        target_columns=key,
+    )
+    return Join(relationship, child, through=through)
 
 
 def _ambiguous(parent: Relation, embed: Embed, found: tuple[Relationship, ...]) -> ApiError:
@@ -220,9 +242,11 @@ def _fetch_children(
         return []
     child, read = join.child, embed.read
     nested = join_columns(catalog, child, read.embeds)
-    if join.junction is None:
+    if join.junction is None and join.through is None:
         stmt = build_select(child, read, hidden=tuple(dict.fromkeys(join.child_columns + nested)))
         match = [child.table.columns[name] for name in join.child_columns]
+    elif join.through is not None:
+        stmt, match = _through_call(build_select(child, read, hidden=nested), join)
     else:
         stmt, match = _through_junction(build_select(child, read, hidden=nested), join)
     stmt = stmt.where(_matching(match, keys))
@@ -249,8 +273,18 @@ def _through_junction(stmt: sa.Select, join: Join) -> tuple[sa.Select, list[sa.C
     return stmt.add_columns(*(column.label(VIA + column.name) for column in match)), match
 
 
+def _through_call(stmt: sa.Select, join: Join) -> tuple[sa.Select, list[sa.Column]]:
+    """`FROM parent JOIN fn(parent) ON true`: each row with its parent's key (labelled VIA + name)."""
+    parent = join.through
+    stmt = stmt.select_from(parent.join(join.child.table, sa.true()))
+    match = [parent.c[name] for name in join.parent_columns]
+    return stmt.add_columns(*(column.label(VIA + column.name) for column in match)), match
+
+
 def _parent_key_of(child: dict, join: Join) -> tuple | None:
-    """The parent key an embedded row belongs to: its own columns, or its junction row's."""
+    """The parent key an embedded row belongs to: its own columns, or its junction's or call's."""
+    if join.through is not None:
+        return tuple(child[VIA + name] for name in join.parent_columns)
     if join.junction is None:
         return _key(child, join.child_columns)
     return tuple(child[VIA + name] for name in join.relationship.junction.source_columns)
@@ -339,7 +373,7 @@ def joinable(catalog: Catalog, parent: Relation, embed: Embed) -> Join | None:
     join = resolve_join(catalog, parent, embed)
     if any(item.column in join.child.computed for item in read.select or ()):
         return None  # a computed column is read by the embed's own query
-    return None if join.to_many or join.child.is_view else join
+    return None if join.to_many or join.child.is_view or join.through is not None else join
 
 
 def join_embeds(

@@ -14,14 +14,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import quoted_name
-from sqlalchemy.sql.functions import Function as SqlFunction
 
 from db.catalog import NotInCatalog, Relation
 from db.functions import sql_type
 
 from .grammar import Condition, Filter, GrammarError
 from .reads import ReadRequest
+from .rpc import call_of
 
 _BOOLEANS = {
     "true": True,
@@ -142,13 +141,9 @@ def read_column(relation: Relation, name: str) -> sa.ColumnElement:
         function = relation.computed.get(name)
         if function is None:
             raise
-    call = SqlFunction(
-        quoted_name(function.name, True),
-        relation.table.table_valued(),  # the whole row, as `books` in `fn(books)`
-        packagenames=(quoted_name(function.schema, True),),
-        type_=sql_type(function.return_type),
-    )
-    return call.label(name)
+    # The whole row, as `books` in `available_copies(books)`.
+    row = relation.table.table_valued()
+    return call_of(function, row, type_=sql_type(function.return_type)).label(name)
 
 
 def condition_clause(relation: Relation, condition: Condition) -> sa.ColumnElement[bool]:

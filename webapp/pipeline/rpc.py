@@ -219,14 +219,23 @@ def function_result(
         call_args = [NamedArgument(param.name, body) if param.name else body]
     else:
         call_args = _named_arguments(function, arguments)
-    call = SqlFunction(
+    return _as_relation(catalog, function, call_of(function, *call_args))
+
+
+def call_of(function: Function, *arguments: sa.ColumnElement, **kw: Any) -> SqlFunction:
+    """`schema.name(arguments)`, both names quoted by the dialect's identifier preparer."""
+    return SqlFunction(
         quoted_name(function.name, True),
-        *call_args,
+        *arguments,
         packagenames=(quoted_name(function.schema, True),),
+        **kw,
     )
+
+
+def _as_relation(catalog: Catalog, function: Function, call: SqlFunction) -> FunctionResult:
+    """A call's rows as a relation: the served relation's it returns, else its own columns."""
     served = catalog.relations.get(function.returns_relation) if function.returns_relation else None
-    columns = _result_columns(function, served)
-    table = call.table_valued(*columns, name=function.name)
+    table = call.table_valued(*_result_columns(function, served), name=function.name)
     if served is not None:
         return FunctionResult(
             table=table,
@@ -240,6 +249,32 @@ def function_result(
     return FunctionResult(
         table=table, kind="function", function=function, source=(function.schema, function.name)
     )
+
+
+def computed_relationship(catalog: Catalog, parent: Relation, name: str) -> Function | None:
+    """The function `name(parent row)` returning rows of a served relation, if there is one.
+
+    PostgREST's computed relationship: embedded as `select=*,name(...)`. Its parent must be
+    a served table or view with a primary key, by which its rows find their own.
+    """
+    base = catalog.relations.get((parent.schema, parent.name))
+    if base is None or not base.primary_key:
+        return None
+    for schema in dict.fromkeys((parent.schema, catalog.default_schema)):
+        for function in catalog.functions.get((schema, name), ()):
+            if function.row_type_of == (parent.schema, parent.name) and (
+                function.returns_relation in catalog.relations
+            ):
+                return function
+    return None
+
+
+def called_on(
+    catalog: Catalog, function: Function, parent: Relation
+) -> tuple[FunctionResult, sa.FromClause]:
+    """The rows `function(parent)` for each parent row, and the parent's own table they join."""
+    rows = catalog.relations[(parent.schema, parent.name)].table.alias("pgfront_parent")
+    return _as_relation(catalog, function, call_of(function, rows.table_valued())), rows
 
 
 def _named_arguments(function: Function, arguments: Mapping[str, Any]) -> list[NamedArgument]:
