@@ -60,6 +60,13 @@ def test_set_returning_function_takes_the_read_grammar(client):
     assert page.headers["Content-Range"] == "1-2/*"
 
 
+def test_head_answers_the_headers_alone(client):
+    total = len(client.get("/api/rpc/search_books?q=archive&select=title").json)
+    head = client.head("/api/rpc/search_books?q=archive", headers={"Prefer": "count=exact"})
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Range"] == f"0-{total - 1}/{total}"
+
+
 def test_post_arguments_with_filters_in_the_query_string(client):
     posted = client.post("/api/rpc/search_books?select=title&limit=1", json={"q": "archive"})
     assert posted.status_code == 200 and len(posted.json) == 1

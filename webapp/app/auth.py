@@ -168,9 +168,11 @@ def _set_role(session: orm.Session, transaction, connection: sa.Connection) -> N
     if not has_app_context():
         return
     role = g.get("db_role")
-    api = has_request_context() and request.blueprint == "api"
-    if role is None and not api:
-        return  # the admin and SQL pages, CLI commands, pages served as the login role
+    rpc = has_request_context() and request.endpoint == "api.call_function"
+    if role is None and not rpc:
+        # No role to switch to: only a function call pays a statement for the request's
+        # settings (a table read would pay a round trip for what its SQL never reads).
+        return
     claims = g.get("jwt_claims")
     encoded = json.dumps(claims) if claims else ""
     context = request_context() if has_request_context() else RequestContext()
