@@ -404,3 +404,23 @@ def test_no_many_to_many_through_a_hidden_junction(make_app):
     response = client.get("/api/members?select=id,books(title)&limit=1")
     assert response.status_code == 400 and response.json["code"] == "PGRST200"
     assert "wishlist" not in response.get_data(as_text=True)
+
+
+def test_a_request_resolves_each_embeds_relationship_once(client, monkeypatch):
+    """Three embeds, one nested and one read as a join: three lookups in the index, no more."""
+    from db.relationships import RelationshipIndex
+
+    calls = []
+    find = RelationshipIndex.find
+
+    def counted(self, *args, **kwargs):
+        calls.append(args[:2])
+        return find(self, *args, **kwargs)
+
+    monkeypatch.setattr(RelationshipIndex, "find", counted)
+    response = client.get(
+        "/api/books?select=title,authors(name),copies(copy_no,branches(name))&limit=30"
+    )
+    assert response.status_code == 200, response.json
+    assert any(row["copies"] for row in response.json)
+    assert len(calls) == 3

@@ -54,7 +54,7 @@ def _state(db_connection):
 
 
 def _cursor(*parts) -> str:
-    """A well-formed cursor (base64url of JSON) holding these parts, as pipeline/keyset.py writes them."""
+    """A well-formed cursor (base64url of JSON) holding these parts, as pipeline/cursors.py writes them."""
     raw = json.dumps(list(parts)).encode()  # a lone surrogate becomes the escape \ud800
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -41,8 +41,8 @@ PUBLIC = {
 }
 
 
-def test_the_pipeline_folder_holds_the_grammar_the_read_the_statement_and_the_values():
-    assert {"grammar", "reads", "query", "keyset", "values"} <= set(PIPELINE)
+def test_the_pipeline_folder_holds_parse_plan_sql_fetch_and_the_values():
+    assert {"grammar", "reads", "plan", "statement", "fetch", "cursors", "values"} <= set(PIPELINE)
 
 
 @pytest.mark.parametrize("name", PIPELINE)

@@ -191,11 +191,22 @@ def test_an_altered_cursor_is_a_400(paging_client, cursor):
 @pytest.mark.parametrize("name", ["\ud800", "a\udfffb", "\u0000"])
 def test_a_cursor_holding_text_no_database_takes_is_a_400(paging_client, name):
     """A lone surrogate (JSON's \\ud800) or a NUL inside a well-formed cursor of a text key."""
-    cursor = base64.urlsafe_b64encode(json.dumps([name, "1"]).encode()).decode().rstrip("=")
+    spec = "full_name.asc,id.asc"  # the keys by_name pages by, as the cursor names them
+    cursor = base64.urlsafe_b64encode(json.dumps([spec, [name, "1"]]).encode()).decode()
+    cursor = cursor.rstrip("=")
     for direction in ("after", "before"):
         response = paging_client.get(f"/api/probe/by-name/2?{direction}={cursor}")
         assert response.status_code == 400, response.get_data(as_text=True)[:300]
         assert response.json["message"]
+
+
+def test_a_cursor_made_for_other_keys_is_a_400(paging_client):
+    """A cursor of by-joined's keys (joined_at desc, id) sent to by-name (full_name, id)."""
+    first = paging_client.get("/probe/by-joined/2?per_page=5").json
+    cursor = parse_qs(urlsplit(first["next_url"]).query)["after"][0]
+    response = paging_client.get(f"/api/probe/by-name/2?after={cursor}")
+    assert response.status_code == 400
+    assert "cursor" in response.json["message"]
 
 
 def test_after_and_before_together_is_a_400(paging_client):

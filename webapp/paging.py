@@ -8,9 +8,6 @@ the last row's sort values, so a deep page costs what the first one costs.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +20,9 @@ from db.session import Session
 
 from .errors import ApiError
 from .lookups import rows_of
+from .pipeline import cursors
 from .pipeline.grammar import GrammarError
 from .pipeline.query import coerce_value, count_select
-from .pipeline.values import csv_cell
 
 DEFAULT_PER_PAGE = 20
 
@@ -167,57 +164,60 @@ def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool)
     after, before = _arg("after"), _arg("before")
     if after and before:
         raise ApiError(400, "after= and before= do not go together")
-    backwards = bool(before)
-    ordered = statement.order_by(None).order_by(*(_direction(key, flip=backwards) for key in keys))
-    if after or before:
-        values = decode_cursor(keys, after or before)
-        ordered = ordered.where(_past(keys, values, backwards))
-    rows = _fetch(ordered.limit(size + 1), statement)
-    items, more = rows[:size], len(rows) > size
-    if backwards:
-        items.reverse()
-    has_next, has_prev = (True, more) if backwards else (more, bool(after))
+    items, more = _keyset_rows(statement, keys, size, after or before, backwards=bool(before))
+    has_next, has_prev = (True, more) if before else (more, bool(after))
+    has_next, has_prev = has_next and bool(items), has_prev and bool(items)
     return Pagination(
         items,
         None,
         size,
         count_rows(statement) if count else None,
-        has_next and bool(items),
-        has_prev and bool(items),
-        next_cursor=encode_cursor(keys, items[-1]) if items and has_next else None,
-        prev_cursor=encode_cursor(keys, items[0]) if items and has_prev else None,
+        has_next,
+        has_prev,
+        next_cursor=encode_cursor(keys, items[-1]) if has_next else None,
+        prev_cursor=encode_cursor(keys, items[0]) if has_prev else None,
         _url=_url_builder(),
     )
 
 
+def _keyset_rows(
+    statement: sa.Select, keys: list[_Key], size: int, cursor: str | None, backwards: bool
+) -> tuple[list[Any], bool]:
+    """Up to size rows past the cursor (before it, backwards), in the keys' order; more follow?"""
+    ordered = statement.order_by(None).order_by(*(_direction(key, flip=backwards) for key in keys))
+    if cursor:
+        ordered = ordered.where(_past(keys, decode_cursor(keys, cursor), backwards))
+    rows = _fetch(ordered.limit(size + 1), statement)
+    items, more = rows[:size], len(rows) > size
+    if backwards:
+        items.reverse()
+    return items, more
+
+
 def encode_cursor(keys: list[_Key], item: Any) -> str:
-    """The opaque cursor of an item: its sort values as text, JSON, base64url."""
-    texts = [csv_cell(value) for value in _key_values(keys, item)]
-    raw = json.dumps(texts, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The opaque cursor of an item: its sort values, in the one codec (pipeline/cursors.py)."""
+    return cursors.encode(_spec(keys), _key_values(keys, item))
 
 
 def decode_cursor(keys: list[_Key], cursor: str) -> list[Any]:
     """The bound values of a cursor; a 400 for one that was altered or made for other keys."""
     try:
-        texts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(texts, list) or len(texts) != len(keys):
-            raise ValueError(cursor)
+        spec, texts = cursors.decode(cursor)
+        if spec != _spec(keys) or len(texts) != len(keys):
+            raise cursors.BadCursor(cursor)
         return [coerce_value(key.expression, text) for key, text in zip(keys, texts, strict=True)]
-    except (ValueError, TypeError, binascii.Error, GrammarError):
+    except (cursors.BadCursor, GrammarError):
         raise ApiError(400, "the cursor is not valid here", hint="start again without it") from None
 
 
+def _spec(keys: list[_Key]) -> str:
+    """The keys as a cursor's spec: each expression's name and direction."""
+    return ",".join(f"{key.expression.key}.{'desc' if key.descending else 'asc'}" for key in keys)
+
+
 def _past(keys: list[_Key], values: list[Any], backwards: bool) -> sa.ColumnElement[bool]:
-    """Rows beyond the cursor: equal on the first keys and past it on the next, for some key."""
-    alternatives = []
-    for i, key in enumerate(keys):
-        equal = [keys[j].expression == values[j] for j in range(i)]
-        later = key.descending == backwards
-        alternatives.append(
-            sa.and_(*equal, key.expression > values[i] if later else key.expression < values[i])
-        )
-    return sa.or_(*alternatives)
+    """Rows beyond the cursor in the direction walked (backwards: each key the other way)."""
+    return cursors.past([(key.expression, key.descending != backwards) for key in keys], values)
 
 
 def _keys(keyset: Any) -> list[_Key]:

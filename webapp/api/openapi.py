@@ -277,8 +277,16 @@ def _shared_parameters() -> dict[str, Any]:
         }
 
     return {
-        "select": query("select", "columns to return, alias:column renames"),
-        "order": query("order", "col.asc|desc.nullsfirst|nullslast, comma-separated"),
+        "select": query(
+            "select",
+            "columns to return, alias:column renames, and embeds: rel(cols), alias:rel!hint(...),"
+            " rel!inner(...) (only parents that have one), rel() (filter only),"
+            " ...rel(cols) (spread into the row)",
+        ),
+        "order": query(
+            "order",
+            "col.asc|desc.nullsfirst|nullslast, comma-separated; embed(col) for a to-one embed",
+        ),
         "limit": query("limit", "at most this many rows", {"type": "integer", "minimum": 0}),
         "offset": query("offset", "skip this many rows", {"type": "integer", "minimum": 0}),
         "or": query("or", "logic tree: (a.eq.1,and(b.gt.2,c.is.null))"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from functools import cache
 from urllib.parse import quote, urlencode
 
@@ -19,19 +18,13 @@ from ..app.deadline import current_deadline
 from ..databases import api_root
 from ..errors import ApiError, RequestTimeout
 from ..pages.browsing import this_path
-from ..pipeline import keyset, mutations
-from ..pipeline.embedding import (
-    JOINED,
-    MAX_JOINED,
-    EmbedRows,
-    attach_embeds,
-    attach_joined,
-    join_columns,
-    join_embeds,
-    joinable,
-)
-from ..pipeline.query import HIDDEN, build_select, count_select, page
+from ..pipeline import mutations
+from ..pipeline.embedding import EmbedRows
+from ..pipeline.fetch import Fetched, fetch
+from ..pipeline.plan import Paging, ReadPlan, plan_read
+from ..pipeline.query import count_select
 from ..pipeline.reads import parse_read
+from ..pipeline.statement import count_for
 from ..pipeline.values import csv_text, dumps
 from ..state import app_state, current_catalog
 from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
@@ -76,28 +69,38 @@ def read_rows(name: str):
     read = parse_read(request.args, settings.embed_limits)
     prefer = parse_prefer(request.headers)
     offset, limit = paging(read.offset, read.limit)
-    max_rows = settings.max_rows
-    embed_rows = EmbedRows(settings.max_embed_rows, max_rows, wait_for_embed_turn)
-    found = fetch_page(relation, read, offset, limit, max_rows, embed_rows)
-    total = count_rows(found.selected, prefer.count, max_rows) if prefer.count else None
-    if total is not None and offset > total:
+    cursor = request.args.get("cursor")
+    plan = plan_read(
+        current_catalog(), relation, read, Paging(offset, limit, settings.max_rows, cursor)
+    )
+    embed_rows = EmbedRows(settings.max_embed_rows, settings.max_rows, wait_for_embed_turn)
+    found = fetch(Session.connection(), plan, embed_rows)
+    total = count_rows(count_for(plan), prefer.count, settings.max_rows) if prefer.count else None
+    headers, status = read_headers(plan, found, total, prefer, settings.max_rows)
+    return render_rows(found.rows, found.keys, media_type, headers, status=status)
+
+
+def read_headers(plan: ReadPlan, found: Fetched, total: int | None, prefer, max_rows: int):
+    """A read's headers and status: its range and count, the cap if it cut, the next page."""
+    if total is not None and plan.offset > total:
         raise ApiError(
             416,
-            f"offset {offset} is beyond the {total} rows",
+            f"offset {plan.offset} is beyond the {total} rows",
             code="PGRST103",
             headers={"Content-Range": f"*/{total}"},
         )
-    headers = {"Content-Range": content_range(offset, len(found.rows), total)}
+    headers = {"Content-Range": content_range(plan.offset, len(found.rows), total)}
     if applied_preferences(prefer, ("count",)):
         headers["Preference-Applied"] = applied_preferences(prefer, ("count",))
-    if found.more and found.limit == max_rows and (read.limit is None or read.limit > max_rows):
+    asked = plan.read.limit
+    if found.more and plan.limit == max_rows and (asked is None or asked > max_rows):
         # The hard cap cut this response; say so rather than truncate silently.
         headers["X-Row-Cap"] = str(max_rows)
-    if found.next_cursor:
-        headers["X-Next-Cursor"] = found.next_cursor
-        headers["Link"] = f'<{next_page_url(found.next_cursor, found.limit)}>; rel="next"'
+    if found.more and found.last_cursor:
+        headers["X-Next-Cursor"] = found.last_cursor
+        headers["Link"] = f'<{next_page_url(found.last_cursor, plan.limit)}>; rel="next"'
     status = 206 if total is not None and len(found.rows) < total else 200
-    return render_rows(found.rows, found.keys, media_type, headers, status=status)
+    return headers, status
 
 
 def wait_for_embed_turn() -> None:
@@ -130,69 +133,6 @@ def return_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
-
-
-@dataclass
-class Page:
-    """One page of rows, ready to render, and what the response headers need to know."""
-
-    rows: list[dict]
-    keys: list[str]
-    limit: int
-    more: bool
-    next_cursor: str | None
-    selected: sa.Select  # the statement before paging, for counts
-
-
-def fetch_page(
-    relation: Relation, read, offset: int, limit: int | None, max_rows: int, embed_rows: EmbedRows
-) -> Page:
-    """Run a read: a keyset cursor if sent, the page, then its embeds (one query each)."""
-    catalog = current_catalog()
-    after = None
-    if "cursor" in request.args:
-        if offset:
-            raise ApiError(
-                400,
-                "cursor= does not go with an offset (or a Range not starting at 0)",
-                code="PGRST100",
-            )
-        read, after = keyset.read_after_cursor(relation, read, request.args["cursor"])
-    order = keyset.keyset_order(relation, read)
-    if order:
-        read = replace(read, order=order)
-    sort_keys = tuple(term.column for term in order or ())
-    hidden = tuple(dict.fromkeys(join_columns(catalog, relation, read.embeds) + sort_keys))
-    selected = build_select(relation, read, hidden=hidden)
-    paged = selected.where(after) if after is not None else selected
-    # Plain to-one embeds are LEFT JOINs of this statement; the others a query each, after it.
-    to_join = [
-        (embed, join) for embed in read.embeds if (join := joinable(catalog, relation, embed))
-    ][:MAX_JOINED]
-    paged, joined = join_embeds(paged, relation, to_join)
-    joined_embeds = {embed for embed, _ in to_join}
-    stmt, limit = page(paged, offset, limit, max_rows)
-    # Core on the Session's connection: the same transaction, without the ORM's execute path.
-    result = Session.connection().execute(stmt)
-    names = list(result.keys())
-    rows = [dict(zip(names, row, strict=True)) for row in result.all()]  # one fetch
-    more = len(rows) > limit
-    del rows[limit:]
-    next_cursor = None
-    if more and order and rows:
-        next_cursor = keyset.encode_cursor(order, {n: rows[-1][HIDDEN + n] for n in sort_keys})
-    keys = [name for name in names if not name.startswith((HIDDEN, JOINED))]
-    if read.embeds:
-        for row in rows:  # every embed's key in select= order, whichever way it is read
-            row.update(dict.fromkeys(embed.key for embed in read.embeds))
-        attach_joined(rows, joined, embed_rows)
-        separate = tuple(embed for embed in read.embeds if embed not in joined_embeds)
-        attach_embeds(Session(), catalog, relation, rows, separate, embed_rows)
-        keys += [embed.key for embed in read.embeds]
-    for row in rows:
-        for name in hidden:
-            row.pop(HIDDEN + name, None)
-    return Page(rows, keys, limit, more, next_cursor, selected)  # counts ignore the cursor
 
 
 @bp.post("/<name>")

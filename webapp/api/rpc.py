@@ -23,18 +23,18 @@ from db.session import Session
 from ..errors import ApiError
 from ..pipeline import rpc
 from ..pipeline.embedding import EmbedRows
+from ..pipeline.fetch import Fetched, fetch
+from ..pipeline.plan import Paging, ReadPlan, plan_read
 from ..pipeline.reads import parse_read
+from ..pipeline.statement import count_for
 from ..pipeline.values import dumps
 from ..state import app_state, current_catalog
 from .headers import CSV, JSON, OBJECT, choose_format, parse_prefer
 from .routes import (
-    Page,
-    applied_preferences,
     bp,
-    content_range,
     count_rows,
-    fetch_page,
     paging,
+    read_headers,
     render_rows,
     requested_schema,
     wait_for_embed_turn,
@@ -72,12 +72,16 @@ def call_function(name: str):
         response = Response(status=204)
         response.headers.remove("Content-Type")  # no content, so no type (as PostgREST)
         return response
-    read = parse_read(read_args, app_state().settings.embed_limits)
+    settings = app_state().settings
+    read = parse_read(read_args, settings.embed_limits)
     offset, limit = paging(read.offset, read.limit) if not post else (read.offset, read.limit)
-    found = read_result(relation, read, offset, limit)
-    total = result_total(function, found, prefer.count)
+    plan = plan_read(catalog, relation, read, Paging(offset, limit, settings.max_rows))
+    embed_rows = EmbedRows(settings.max_embed_rows, settings.max_rows, wait_for_embed_turn)
+    found = fetch(Session.connection(), plan, embed_rows)
+    total = result_total(function, plan, prefer.count)
+    headers, status = read_headers(plan, found, total, prefer, settings.max_rows)
     finish(post)
-    return render_result(function, found, offset, total, media_type, prefer)
+    return render_result(function, found, headers, status, media_type)
 
 
 def body_arguments() -> dict[str, Any]:
@@ -109,14 +113,7 @@ def whole_body_of(arguments: dict[str, Any], post: bool) -> str:
     return dumps(arguments).decode()
 
 
-def read_result(relation: rpc.FunctionResult, read, offset: int, limit: int | None) -> Page:
-    """The result's rows through the read path a table's rows take."""
-    settings = app_state().settings
-    embed_rows = EmbedRows(settings.max_embed_rows, settings.max_rows, wait_for_embed_turn)
-    return fetch_page(relation, read, offset, limit, settings.max_rows, embed_rows)
-
-
-def result_total(function: Function, found: Page, method: str | None) -> int | None:
+def result_total(function: Function, plan: ReadPlan, method: str | None) -> int | None:
     """The total Prefer: count= asks for: 1 for a single value or row.
 
     Counting runs the function again, so a VOLATILE one (which may write) is never counted.
@@ -125,7 +122,7 @@ def result_total(function: Function, found: Page, method: str | None) -> int | N
         return None
     if not function.returns_set:
         return 1
-    return count_rows(found.selected, method, app_state().settings.max_rows)
+    return count_rows(count_for(plan), method, app_state().settings.max_rows)
 
 
 def finish(post: bool) -> None:
@@ -135,14 +132,10 @@ def finish(post: bool) -> None:
 
 
 def render_result(
-    function: Function, found: Page, offset: int, total: int | None, media_type: str, prefer
+    function: Function, found: Fetched, headers: dict, status: int, media_type: str
 ) -> Response:
     """Rows as a list; a single row as an object; a scalar as itself; a set of scalars as a list."""
     rows, keys = found.rows, found.keys
-    headers = {"Content-Range": content_range(offset, len(rows), total)}
-    if applied_preferences(prefer, ("count",)) and total is not None:
-        headers["Preference-Applied"] = applied_preferences(prefer, ("count",))
-    status = 206 if total is not None and len(rows) < total else 200
     if not function.returns_rows and media_type != CSV:
         values = [row[function.name] for row in rows]
         body = values if function.returns_set else (values[0] if values else None)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import replace
 from itertools import chain
 
 import sqlalchemy as sa
@@ -41,16 +40,14 @@ from flask import Blueprint, Response, request
 from sqlalchemy import orm
 from sqlalchemy.engine import Row
 
-from db.catalog import Relation
 from db.engine import first_line
 from db.session import Session
 
 from ..api.headers import attachment
 from ..app.deadline import Deadline, current_deadline
 from ..errors import ApiError, RequestTimeout
-from ..pipeline.grammar import OrderTerm
-from ..pipeline.query import build_select
-from ..pipeline.reads import ReadRequest
+from ..pipeline.plan import Paging, plan_read
+from ..pipeline.statement import select_for
 from ..pipeline.values import csv_text, dumps
 from ..state import app_state, current_catalog
 from .browsing import parse_browse
@@ -70,7 +67,8 @@ def export_rows(schema: str, name: str, fmt: str) -> Response:
     settings = app_state().settings
     browse = parse_browse(relation, request.args, settings.page_max_size)
     cap = settings.export_max_rows
-    stmt = build_select(relation, in_total_order(relation, browse.read)).limit(cap + 1)
+    plan = plan_read(current_catalog(), relation, browse.read, Paging(cap=cap, stream=True))
+    stmt = select_for(plan)
     release = ExitStack()  # result, session, then the slot: once, whichever way it ends
     release.callback(take_export_slot(settings.export_concurrency))
     session = Session.session_factory(bind=Session.get_bind())
@@ -122,13 +120,6 @@ def within_deadline(
         if batch is None:
             return
         yield batch
-
-
-def in_total_order(relation: Relation, read: ReadRequest) -> ReadRequest:
-    """The read with the primary key appended to its order, so the order is total."""
-    named = {term.column for term in read.order}
-    key = tuple(OrderTerm(column) for column in relation.primary_key if column not in named)
-    return replace(read, order=read.order + key)
 
 
 def capped_rows(

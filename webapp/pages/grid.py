@@ -8,7 +8,7 @@ query per foreign key per page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -18,12 +18,12 @@ from werkzeug.datastructures import MultiDict
 from db.catalog import Relation
 from db.session import Session
 
-from ..pipeline import keyset
-from ..pipeline.grammar import GrammarError, OrderTerm
+from ..pipeline.fetch import Fetched, fetch
+from ..pipeline.grammar import OrderTerm
 from ..pipeline.matviews import unpopulated_refresh
-from ..pipeline.query import HIDDEN, build_select, page
-from ..pipeline.reads import ReadRequest, SelectItem
+from ..pipeline.plan import Paging, ReadPlan, plan_read
 from ..pipeline.references import ForeignLink, fetch_labels
+from ..pipeline.statement import count_for
 from ..state import current_catalog
 from .browsing import Browse, url_with
 from .side_queries import TIMEOUT_ONLY, PageLimits, time_boxed
@@ -64,18 +64,9 @@ def fetch_grid(relation: Relation, browse: Browse, path: str, args: MultiDict, l
     shown = (
         [item.column for item in read.select] if read.select else [c.name for c in relation.columns]
     )
-    order = keyset.keyset_order(relation, read)
-    read, after = _from_cursor(relation, browse, order)
-    backwards = bool(browse.before)
-    keys = tuple(dict.fromkeys(relation.primary_key + tuple(t.column for t in order or ())))
-    stmt = build_select(relation, replace(read, select=tuple(map(SelectItem, shown))), keys)
-    if after is not None:
-        stmt = stmt.where(after)
-    stmt, size = page(stmt, browse.offset, browse.size, browse.size)
+    plan = plan_read(current_catalog(), relation, read, browse_paging(relation, browse))
     try:
-        found = time_boxed(
-            lambda: Session.execute(stmt).mappings().all(), limits.page_ms, TIMEOUT_ONLY
-        )
+        found = time_boxed(lambda: fetch(Session.connection(), plan), limits.page_ms, TIMEOUT_ONLY)
     except sa.exc.DBAPIError as exc:
         refresh = unpopulated_refresh(exc, current_catalog(), relation)
         if refresh is None:
@@ -83,35 +74,30 @@ def fetch_grid(relation: Relation, browse: Browse, path: str, args: MultiDict, l
         return Grid(shown, [], [], unpopulated=refresh)  # the columns, and how to fill it
     if found.value is None:
         return Grid(shown, [], [], problem=found.problem)
-    rows = [dict(row) for row in found.value]
-    more = len(rows) > size
-    del rows[size:]
-    if backwards:
-        rows.reverse()
-    grid = Grid(shown, [], [])
-    _paging_links(grid, rows, order, browse, more, backwards, path, args)
-    grid.row_links = [_row_link(relation, row) for row in rows]
-    grid.rows = [{name: row[name] for name in shown} for row in rows]
+    fetched = found.value
+    links = [row_url(relation, key) for key in fetched.row_keys] or [None] * len(fetched.rows)
+    grid = Grid(shown, fetched.rows, links)
+    _paging_links(grid, plan, fetched, browse, path, args)
     return grid
 
 
-def _from_cursor(
-    relation: Relation, browse: Browse, order: tuple[OrderTerm, ...] | None
-) -> tuple[ReadRequest, sa.ColumnElement[bool] | None]:
-    """The page's read in its total order, and where a cursor (`_after`/`_before`) starts it."""
-    if not (browse.after or browse.before):
-        return (replace(browse.read, order=order) if order else browse.read), None
-    if order is None:
-        raise GrammarError(f"{relation.qualified_name} pages by offset, not by cursor")
-    step = keyset.read_before_cursor if browse.before else keyset.read_after_cursor
-    return step(relation, browse.read, browse.before or browse.after)
+def browse_paging(relation: Relation, browse: Browse) -> Paging:
+    """A page's paging: its size, offset or cursor, and each row's key for its link."""
+    return Paging(
+        offset=browse.offset,
+        limit=browse.size,
+        cap=browse.size,
+        cursor=browse.before or browse.after,
+        backwards=bool(browse.before),
+        row_keys=not relation.is_view,
+    )
 
 
-def _paging_links(grid, rows, order, browse, more, backwards, path, args) -> None:
-    """Next, previous and first links: by cursor when order is total, else by offset."""
-    if order is None:
+def _paging_links(grid: Grid, plan: ReadPlan, found: Fetched, browse, path, args) -> None:
+    """Next, previous and first links: by cursor when the order is total, else by offset."""
+    if not plan.keyset:
         grid.first_number = browse.offset + 1
-        if more:
+        if found.more:
             grid.next_url = url_with(path, args, _CURSORS, offset=str(browse.offset + browse.size))
         if browse.offset:
             previous = max(browse.offset - browse.size, 0)
@@ -119,31 +105,15 @@ def _paging_links(grid, rows, order, browse, more, backwards, path, args) -> Non
                 path, args, _CURSORS, offset=str(previous) if previous else None
             )
         return
-    cursor = {True: None, False: None}
-    if rows:
-        cursor[True] = keyset.encode_cursor(order, _sort_values(rows[-1], order))
-        cursor[False] = keyset.encode_cursor(order, _sort_values(rows[0], order))
-    has_next = more if not backwards else bool(rows)
-    has_previous = (more if backwards else bool(browse.after)) and bool(rows)
+    rows = bool(found.rows)
+    has_next = found.more if not plan.backwards else rows
+    has_previous = (found.more if plan.backwards else bool(browse.after)) and rows
     if has_next and rows:
-        grid.next_url = url_with(path, args, _CURSORS, _after=cursor[True])
+        grid.next_url = url_with(path, args, _CURSORS, _after=found.last_cursor)
     if has_previous:
-        grid.previous_url = url_with(path, args, _CURSORS, _before=cursor[False])
+        grid.previous_url = url_with(path, args, _CURSORS, _before=found.first_cursor)
     if browse.after or browse.before:
         grid.first_url = url_with(path, args, _CURSORS)
-
-
-def _sort_values(row: dict, order: tuple[OrderTerm, ...]) -> dict:
-    """The row's values of the sort keys, by column name."""
-    return {term.column: row[HIDDEN + term.column] for term in order}
-
-
-def _row_link(relation: Relation, row: dict) -> str | None:
-    """The row page of a fetched row (tables with a primary key only)."""
-    if not relation.primary_key or relation.is_view:
-        return None
-    key = {name: row[HIDDEN + name] for name in relation.primary_key}
-    return row_url(relation, key)
 
 
 def row_url(relation: Relation, key: dict) -> str:
@@ -225,4 +195,5 @@ def order_text(term: OrderTerm) -> str:
 
 def count_statement(relation: Relation, browse: Browse) -> sa.Select:
     """The page's rows before paging, for counting."""
-    return build_select(relation, replace(browse.read, order=()))
+    plan = plan_read(current_catalog(), relation, browse.read, Paging())
+    return count_for(plan)

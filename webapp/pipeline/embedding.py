@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql
 
 from db.catalog import Catalog, NotInCatalog, Relation
@@ -36,7 +36,12 @@ from db.relationships import Cardinality, Relationship, relationships
 from .api_error import ApiError
 from .query import HIDDEN, build_select, order_clauses
 from .reads import Embed
+from .related import Related
 from .rpc import called_on, computed_relationship
+from .spread import make_room, spread_embeds
+
+if TYPE_CHECKING:
+    from .plan import EmbedPlan
 
 JOINED = "_pgfront_embed_"  # prefix of the labels a joined embed's columns are selected under
 VIA = "_pgfront_via_"  # prefix of the junction's columns a many-to-many embed's rows carry
@@ -119,12 +124,18 @@ class Join:
 
 
 def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
-    """The one relationship between parent and the embedded relation (a hint picks among several)."""
+    """The one relationship between parent and the embedded relation (a hint picks among several).
+
+    The embed may name the relation, or instead one of the parent's foreign-key columns or a
+    constraint between them (`author_id(*)`, `books_author_id_fkey(*)`), as PostgREST allows.
+    """
     function = computed_relationship(catalog, parent, embed.relation)
     if function is not None:
         return _computed_join(catalog, parent, function)
-    child = _embedded_relation(catalog, parent, embed)
+    child, named = _embedded_relation(catalog, parent, embed)
     found = relationships(catalog).find(parent, child, embed.hint)
+    if named is not None:
+        found = tuple(rel for rel in found if named in rel.hint_names())
     if not found:
         raise ApiError(
             400,
@@ -190,73 +201,86 @@ def _described(rel: Relationship) -> str:
     )
 
 
-def _embedded_relation(catalog: Catalog, parent: Relation, embed: Embed) -> Relation:
-    """The embedded relation: in the parent's schema, else in the default one."""
+def _embedded_relation(
+    catalog: Catalog, parent: Relation, embed: Embed
+) -> tuple[Relation, str | None]:
+    """The embedded relation (parent's schema, else the default one), and the key it was named by.
+
+    Else a relation of another served schema related to the parent by that name; else a
+    foreign-key column of the parent or a constraint name leads to the relation at its other
+    end, and that name then also picks the relationship.
+    """
     try:
-        return catalog.relation(embed.relation, parent.schema)
-    except NotInCatalog:
-        return catalog.relation(embed.relation)
-
-
-def join_columns(
-    catalog: Catalog, relation: Relation, embeds: tuple[Embed, ...]
-) -> tuple[str, ...]:
-    """The columns of relation that its embeds join on (fetched hidden)."""
-    names: list[str] = []
-    for embed in embeds:
-        for name in resolve_join(catalog, relation, embed).parent_columns:
-            if name not in names:
-                names.append(name)
-    return tuple(names)
+        return catalog.relation(embed.relation, parent.schema), None
+    except NotInCatalog as missing:
+        try:
+            return catalog.relation(embed.relation), None
+        except NotInCatalog:
+            pass
+        related = relationships(catalog).of(parent)
+        # A related relation of another served schema (reporting.loan_events from loans).
+        elsewhere = {rel.target for rel in related if rel.target[1] == embed.relation}
+        if len(elsewhere) == 1:
+            return catalog.relations[elsewhere.pop()], None
+        targets = {
+            rel.target
+            for rel in related
+            if embed.relation == rel.constraint
+            or (rel.holds_key and rel.source_columns == (embed.relation,))
+        }
+        if len(targets) != 1:
+            raise missing from None
+        return catalog.relations[targets.pop()], embed.relation
 
 
 def attach_embeds(
-    session: orm.Session,
-    catalog: Catalog,
-    parent: Relation,
-    rows: list[dict],
-    embeds: tuple[Embed, ...],
-    budget: EmbedRows,
+    connection: sa.Connection, rows: list[dict], plans: tuple[EmbedPlan, ...], budget: EmbedRows
 ) -> None:
     """Fetch each embed for all rows in one query and attach it to each row (recursively)."""
-    for embed in embeds:
-        join = resolve_join(catalog, parent, embed)
+    for plan in plans:
+        if plan.embed.empty:  # selects nothing: it only filters the parents
+            continue
+        join = plan.join
         keys = {_key(row, join.parent_columns) for row in rows}
         keys.discard(None)
-        children = _fetch_children(session, catalog, join, embed, sorted(keys, key=repr), budget)
+        children = _fetch_children(connection, plan, sorted(keys, key=repr), budget)
         grouped: dict[tuple, list[dict]] = {}
         for child in children:
             grouped.setdefault(_parent_key_of(child, join), []).append(child)
         for row in rows:
             found = grouped.get(_key(row, join.parent_columns), [])
-            row[embed.key] = found if join.to_many else (found[0] if found else None)
+            row[plan.key] = found if join.to_many else (found[0] if found else None)
         for child in children:
             _drop_hidden(child)
 
 
 def _fetch_children(
-    session, catalog, join: Join, embed: Embed, keys: list[tuple], budget: EmbedRows
+    connection: sa.Connection, plan: EmbedPlan, keys: list[tuple], budget: EmbedRows
 ) -> list[dict]:
     """The embedded rows of every parent key, with their own embeds attached."""
     if not keys:
         return []
-    child, read = join.child, embed.read
-    nested = join_columns(catalog, child, read.embeds)
+    join, read = plan.join, plan.embed.read
+    child = join.child
+    related = Related(child, plan.embeds)
     if join.junction is None and join.through is None:
-        stmt = build_select(child, read, hidden=tuple(dict.fromkeys(join.child_columns + nested)))
+        hidden = tuple(dict.fromkeys(join.child_columns + plan.hidden))
+        stmt = build_select(child, read, hidden, related)
         match = [child.table.columns[name] for name in join.child_columns]
     elif join.through is not None:
-        stmt, match = _through_call(build_select(child, read, hidden=nested), join)
+        stmt, match = _through_call(build_select(child, read, plan.hidden, related), join)
     else:
-        stmt, match = _through_junction(build_select(child, read, hidden=nested), join)
+        stmt, match = _through_junction(build_select(child, read, plan.hidden, related), join)
     stmt = stmt.where(_matching(match, keys))
-    if join.to_many and (read.limit is not None or read.offset):
+    if read.limit is not None or read.offset:  # per parent; a to-one embed past its row: null
         stmt = _per_parent_page(stmt, child, read, match)
-    # Core on the session's connection (its transaction), as the page itself: one query, of
-    # one row more than the budget has left, so going past it is seen without holding more.
-    with session.connection().execute(stmt.limit(budget.left + 1)) as result:
-        rows = _counted_rows(result, embed.key, budget)
-    attach_embeds(session, catalog, child, rows, read.embeds, budget)
+    # One query, of one row more than the budget has left, so going past it is seen
+    # without holding more.
+    with connection.execute(stmt.limit(budget.left + 1)) as result:
+        rows = _counted_rows(result, plan.key, budget)
+    make_room(rows, plan.embeds)
+    attach_embeds(connection, rows, plan.embeds, budget)
+    spread_embeds(rows, plan.embeds)
     return rows
 
 
@@ -357,62 +381,64 @@ class JoinedEmbed:
     embed: Embed
     join: Join
     keys: tuple[str, ...]  # the embedded object's keys, in order
+    columns: tuple[str, ...]  # the embedded relation's column under each key
     labels: tuple[str, ...]  # the label of each key's column in the parent's rows
     matched: tuple[str, ...]  # labels of the child's join columns: all null when no row matched
+    alias: str  # the embedded table's alias in the parent's statement
 
 
-def joinable(catalog: Catalog, parent: Relation, embed: Embed) -> Join | None:
-    """The embed's join when it can be a LEFT JOIN of the parent's statement, else None.
+def can_join(embed: Embed, join: Join) -> bool:
+    """True when the embed can be a LEFT JOIN of the parent's statement.
 
-    Not into a view: nothing makes the key it shows unique there, and a LEFT JOIN matching
-    two rows would repeat the parent's row.
+    Only a plain to-one embed (no filters, order, paging or embeds of its own), and not into
+    a view: nothing makes the key it shows unique there, and a LEFT JOIN matching two rows
+    would repeat the parent's row.
     """
     read = embed.read
     if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
-        return None
-    join = resolve_join(catalog, parent, embed)
+        return False
+    if embed.empty or embed.spread or join.through is not None:
+        return False
     if any(item.column in join.child.computed for item in read.select or ()):
-        return None  # a computed column is read by the embed's own query
-    return None if join.to_many or join.child.is_view or join.through is not None else join
+        return False  # a computed column is read by the embed's own query
+    return not (join.to_many or join.child.is_view)
 
 
-def join_embeds(
-    stmt: sa.Select, parent: Relation, embeds: list[tuple[Embed, Join]]
-) -> tuple[sa.Select, list[JoinedEmbed]]:
-    """stmt with each embed LEFT JOINed (an alias per embed) and its columns added, labelled."""
-    if not embeds:
-        return stmt, []
-    joined, source = [], parent.table
-    for position, (embed, join) in enumerate(embeds):
-        child = join.child.table.alias(f"{JOINED}{position}")
+def joined_shape(embed: Embed, join: Join, position: int) -> JoinedEmbed:
+    """Where a joined embed's columns go in the parent's rows: the labels of its keys."""
+    items = embed.read.select
+    names = (
+        tuple((column.name, column.name) for column in join.child.columns)
+        if items is None
+        else tuple((item.key, join.child.column(item.column).name) for item in items)
+    )
+    prefix = f"{JOINED}{position}_"
+    return JoinedEmbed(
+        embed,
+        join,
+        keys=tuple(key for key, _ in names),
+        columns=tuple(name for _, name in names),
+        labels=tuple(f"{prefix}{i}" for i in range(len(names))),
+        matched=tuple(f"{prefix}k{i}" for i in range(len(join.child_columns))),
+        alias=f"{JOINED}{position}",
+    )
+
+
+def join_embeds(stmt: sa.Select, parent: Relation, joined: list[JoinedEmbed]) -> sa.Select:
+    """stmt with each joined embed LEFT JOINed (an alias each) and its columns added, labelled."""
+    if not joined:
+        return stmt
+    source = parent.table
+    for each in joined:
+        join = each.join
+        child = join.child.table.alias(each.alias)
+        pairs = zip(join.parent_columns, join.child_columns, strict=True)
         source = source.outerjoin(
-            child,
-            sa.and_(
-                *(
-                    child.c[c] == parent.table.c[p]
-                    for p, c in zip(join.parent_columns, join.child_columns, strict=True)
-                )
-            ),
+            child, sa.and_(*(child.c[c] == parent.table.c[p] for p, c in pairs))
         )
-        items = embed.read.select
-        names = (
-            [(column.name, column.name) for column in join.child.columns]
-            if items is None
-            else [(item.key, join.child.column(item.column).name) for item in items]
-        )
-        prefix = f"{JOINED}{position}_"
-        labels = tuple(f"{prefix}{i}" for i in range(len(names)))
-        matched = tuple(f"{prefix}k{i}" for i in range(len(join.child_columns)))
-        stmt = stmt.add_columns(
-            *(child.c[name].label(label) for (_, name), label in zip(names, labels, strict=True)),
-            *(
-                child.c[name].label(label)
-                for name, label in zip(join.child_columns, matched, strict=True)
-            ),
-        )
-        keys = tuple(key for key, _ in names)
-        joined.append(JoinedEmbed(embed, join, keys, labels, matched))
-    return stmt.select_from(source), joined
+        labelled = zip(each.columns + join.child_columns, each.labels + each.matched, strict=True)
+        stmt = stmt.add_columns(*(child.c[name].label(label) for name, label in labelled))
+    return stmt.select_from(source)
 
 
 def attach_joined(rows: list[dict], joined: list[JoinedEmbed], budget: EmbedRows) -> None:

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import uuid
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -21,6 +21,9 @@ from db.functions import sql_type
 from .grammar import Condition, Filter, GrammarError
 from .reads import ReadRequest
 from .rpc import call_of
+
+if TYPE_CHECKING:
+    from .embedding import Related
 
 _BOOLEANS = {
     "true": True,
@@ -146,11 +149,15 @@ def read_column(relation: Relation, name: str) -> sa.ColumnElement:
     return call_of(function, row, type_=sql_type(function.return_type)).label(name)
 
 
-def condition_clause(relation: Relation, condition: Condition) -> sa.ColumnElement[bool]:
-    """The WHERE clause for a filter or a logic tree."""
+def condition_clause(
+    relation: Relation, condition: Condition, related: Related | None = None
+) -> sa.ColumnElement[bool]:
+    """The WHERE clause for a filter or a logic tree (related: the embeds a filter may name)."""
     if isinstance(condition, Filter):
+        if related is not None and related.names(condition.column):
+            return related.null_check(condition)
         return filter_clause(relation, condition)
-    clauses = [condition_clause(relation, item) for item in condition.conditions]
+    clauses = [condition_clause(relation, item, related) for item in condition.conditions]
     combined = sa.or_(*clauses) if condition.op == "or" else sa.and_(*clauses)
     return sa.not_(combined) if condition.negated else combined
 
@@ -194,10 +201,17 @@ def _is_clause(column: sa.Column, value: str) -> sa.ColumnElement[bool]:
 HIDDEN = "_pgfront_join_"  # prefix of columns fetched only to join embeds, never returned
 
 
-def build_select(relation: Relation, read: ReadRequest, hidden: tuple[str, ...] = ()) -> sa.Select:
+def build_select(
+    relation: Relation,
+    read: ReadRequest,
+    hidden: tuple[str, ...] = (),
+    related: Related | None = None,
+) -> sa.Select:
     """The SELECT of a read's columns, filters and order, before paging.
 
     hidden names columns fetched (as HIDDEN + name) only so embeds can be joined to them.
+    related are the read's embeds, which its filters and order may name: `clients=not.is.null`,
+    `order=clients(name)`, and its `!inner` embeds, which keep only rows that have one.
     """
     table = relation.table
     if read.select is not None:
@@ -212,15 +226,22 @@ def build_select(relation: Relation, read: ReadRequest, hidden: tuple[str, ...] 
     columns += [relation.column(name).label(HIDDEN + name) for name in hidden]
     stmt = sa.select(*columns).select_from(table)
     for condition in read.filters:
-        stmt = stmt.where(condition_clause(relation, condition))
-    return stmt.order_by(*order_clauses(relation, read))
+        stmt = stmt.where(condition_clause(relation, condition, related))
+    if related is not None:
+        stmt = stmt.where(*related.inner())
+    return stmt.order_by(*order_clauses(relation, read, related))
 
 
-def order_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElement]:
+def order_clauses(
+    relation: Relation, read: ReadRequest, related: Related | None = None
+) -> list[sa.ColumnElement]:
     """ORDER BY of a read; the primary key when it asks for none, so pages are stable."""
     clauses = []
     for term in read.order:
-        column = read_column(relation, term.column)
+        if related is not None and "(" in term.column:
+            column = related.order_column(term.column)
+        else:
+            column = read_column(relation, term.column)
         key = column.desc() if term.descending else column.asc()
         if term.nulls == "first":
             key = key.nulls_first()
@@ -230,17 +251,6 @@ def order_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElemen
     if not clauses:
         clauses = [relation.table.columns[name] for name in relation.primary_key]
     return clauses
-
-
-def page(stmt: sa.Select, offset: int, limit: int | None, max_rows: int) -> tuple[sa.Select, int]:
-    """Apply offset and a limit never above max_rows; returns the statement and that limit.
-
-    The statement fetches one row more than the limit so the caller can tell whether
-    more rows follow (and whether the cap cut the result).
-    """
-    limit = min(limit, max_rows) if limit is not None else max_rows
-    stmt = stmt.limit(limit + 1)
-    return (stmt.offset(offset) if offset else stmt), limit
 
 
 def count_select(stmt: sa.Select, cap: int | None = None) -> sa.Select:

@@ -60,12 +60,20 @@ class ReadRequest:
 
 @dataclass(frozen=True)
 class Embed:
-    """Related rows to embed: `alias:relation!hint(select...)`, with their own read."""
+    """Related rows to embed: `alias:relation!hint!inner(select...)`, with their own read.
+
+    `!inner` keeps only the parent rows that have a matching embedded row; `...relation(...)`
+    spreads the embedded columns into the parent row; `relation()` selects nothing and only
+    filters (no key in the response).
+    """
 
     relation: str
     alias: str | None = None
     hint: str | None = None
     read: ReadRequest = field(default_factory=ReadRequest)
+    inner: bool = False
+    spread: bool = False
+    empty: bool = False
 
     @property
     def key(self) -> str:
@@ -169,21 +177,36 @@ def _parse_column(part: str, text: str) -> SelectItem:
 
 
 def _parse_embed(part: str, depth: int, budget: _SelectBudget) -> Embed:
-    """`alias:relation!hint(inner select)`."""
+    """`alias:relation!hint!inner(inner select)`, or `...relation(...)` to spread it."""
     head, _, rest = part.partition("(")
     if not rest.endswith(")"):
         raise GrammarError(f"embed {part!r} must end with ')'")
-    alias, colon, target = head.partition(":")
+    embed = _embed_head(head, part)
+    inner = rest[:-1]
+    if not inner:  # relation(): nothing selected, only filters the parents
+        return replace(embed, read=ReadRequest(select=()), empty=True)
+    columns, embeds = _parse_level(inner, depth + 1, budget)
+    return replace(embed, read=ReadRequest(select=columns, embeds=embeds))
+
+
+def _embed_head(head: str, part: str) -> Embed:
+    """What comes before an embed's `(`: spread, alias, relation, hint and join."""
+    spread = head.startswith("...")
+    alias, colon, target = head.removeprefix("...").partition(":")
     if not colon:
         alias, target = "", alias
-    name, bang, hint = target.partition("!")
-    if not name or (bang and not hint) or (colon and not alias):
+    if target.startswith("..."):
+        raise GrammarError(f"a spread embed ({part!r}) takes no alias: its columns are lifted")
+    name, *marks = target.split("!")
+    joins = [mark for mark in marks if mark in ("inner", "left")]
+    hints = [mark for mark in marks if mark not in ("inner", "left")]
+    if not name or "" in marks or len(hints) > 1 or len(joins) > 1 or (colon and not alias):
         raise GrammarError(
-            f"malformed embed {part!r}: write relation(...), alias:relation(...) "
-            "or relation!foreign_key(...)"
+            f"malformed embed {part!r}: write relation(...), alias:relation(...), "
+            "relation!foreign_key(...) or relation!inner(...)"
         )
-    columns, embeds = _parse_level(rest[:-1] or "*", depth + 1, budget)
-    return Embed(name, alias or None, hint or None, ReadRequest(select=columns, embeds=embeds))
+    hint = hints[0] if hints else None
+    return Embed(name, alias or None, hint, inner=joins == ["inner"], spread=spread)
 
 
 def parse_read(
