@@ -214,6 +214,13 @@ def test_bad_bodies_and_methods(client):
     assert cursor.status_code == 400
 
 
+def test_a_lone_surrogate_in_the_arguments_is_a_400(client):
+    refused = client.post(
+        "/api/rpc/search_books", data='{"q": "\\ud800"}', content_type="application/json"
+    )
+    assert refused.status_code == 400 and refused.json["code"] == "PGRST102"
+
+
 def test_arguments_never_reach_sql_text(client):
     hostile = "x'); DROP TABLE books; --"
     assert client.get("/api/rpc/search_books", query_string={"q": hostile}).json == []

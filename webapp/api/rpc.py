@@ -21,7 +21,7 @@ from db.functions import Function
 from db.session import Session
 
 from ..errors import ApiError
-from ..pipeline import rpc
+from ..pipeline import mutations, rpc
 from ..pipeline.embedding import EmbedRows
 from ..pipeline.fetch import Fetched, fetch
 from ..pipeline.plan import Paging, ReadPlan, plan_read
@@ -67,11 +67,7 @@ def call_function(name: str):
         Session.execute(sa.text("SET TRANSACTION READ ONLY"))
     relation = rpc.function_result(catalog, function, arguments, whole_body)
     if function.returns_void:
-        Session.connection().execute(sa.select(sa.literal(1)).select_from(relation.table))
-        finish(post)
-        response = Response(status=204)
-        response.headers.remove("Content-Type")  # no content, so no type (as PostgREST)
-        return response
+        return call_void(relation, post)
     settings = app_state().settings
     read = parse_read(read_args, settings.embed_limits)
     offset, limit = paging(read.offset, read.limit) if not post else (read.offset, read.limit)
@@ -82,6 +78,15 @@ def call_function(name: str):
     headers, status = read_headers(plan, found, total, prefer, settings.max_rows)
     finish(post)
     return render_result(function, found, headers, status, media_type)
+
+
+def call_void(relation: rpc.FunctionResult, post: bool) -> Response:
+    """Run a function that returns nothing: 204, without a body or its type (as PostgREST)."""
+    Session.connection().execute(sa.select(sa.literal(1)).select_from(relation.table))
+    finish(post)
+    response = Response(status=204)
+    response.headers.remove("Content-Type")
+    return response
 
 
 def body_arguments() -> dict[str, Any]:
@@ -101,9 +106,10 @@ def body_arguments() -> dict[str, Any]:
         data = json.loads(raw, parse_float=Decimal)
     except (ValueError, RecursionError):
         raise ApiError(400, "the body is not valid JSON", code="PGRST102") from None
-    if isinstance(data, list) and data and isinstance(data[0], dict):
-        data = data[0]
-    return data if isinstance(data, dict) else {}
+    if isinstance(data, dict) or (isinstance(data, list) and data and isinstance(data[0], dict)):
+        # The writes' reading of a body: exact numbers, and a lone surrogate refused (400).
+        return mutations.parse_body(raw)[0]
+    return {}  # other JSON: only a function of one json argument takes it (whole)
 
 
 def whole_body_of(arguments: dict[str, Any], post: bool) -> str:

@@ -238,7 +238,8 @@ def order_clauses(
     """ORDER BY of a read; the primary key when it asks for none, so pages are stable."""
     clauses = []
     for term in read.order:
-        if related is not None and "(" in term.column:
+        # clients(name) is an embed's column; a column named "note (free text)" is a column.
+        if related is not None and "(" in term.column and term.column not in relation.table.c:
             column = related.order_column(term.column)
         else:
             column = read_column(relation, term.column)
