@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+import waitress
 from psycopg import sql
 from sqlalchemy.engine import URL
 
@@ -379,3 +381,23 @@ def sample_server(pg_server, tmp_path):
 
     with stack:
         yield start
+
+
+@pytest.fixture
+def served_api(app, db_connection):
+    """The API's base URL, served by waitress in this process on a free port.
+
+    One thread: the requests share the test's outer transaction, rolled back afterwards.
+    """
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=1)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}/api"
+
+    def close_everything():  # runs in the server's own loop, so the loop ends cleanly
+        for dispatcher in list(server._map.values()):
+            dispatcher.close()
+
+    server.trigger.pull_trigger(close_everything)
+    thread.join(timeout=10)
+    server.task_dispatcher.shutdown()

@@ -255,3 +255,20 @@ def test_a_partitioned_table_embeds_and_is_embedded_across_schemas(client, db_co
         )
     )
     assert rows == [{"loan_id": loan, "loans": {"id": loan}}]
+
+
+def test_an_embed_named_by_a_referenced_column(client, db_connection):
+    """authors.id is referenced by books.author_id only: id(...) embeds an author's books."""
+    author = _scalars(db_connection, "SELECT author_id FROM books LIMIT 1")[0]
+    titles = _scalars(
+        db_connection, "SELECT title FROM books WHERE author_id = :a ORDER BY title", a=author
+    )
+    rows = _ok(client.get(f"/api/authors?select=name,id(title)&id=eq.{author}&id.order=title"))
+    assert rows[0]["id"] == [{"title": title} for title in titles]
+
+
+def test_an_embed_named_by_a_column_many_relations_share_is_ambiguous(client):
+    """books.id is referenced by copies, wishlist, books.sequel_of...: PostgREST's 300."""
+    response = client.get("/api/books?select=title,id(*)&limit=1")
+    assert response.status_code == 300
+    assert response.json["code"] == "PGRST201"

@@ -1,29 +1,15 @@
 """The `postgrest` Python client, unchanged, against the API served by waitress."""
 
-import threading
-
 import pytest
-import waitress
 from postgrest import SyncPostgrestClient
 
 
 @pytest.fixture
-def postgrest(app, db_connection):
-    """A real waitress server on a free port (one thread: the test's outer transaction is shared)."""
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=1)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    client = SyncPostgrestClient(f"http://127.0.0.1:{server.effective_port}/api")
+def postgrest(served_api):
+    """The Python client on the API that waitress serves in this process."""
+    client = SyncPostgrestClient(served_api)
     yield client
     client.session.close()
-
-    def close_everything():  # runs in the server's own loop, so the loop ends cleanly
-        for dispatcher in list(server._map.values()):
-            dispatcher.close()
-
-    server.trigger.pull_trigger(close_everything)
-    thread.join(timeout=10)
-    server.task_dispatcher.shutdown()
 
 
 def test_select_filter_order_range(postgrest):

@@ -210,27 +210,27 @@ def _embedded_relation(
     foreign-key column of the parent or a constraint name leads to the relation at its other
     end, and that name then also picks the relationship.
     """
-    try:
-        return catalog.relation(embed.relation, parent.schema), None
-    except NotInCatalog as missing:
+    for schema in (parent.schema, None):
         try:
-            return catalog.relation(embed.relation), None
+            return catalog.relation(embed.relation, schema), None
         except NotInCatalog:
             pass
-        related = relationships(catalog).of(parent)
-        # A related relation of another served schema (reporting.loan_events from loans).
-        elsewhere = {rel.target for rel in related if rel.target[1] == embed.relation}
-        if len(elsewhere) == 1:
-            return catalog.relations[elsewhere.pop()], None
-        targets = {
-            rel.target
-            for rel in related
-            if embed.relation == rel.constraint
-            or (rel.holds_key and rel.source_columns == (embed.relation,))
-        }
-        if len(targets) != 1:
-            raise missing from None
-        return catalog.relations[targets.pop()], embed.relation
+    related = relationships(catalog).of(parent)
+    # A related relation of another served schema (reporting.loan_events from loans).
+    elsewhere = {rel.target for rel in related if rel.target[1] == embed.relation}
+    if len(elsewhere) == 1:
+        return catalog.relations[elsewhere.pop()], None
+    named = tuple(rel for rel in related if _named_by(rel, embed.relation))
+    if len({rel.target for rel in named}) > 1:
+        raise _ambiguous(parent, embed, named)
+    if not named:
+        return catalog.relation(embed.relation), None  # its 404
+    return catalog.relations[named[0].target], embed.relation
+
+
+def _named_by(rel: Relationship, name: str) -> bool:
+    """True when name is the relationship's constraint, or its one column on the parent's side."""
+    return rel.junction is None and (name == rel.constraint or rel.source_columns == (name,))
 
 
 def attach_embeds(

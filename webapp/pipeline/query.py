@@ -154,7 +154,7 @@ def condition_clause(
 ) -> sa.ColumnElement[bool]:
     """The WHERE clause for a filter or a logic tree (related: the embeds a filter may name)."""
     if isinstance(condition, Filter):
-        if related is not None and related.names(condition.column):
+        if related is not None and related.claims(condition):
             return related.null_check(condition)
         return filter_clause(relation, condition)
     clauses = [condition_clause(relation, item, related) for item in condition.conditions]

@@ -42,6 +42,14 @@ class Related:
         """True when name is one of this level's embeds (by its key: alias or relation)."""
         return name in self.by_key
 
+    def claims(self, flt: Filter) -> bool:
+        """True when a filter is about an embed: its key, unless a column has that name too
+        and the filter is not a null check (`id(...)` embedded, `id=eq.1` filters the column)."""
+        if flt.column not in self.by_key:
+            return False
+        null_check = flt.op == "is" and flt.value in ("null", "not_null")
+        return null_check or flt.column not in self.parent.table.columns
+
     def null_check(self, flt: Filter) -> sa.ColumnElement[bool]:
         """`embed=is.null` (no matching row) or `embed=not.is.null` (at least one)."""
         if flt.op != "is" or flt.value not in ("null", "not_null"):

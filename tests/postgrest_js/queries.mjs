@@ -1,0 +1,31 @@
+// Runs each query of the test through @supabase/postgrest-js against the API at argv[2] and
+// prints one JSON object: query name -> {status, data, count, error}.
+import { PostgrestClient } from "@supabase/postgrest-js";
+
+const api = new PostgrestClient(process.argv[2]);
+
+const queries = {
+  inner: () =>
+    api.from("members").select("id, member_cards!inner(card_no)", { count: "exact" }).order("id").limit(3),
+  innerFiltered: () =>
+    api.from("books").select("isbn, copies!inner(branch_id)").eq("copies.branch_id", 2).order("isbn").limit(3),
+  spread: () => api.from("books").select("title, ...authors(writer:name)").order("isbn").limit(2),
+  orAcrossEmbed: () =>
+    api.from("members").select("id, member_cards(card_no)").or("id.lt.3,member_cards.is.null").order("id").limit(5),
+  orInsideEmbed: () =>
+    api
+      .from("authors")
+      .select("id, books(title)")
+      .or("title.like.A*,title.like.B*", { referencedTable: "books" })
+      .order("id")
+      .limit(2),
+  countOnly: () => api.from("branches").select("*", { count: "exact", head: true }),
+  single: () => api.from("branches").select("name").eq("id", 1).single(),
+};
+
+const results = {};
+for (const [name, query] of Object.entries(queries)) {
+  const { status, data, count, error } = await query();
+  results[name] = { status, data, count, error };
+}
+console.log(JSON.stringify(results));
