@@ -93,3 +93,13 @@ def test_a_computed_relationship_takes_the_embed_grammar(client, db_connection):
 def test_a_computed_relationship_on_a_function_result(client):
     rows = client.get("/api/rpc/search_books?q=archive&select=title,sequels(title)&limit=5").json
     assert len(rows) == 5 and all(isinstance(row["sequels"], list) for row in rows)
+
+
+def test_a_computed_relationship_is_no_inner_embed_or_null_check(client):
+    for url in (
+        "/api/books?select=title,sequels!inner(title)&limit=3",
+        "/api/books?select=title,sequels(title)&sequels=not.is.null&limit=3",
+    ):
+        refused = client.get(url)
+        assert refused.status_code == 400 and refused.json["code"] == "PGRST100"
+        assert "computed relationship" in refused.json["message"]
