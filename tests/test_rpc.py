@@ -448,9 +448,9 @@ def test_the_functions_page_lists_signatures_with_a_form_for_get(client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "public.search_books(q text) RETURNS SETOF books" in html
-    assert 'action="/api/rpc/search_books"' in html and 'name="q"' in html
+    assert 'action="/schema/public/functions/search_books/call"' in html and 'name="q"' in html
     assert "Books whose title matches every word of q" in html
-    assert 'action="/api/rpc/renew_loan"' not in html  # VOLATILE: POST only
+    assert "functions/renew_loan/call" not in html  # VOLATILE: POST only
     assert "Called by POST: <code>/api/rpc/renew_loan</code>" in html
     twin = client.get("/schema/public/functions?_format=json").json
     names = [fn["name"] for fn in twin["functions"]]
@@ -458,6 +458,14 @@ def test_the_functions_page_lists_signatures_with_a_form_for_get(client):
     assert 'href="/schema/public/functions"' in client.get(
         "/schema/public", headers={"Accept": "text/html"}
     ).get_data(as_text=True)
+
+
+def test_the_form_leaves_empty_fields_to_their_defaults(client):
+    sent = client.get("/schema/public/functions/book_count/call?of_genre=")
+    assert sent.status_code == 303 and sent.headers["Location"] == "/api/rpc/book_count"
+    poetry = client.get("/schema/public/functions/book_count/call?of_genre=poetry")
+    assert poetry.headers["Location"] == "/api/rpc/book_count?of_genre=poetry"
+    assert client.get(poetry.headers["Location"]).json > 0
 
 
 def test_the_functions_page_leaves_hidden_functions_out(odd):

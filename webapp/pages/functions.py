@@ -4,9 +4,9 @@ that calls a STABLE or IMMUTABLE one through the API by GET."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from flask import Response
+from flask import Response, redirect, request, url_for
 
 from db.catalog import Catalog
 from db.functions import Function
@@ -15,8 +15,9 @@ from ..databases import api_root
 from .structure import _answer, _served_schema, bp
 
 
-def describe_function(function: Function) -> dict[str, Any]:
+def describe_function(function: Function, default_schema: bool = True) -> dict[str, Any]:
     """What the page shows of one function, and the JSON twin answers."""
+    get = function.read_only and all(p.name for p in function.inputs)
     return {
         "name": function.name,
         "signature": function.signature(),
@@ -33,7 +34,11 @@ def describe_function(function: Function) -> dict[str, Any]:
             for param in function.inputs
         ],
         "url": f"{api_root()}/rpc/{quote(function.name, safe='')}",
-        "callable_by_get": function.read_only and all(p.name for p in function.inputs),
+        "callable_by_get": get,
+        # A browser sends no Accept-Profile: the form calls functions of the default schema.
+        "form_url": url_for("structure.call_from_form", schema=function.schema, name=function.name)
+        if get and default_schema
+        else None,
     }
 
 
@@ -42,7 +47,7 @@ def schema_functions(catalog: Catalog, schema: str) -> dict[str, Any]:
     return {
         "schema": schema,
         "functions": [
-            describe_function(function)
+            describe_function(function, schema == catalog.default_schema)
             for (sch, _), overloads in sorted(catalog.functions.items())
             if sch == schema
             for function in overloads
@@ -55,3 +60,12 @@ def functions_page(schema: str) -> Response:
     """The schema's functions (RPC): signature, comment, and a form for those GET may call."""
     catalog = _served_schema(schema)
     return _answer(schema_functions(catalog, schema), "functions.html")
+
+
+@bp.get("/schema/<schema>/functions/<name>/call")
+def call_from_form(schema: str, name: str) -> Response:
+    """The form's GET, without the fields left empty (their defaults apply), sent to the API."""
+    _served_schema(schema)
+    sent = [(key, value) for key, value in request.args.items(multi=True) if value != ""]
+    target = f"{api_root()}/rpc/{quote(name, safe='')}"
+    return redirect(f"{target}?{urlencode(sent)}" if sent else target, code=303)
