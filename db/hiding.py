@@ -184,15 +184,27 @@ def _resolve(
     if by_name and hides == [by_name]:
         return HiddenEntry(name, frozenset(hides)), hides
     if hides:
-        now = ", ".join(found.qualified(identity) for identity in hides if identity != by_name)
-        if by_name:
-            problem, effect = (
-                f"names something new; what it named before is now {now}",
-                "both hidden",
-            )
-        else:
-            problem, effect = f"is now {now}", "still hidden"
-        return HiddenEntry(name, frozenset(hides), problem, effect), hides
+        return _moved(name, found, by_name, hides), hides
+    return _names_nothing(name, found, remembered)
+
+
+def _moved(
+    name: str, found: _Found, by_name: Identity | None, hides: list[Identity]
+) -> HiddenEntry:
+    """An entry that hides what it named before (renamed since), and what it names now if any."""
+    now = ", ".join(found.qualified(identity) for identity in hides if identity != by_name)
+    if by_name:
+        problem, effect = f"names something new; what it named before is now {now}", "both hidden"
+    else:
+        problem, effect = f"is now {now}", "still hidden"
+    return HiddenEntry(name, frozenset(hides), problem, effect)
+
+
+def _names_nothing(
+    name: str, found: _Found, remembered: frozenset[Identity]
+) -> tuple[HiddenEntry, list[Identity]]:
+    """An entry naming nothing: a missing column hides its whole relation, when that is there."""
+    schema, table, *column = name.split(".")
     relation = found.by_name.get((schema, table))
     relation = relation or next((oid for oid, _ in sorted(remembered) if oid in found.by_oid), None)
     if not column or relation is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -53,34 +54,58 @@ _QUERY_DEPTH = 2  # `({QUERY ...`: the stored query's own fields
 _ENTRY_DEPTH = _QUERY_DEPTH + 2  # `:targetList ({TARGETENTRY ...`
 
 
+@dataclass
+class _Walk:
+    """Where a walk over a node tree's tokens is: its depth, the key just read, the entry."""
+
+    depth: int = 0
+    in_list: bool = False  # inside the query's own targetList
+    key: str | None = None
+    entry: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def at_entry(self) -> bool:
+        """True at the level of one TARGETENTRY's fields."""
+        return self.in_list and self.depth == _ENTRY_DEPTH
+
+    def open(self) -> None:
+        """A `(` or `{`: one level down; the targetList, or a new entry of it, may start."""
+        self.depth += 1
+        self.in_list = self.in_list or (self.key == "targetList" and self.depth == _QUERY_DEPTH + 1)
+        if self.at_entry:
+            self.entry = {}
+        self.key = None
+
+    def word(self, token: str) -> None:
+        """A `:key` at a level that matters, or the value of the key just read."""
+        if token.startswith(":"):
+            self.key = token[1:] if self.depth in (_QUERY_DEPTH, _ENTRY_DEPTH) else None
+        elif self.key is not None:
+            if self.at_entry:
+                self.entry[self.key] = token
+            self.key = None
+
+
 def output_origins(definition: str) -> Iterator[tuple[int, int, int]]:
     """(output column number, origin relation oid, origin column number) of a stored query.
 
     Only output columns that are a plain column of some relation are yielded; expressions,
     and the hidden (resjunk) entries a query may carry, are not.
     """
-    depth, in_list, key = 0, False, None
-    entry: dict[str, str] = {}
+    walk = _Walk()
     for match in _TOKENS.finditer(definition):
         token = match.group()
         if token in ("(", "{"):
-            depth += 1
-            in_list = in_list or (key == "targetList" and depth == _QUERY_DEPTH + 1)
-            entry = {} if in_list and depth == _ENTRY_DEPTH else entry
-            key = None
+            walk.open()
         elif token in (")", "}"):
-            if in_list and depth == _ENTRY_DEPTH:
-                yield from _origin(entry)
-            if in_list and depth == _QUERY_DEPTH + 1:
+            if walk.at_entry:
+                yield from _origin(walk.entry)
+            if walk.in_list and walk.depth == _QUERY_DEPTH + 1:
                 return  # the end of the query's own target list
-            depth -= 1
-            key = None
-        elif token.startswith(":"):
-            key = token[1:] if depth in (_QUERY_DEPTH, _ENTRY_DEPTH) else None
-        elif key is not None:
-            if in_list and depth == _ENTRY_DEPTH:
-                entry[key] = token
-            key = None
+            walk.depth -= 1
+            walk.key = None
+        else:
+            walk.word(token)
 
 
 def _origin(entry: Mapping[str, str]) -> Iterator[tuple[int, int, int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import shutil
 import subprocess
@@ -55,6 +56,37 @@ def test_a_pipeline_module_imports_no_flask(name):
         check=True,
     )
     assert done.stdout.strip() == "", f"webapp/pipeline/{name}.py loads {done.stdout.strip()}"
+
+
+def _imported_packages(path: Path) -> set[str]:
+    """The webapp packages a module imports, as dotted names (relative imports resolved)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            target = ".".join(part for part in (base, node.module) if part)
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize(("front", "other"), [("api", "pages"), ("pages", "api")])
+def test_the_api_and_the_pages_do_not_import_each_other(front, other):
+    crossing = {
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name in _imported_packages(path)
+            if name == f"webapp.{other}" or name.startswith(f"webapp.{other}.")
+        )
+        for path in sorted((ROOT / "webapp" / front).glob("*.py"))
+    }
+    assert {path: names for path, names in crossing.items() if names} == {}, (
+        f"webapp/{front} reaches into webapp/{other}: move the shared piece to webapp/app/ "
+        "or webapp/pipeline/"
+    )
 
 
 @pytest.mark.parametrize("module", sorted(PUBLIC))

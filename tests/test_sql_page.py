@@ -584,3 +584,17 @@ def test_a_hidden_table_renamed_while_running_stays_guarded(make_app, pg_server,
             "REVOKE SELECT ON vault_codes FROM web_anon",
             "ALTER TABLE vault_codes RENAME TO secrets",
         )
+
+
+def test_the_sql_page_twin_by_query_string_or_accept(page):
+    html = page.get("/sql", query_string={"q": "select 1 as one"}, headers=AS_ADMIN)
+    assert html.mimetype == "text/html" and "Accept" in html.headers["Vary"]
+    by_query = _run(page, "select 1 as one")
+    by_accept = page.get(
+        "/sql",
+        query_string={"q": "select 1 as one"},
+        headers={**AS_ADMIN, "Accept": "application/json"},
+    )
+    for twin in (by_query, by_accept):
+        assert twin.mimetype == "application/json" and "Accept" in twin.headers["Vary"]
+        assert twin.json["columns"] == ["one"] and twin.json["rows"] == [[1]]

@@ -25,6 +25,7 @@ from db.catalog import Catalog, NotInCatalog
 from db.engine import first_line
 from db.hiding import near_hidden
 
+from .app.responses import page_or_twin
 from .encoding import json_response
 from .ops.observability import Tracebacks, printable
 from .pipeline.api_error import ApiError
@@ -270,23 +271,21 @@ def _json_errors_opted_in() -> bool:
     )
 
 
-def wants_json() -> bool:
-    """JSON under /api, for health checks and json_errors() blueprints; else HTML unless preferred."""
+def _always_json() -> bool:
+    """JSON under /api, for health checks and json_errors() blueprints, whatever Accept says."""
     if _DATABASE_PREFIX.sub("", request.path).startswith(("/api", "/live", "/ready")):
         return True
-    if _json_errors_opted_in():
-        return True
-    accept = request.accept_mimetypes
-    return accept.best_match(["text/html", "application/json"]) == "application/json"
+    return _json_errors_opted_in()
 
 
 def render_error(error: ApiError) -> Response:
-    """One rendering of an error: JSON or the HTML error page."""
-    if wants_json():
+    """One rendering of an error: JSON, or a page's error as its HTML page or JSON twin."""
+    if _always_json():
         response = json_response(error.body(), status=error.status)
-    else:
-        html = render_template("error.html", error=error)
-        response = Response(html, status=error.status, mimetype="text/html")
+    else:  # the pages' one rule for their JSON twins
+        response = page_or_twin(
+            error.body, lambda: render_template("error.html", error=error), error.status
+        )
     response.headers.update(error.headers)
     return response
 

@@ -13,16 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from flask import has_request_context, request, url_for
+from flask import has_request_context, request
 from sqlalchemy.sql import operators
 
 from db.session import Session
 
+from .app.urls import view_url_builder
 from .errors import ApiError
 from .lookups import rows_of
 from .pipeline import cursors
+from .pipeline.counts import exact_count
 from .pipeline.grammar import GrammarError
-from .pipeline.query import coerce_value, count_select
+from .pipeline.query import coerce_value
 
 DEFAULT_PER_PAGE = 20
 
@@ -150,13 +152,10 @@ def paginate(
         raise ApiError(404, f"page {number} is past the last page")
     total = None
     if count:
-        total = offset + len(items) if not has_next else count_rows(statement)
-    return Pagination(items, number, size, total, has_next, number > 1, _url=_url_builder())
-
-
-def count_rows(statement: sa.Select) -> int:
-    """COUNT(*) over the statement's rows (its order dropped)."""
-    return Session.execute(count_select(statement)).scalar_one()
+        total = (
+            offset + len(items) if not has_next else exact_count(Session.connection(), statement)
+        )
+    return Pagination(items, number, size, total, has_next, number > 1, _url=view_url_builder())
 
 
 def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool) -> Pagination:
@@ -171,12 +170,12 @@ def _keyset_page(statement: sa.Select, keys: list[_Key], size: int, count: bool)
         items,
         None,
         size,
-        count_rows(statement) if count else None,
+        exact_count(Session.connection(), statement) if count else None,
         has_next,
         has_prev,
         next_cursor=encode_cursor(keys, items[-1]) if has_next else None,
         prev_cursor=encode_cursor(keys, items[0]) if has_prev else None,
-        _url=_url_builder(),
+        _url=view_url_builder(),
     )
 
 
@@ -274,19 +273,3 @@ def _positive(name: str, given: int | None, default: int) -> int:
 def _arg(name: str) -> str | None:
     """A query-string value of the current request (None outside a request)."""
     return request.args.get(name) if has_request_context() else None
-
-
-def _url_builder() -> Callable[..., str | None]:
-    """Builds this view's URL with some query-string values changed (None: dropped)."""
-    if not has_request_context() or request.endpoint is None:
-        return lambda **changes: None
-    endpoint, view_args = request.endpoint, dict(request.view_args or {})
-    args = request.args.to_dict(flat=False)
-
-    def build(**changes: Any) -> str:
-        merged = {**args, **{k: v for k, v in changes.items() if v is not None}}
-        for name in (k for k, v in changes.items() if v is None):
-            merged.pop(name, None)
-        return url_for(endpoint, **view_args, **merged)
-
-    return build

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
 
@@ -117,9 +116,3 @@ def choose_format(headers: Headers) -> str:
         code="PGRST107",
         hint="use " + ", ".join(FORMATS),
     )
-
-
-def attachment(filename: str) -> str:
-    """Content-Disposition of a download: an ASCII fallback and the exact name (RFC 6266, 5987)."""
-    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-from collections.abc import Callable
-from functools import cache
-from urllib.parse import quote, urlencode
-
-import sqlalchemy as sa
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 
 from db.catalog import Relation
 from db.session import Session
 
-from ..app.deadline import current_deadline
-from ..databases import api_root
-from ..errors import ApiError, RequestTimeout
-from ..pages.browsing import this_path
+from ..app.embed_turns import end_embed_turn, wait_for_embed_turn
+from ..app.urls import api_row_url, next_page_url
+from ..errors import ApiError
 from ..pipeline import mutations
+from ..pipeline.counts import count_by_method
 from ..pipeline.embedding import EmbedRows
 from ..pipeline.fetch import Fetched, fetch
 from ..pipeline.plan import Paging, ReadPlan, plan_read
-from ..pipeline.query import count_select
 from ..pipeline.reads import parse_read
 from ..pipeline.statement import count_for
 from ..pipeline.values import csv_text, dumps
@@ -30,6 +22,8 @@ from ..state import app_state, current_catalog
 from .headers import CSV, OBJECT, choose_format, parse_prefer, parse_range
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+# A read that held an embed turn gives it back (and its freed memory) when the request ends.
+bp.teardown_app_request(end_embed_turn)
 
 
 @bp.before_request
@@ -75,7 +69,11 @@ def read_rows(name: str):
     )
     embed_rows = EmbedRows(settings.max_embed_rows, settings.max_rows, wait_for_embed_turn)
     found = fetch(Session.connection(), plan, embed_rows)
-    total = count_rows(count_for(plan), prefer.count, settings.max_rows) if prefer.count else None
+    total = None
+    if prefer.count:
+        total = count_by_method(
+            Session.connection(), count_for(plan), prefer.count, settings.max_rows
+        )
     headers, status = read_headers(plan, found, total, prefer, settings.max_rows)
     return render_rows(found.rows, found.keys, media_type, headers, status=status)
 
@@ -101,38 +99,6 @@ def read_headers(plan: ReadPlan, found: Fetched, total: int | None, prefer, max_
         headers["Link"] = f'<{next_page_url(found.last_cursor, plan.limit)}>; rel="next"'
     status = 206 if total is not None and len(found.rows) < total else 200
     return headers, status
-
-
-def wait_for_embed_turn() -> None:
-    """Take one of EMBED_CONCURRENCY turns to hold many embedded rows, within the deadline."""
-    turns = app_state().embed_turns
-    deadline = current_deadline()
-    if not turns.acquire(timeout=None if deadline is None else max(deadline.left_ms(), 0) / 1000):
-        raise RequestTimeout(deadline.timeout_ms)
-    g.embed_turn = turns
-
-
-@bp.teardown_app_request
-def end_embed_turn(exc: BaseException | None) -> None:
-    """The request that held a turn ends: the turn goes to the next, freed memory to the system."""
-    turn = g.pop("embed_turn", None)
-    if turn is not None:
-        turn.release()
-        return_freed_memory()
-
-
-@cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
-    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
-
-
-def return_freed_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc keeps them otherwise)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 @bp.post("/<name>")
@@ -211,26 +177,13 @@ def run_write(
     if representation:
         return render_rows(rows, keys, media_type, headers, status=200 if status == 204 else status)
     if prefer.returning == "headers-only" and len(rows) == 1 and relation.primary_key:
-        headers["Location"] = location(relation, rows[0])
+        headers["Location"] = api_row_url(relation, rows[0])
     return Response(status=201 if status == 201 else 204, headers=headers)
 
 
 def applied_preferences(prefer, names: tuple[str, ...]) -> str:
     """The Preference-Applied value: only the preferences this method honours."""
     return ", ".join(item for item in prefer.applied if item.split("=")[0] in names)
-
-
-def location(relation: Relation, row: dict) -> str:
-    """The API URL of one row, by its primary key."""
-    query = "&".join(f"{quote(name)}=eq.{quote(str(row[name]))}" for name in relation.primary_key)
-    return f"{api_root()}/{quote(relation.name)}?{query}"
-
-
-def next_page_url(cursor: str, limit: int) -> str:
-    """This request's URL for the next page: the cursor, the page size, and no offset."""
-    dropped = ("cursor", "offset", "limit")
-    args = [(k, v) for k, v in request.args.items(multi=True) if k not in dropped]
-    return this_path() + "?" + urlencode([*args, ("limit", str(limit)), ("cursor", cursor)])
 
 
 def paging(offset: int, limit: int | None) -> tuple[int, int | None]:
@@ -242,32 +195,6 @@ def paging(offset: int, limit: int | None) -> tuple[int, int | None]:
     if size is not None and limit is not None:
         size = min(size, limit)
     return offset + first, size if size is not None else limit
-
-
-def count_rows(selected: sa.Select, method: str, max_rows: int) -> int:
-    """The total PostgREST's count=exact|planned|estimated asks for."""
-    if method == "exact":
-        return Session.execute(count_select(selected)).scalar_one()
-    if method == "estimated":
-        # Exact while the rows are few; the planner's estimate beyond the row cap.
-        capped = Session.execute(count_select(selected, cap=max_rows + 1)).scalar_one()
-        if capped <= max_rows:
-            return capped
-    return planned_rows(selected)
-
-
-def planned_rows(selected: sa.Select) -> int:
-    """The planner's estimate of a statement's rows (EXPLAIN), never a scan."""
-    compiled = selected.compile(
-        dialect=Session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-    )
-    # The SQL text is SQLAlchemy's, built from catalog names; values stay bound parameters.
-    plan = (
-        Session.connection()
-        .exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params)
-        .scalar_one()
-    )
-    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def render_rows(rows: list[dict], keys: list[str], media_type: str, headers: dict, status: int):

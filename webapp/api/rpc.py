@@ -20,8 +20,10 @@ from werkzeug.datastructures import MultiDict
 from db.functions import Function
 from db.session import Session
 
+from ..app.embed_turns import wait_for_embed_turn
 from ..errors import ApiError
 from ..pipeline import mutations, rpc
+from ..pipeline.counts import count_by_method
 from ..pipeline.embedding import EmbedRows
 from ..pipeline.fetch import Fetched, fetch
 from ..pipeline.plan import Paging, ReadPlan, plan_read
@@ -30,15 +32,7 @@ from ..pipeline.statement import count_for
 from ..pipeline.values import dumps
 from ..state import app_state, current_catalog
 from .headers import CSV, JSON, OBJECT, choose_format, parse_prefer
-from .routes import (
-    bp,
-    count_rows,
-    paging,
-    read_headers,
-    render_rows,
-    requested_schema,
-    wait_for_embed_turn,
-)
+from .routes import bp, paging, read_headers, render_rows, requested_schema
 
 _FORM = "application/x-www-form-urlencoded"
 
@@ -128,7 +122,9 @@ def result_total(function: Function, plan: ReadPlan, method: str | None) -> int 
         return None
     if not function.returns_set:
         return 1
-    return count_rows(count_for(plan), method, app_state().settings.max_rows)
+    return count_by_method(
+        Session.connection(), count_for(plan), method, app_state().settings.max_rows
+    )
 
 
 def finish(post: bool) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
 
-from flask import request
 from werkzeug.datastructures import MultiDict
 
 from db.catalog import Relation
@@ -77,7 +75,6 @@ class Browse:
     after: str | None = None
     before: str | None = None
     exact_count: bool = False
-    as_json: bool = False
 
     @property
     def filtered(self) -> bool:
@@ -97,6 +94,20 @@ def api_pairs(args: MultiDict) -> list[tuple[str, str]]:
 def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
     """Parse a page's query string; names are checked against the relation (404/400 if unknown)."""
     read = parse_read(MultiDict(api_pairs(args)))
+    _check_page_read(relation, read)
+    after, before = _cursors(args, read)
+    return Browse(
+        read=read,
+        size=min(read.limit or DEFAULT_PAGE_SIZE, max_size),
+        offset=read.offset,
+        after=after,
+        before=before,
+        exact_count=args.get("_count") == "exact",
+    )
+
+
+def _check_page_read(relation: Relation, read: ReadRequest) -> None:
+    """A 400 (or 404) for what a page cannot show: embeds, renames, unknown or unsortable columns."""
     if read.embeds or any(item.alias for item in read.select or ()):
         raise GrammarError(
             "pages take plain column names in select=, no renames or embedded relations",
@@ -108,24 +119,20 @@ def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
         if not sortable(relation, term.column):
             kind = relation.type_names.get(term.column)
             raise GrammarError(f"{term.column} ({kind}) has no sort order in PostgreSQL")
+
+
+def _cursors(args: MultiDict, read: ReadRequest) -> tuple[str | None, str | None]:
+    """The page's `_after=` and `_before=` cursors (at most one, and never with an offset)."""
     after, before = args.get("_after"), args.get("_before")
     if after and before:
         raise GrammarError("_after= and _before= do not go together")
     if (after or before) and read.offset:
         raise GrammarError("a cursor (_after=, _before=) does not go with offset=")
-    return Browse(
-        read=read,
-        size=min(read.limit or DEFAULT_PAGE_SIZE, max_size),
-        offset=read.offset,
-        after=after or None,
-        before=before or None,
-        exact_count=args.get("_count") == "exact",
-        as_json=args.get("_format") == "json",
-    )
+    return after or None, before or None
 
 
-def canonical_query(args: MultiDict, columns: list[str]) -> str | None:
-    """The canonical query string for a submitted filter builder or column picker, else None."""
+def canonical_query(args: MultiDict, columns: list[str]) -> list[tuple[str, str]] | None:
+    """The canonical query pairs for a submitted filter builder or column picker, else None."""
     if "_fc" not in args and "_cols" not in args:
         return None
     pairs = [
@@ -140,7 +147,7 @@ def canonical_query(args: MultiDict, columns: list[str]) -> str | None:
         chosen = [name for name in columns if name in set(args.getlist("_col"))]
         if chosen and len(chosen) < len(columns):
             pairs.append(("select", ",".join(chosen)))
-    return urlencode(pairs)
+    return pairs
 
 
 def builder_pairs(
@@ -180,38 +187,34 @@ def builder_row(key: str, text: str) -> BuilderRow | None:
 
 def _row_for(flt: Filter) -> BuilderRow | None:
     """The builder row that writes exactly this filter back, if there is one."""
-    value = flt.value
     if flt.op == "in":
-        if any("," in v for v in value):
-            return None
-        return BuilderRow(flt.column, "notin" if flt.negated else "in", ", ".join(value))
-    if flt.op == "is" and value == "null":
+        return _in_row(flt)
+    if flt.op == "is" and flt.value == "null":
         return BuilderRow(flt.column, "notnull" if flt.negated else "null", "")
-    if flt.op == "ilike" and len(value) > 2 and value[0] == value[-1] == "*":
-        inner = value[1:-1]
-        if "*" not in inner:
-            return BuilderRow(flt.column, "excludes" if flt.negated else "contains", inner)
+    if flt.op == "ilike":
+        return _ilike_row(flt)
+    if flt.negated or flt.op not in _OPS:
+        return None
+    return BuilderRow(flt.column, flt.op, flt.value)
+
+
+def _in_row(flt: Filter) -> BuilderRow | None:
+    """An in-list as the builder's comma-separated row (not when a value holds a comma)."""
+    if any("," in v for v in flt.value):
+        return None
+    return BuilderRow(flt.column, "notin" if flt.negated else "in", ", ".join(flt.value))
+
+
+def _ilike_row(flt: Filter) -> BuilderRow | None:
+    """`ilike.*text*` as contains (or excludes), `ilike.text*` as starts with."""
+    value = flt.value
+    if len(value) > 2 and value[0] == value[-1] == "*" and "*" not in value[1:-1]:
+        return BuilderRow(flt.column, "excludes" if flt.negated else "contains", value[1:-1])
     if flt.negated:
         return None
-    if flt.op == "ilike" and value.endswith("*") and "*" not in value[:-1]:
+    if value.endswith("*") and "*" not in value[:-1]:
         return BuilderRow(flt.column, "starts", value[:-1])
-    if flt.op in _OPS:
-        return BuilderRow(flt.column, flt.op, value)
     return None
-
-
-def url_with(path: str, args: MultiDict, drop: Iterable[str] = (), **changes: str | None) -> str:
-    """path with args, the keys in drop and in changes removed, then changes (not None) added."""
-    removed = set(drop) | set(changes)
-    pairs = [(k, v) for k, v in args.items(multi=True) if k not in removed]
-    pairs += [(k, v) for k, v in changes.items() if v is not None]
-    return path + ("?" + urlencode(pairs) if pairs else "")
-
-
-def this_path() -> str:
-    """The current page's path, percent-encoded (request.path is decoded: spaces, #, ?)."""
-    # The characters werkzeug leaves unquoted when it builds a URL; every other one is quoted.
-    return quote(request.script_root + request.path, safe="/!$&'()*+,:;=@")
 
 
 def sortable(relation: Relation, column: str) -> bool:

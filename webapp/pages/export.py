@@ -43,8 +43,8 @@ from sqlalchemy.engine import Row
 from db.engine import first_line
 from db.session import Session
 
-from ..api.headers import attachment
 from ..app.deadline import Deadline, current_deadline
+from ..app.responses import attachment
 from ..errors import ApiError, RequestTimeout
 from ..pipeline.plan import Paging, plan_read
 from ..pipeline.statement import select_for

@@ -4,15 +4,15 @@ that calls a STABLE or IMMUTABLE one through the API by GET."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
 
-from flask import Response, redirect, request, url_for
+from flask import Response, redirect, render_template, request, url_for
 
 from db.catalog import Catalog
 from db.functions import Function
 
-from ..databases import api_root
-from .structure import _answer, _served_schema, bp
+from ..app.responses import page_or_twin
+from ..app.urls import rpc_url
+from .structure import _served_schema, bp
 
 
 def describe_function(function: Function, default_schema: bool = True) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def describe_function(function: Function, default_schema: bool = True) -> dict[s
             }
             for param in function.inputs
         ],
-        "url": f"{api_root()}/rpc/{quote(function.name, safe='')}",
+        "url": rpc_url(function.name),
         "callable_by_get": get,
         # A browser sends no Accept-Profile: the form calls functions of the default schema.
         "form_url": url_for("structure.call_from_form", schema=function.schema, name=function.name)
@@ -59,7 +59,8 @@ def schema_functions(catalog: Catalog, schema: str) -> dict[str, Any]:
 def functions_page(schema: str) -> Response:
     """The schema's functions (RPC): signature, comment, and a form for those GET may call."""
     catalog = _served_schema(schema)
-    return _answer(schema_functions(catalog, schema), "functions.html")
+    data = schema_functions(catalog, schema)
+    return page_or_twin(lambda: data, lambda: render_template("functions.html", data=data))
 
 
 @bp.get("/schema/<schema>/functions/<name>/call")
@@ -67,5 +68,4 @@ def call_from_form(schema: str, name: str) -> Response:
     """The form's GET, without the fields left empty (their defaults apply), sent to the API."""
     _served_schema(schema)
     sent = [(key, value) for key, value in request.args.items(multi=True) if value != ""]
-    target = f"{api_root()}/rpc/{quote(name, safe='')}"
-    return redirect(f"{target}?{urlencode(sent)}" if sent else target, code=303)
+    return redirect(rpc_url(name, sent), code=303)

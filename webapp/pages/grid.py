@@ -9,15 +9,14 @@ query per foreign key per page.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import url_for
 from werkzeug.datastructures import MultiDict
 
 from db.catalog import Relation
 from db.session import Session
 
+from ..app.urls import filtered_url, row_url, url_with
 from ..pipeline.fetch import Fetched, fetch
 from ..pipeline.grammar import OrderTerm
 from ..pipeline.matviews import unpopulated_refresh
@@ -25,7 +24,7 @@ from ..pipeline.plan import Paging, ReadPlan, plan_read
 from ..pipeline.references import ForeignLink, fetch_labels
 from ..pipeline.statement import count_for
 from ..state import current_catalog
-from .browsing import Browse, url_with
+from .browsing import Browse
 from .side_queries import TIMEOUT_ONLY, PageLimits, time_boxed
 
 _CURSORS = ("_after", "_before", "offset")
@@ -114,28 +113,6 @@ def _paging_links(grid: Grid, plan: ReadPlan, found: Fetched, browse, path, args
         grid.previous_url = url_with(path, args, _CURSORS, _before=found.first_cursor)
     if browse.after or browse.before:
         grid.first_url = url_with(path, args, _CURSORS)
-
-
-def row_url(relation: Relation, key: dict) -> str:
-    """The row page URL of the row with this primary key."""
-    base = url_for("rows.row_page", schema=relation.schema, name=relation.name)
-    return base + "?" + urlencode([(name, _key_text(value)) for name, value in key.items()])
-
-
-def filtered_url(relation: Relation, columns: tuple[str, ...], values: tuple) -> str:
-    """The table page of relation filtered to rows whose columns equal values."""
-    base = url_for("pages.table_page", schema=relation.schema, name=relation.name)
-    pairs = [(name, "eq." + _key_text(value)) for name, value in zip(columns, values, strict=True)]
-    return base + "?" + urlencode(pairs)
-
-
-def _key_text(value: object) -> str:
-    """A key value as query-string text the grammar reads back to the same value."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 def label_cells(grid: Grid, links: list[ForeignLink], limits: PageLimits) -> None:

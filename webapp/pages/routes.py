@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from db.session import Session
 
+from ..app.responses import page_or_twin
+from ..app.urls import table_url, this_path, twin_url, url_with, with_query
 from ..databases import database_entries
-from ..encoding import json_response
+from ..pipeline.counts import statistics_counts
 from ..pipeline.references import foreign_links
 from ..pipeline.values import dumps
 from ..state import app_state, current_catalog, current_database
@@ -24,18 +27,16 @@ from .browsing import (
     canonical_query,
     parse_browse,
     sortable,
-    this_path,
-    url_with,
 )
 from .grid import count_statement, fetch_grid, label_cells, order_text, sort_order
 from .side_queries import PageLimits, count_rows
 
 bp = Blueprint("pages", __name__)
 
-# Planner statistics, never a COUNT(*): reltuples is -1 until the table is analyzed.
-_ESTIMATES_SQL = sa.text(
+# Sizes on disk, by relation; the rows are counted by the statistics (pipeline/counts.py).
+_SIZES_SQL = sa.text(
     """
-    SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS estimate,
+    SELECT n.nspname AS schema, c.relname AS name,
            CASE WHEN c.relkind = 'p'  -- a partitioned table's data is in its partitions
                 THEN (SELECT sum(pg_total_relation_size(relid))::bigint
                       FROM pg_partition_tree(c.oid))
@@ -51,46 +52,66 @@ def index():
     """Schemas, tables and views with estimated rows, and the databases; `q=` narrows the names."""
     catalog = current_catalog()
     wanted = request.args.get("q", "").strip().lower()
-    stats = {
-        (row.schema, row.name): row
-        for row in Session.execute(_ESTIMATES_SQL, {"schemas": list(catalog.schemas)})
-    }
+    stats = _index_stats(list(catalog.schemas))
     schemas = [
         (schema, [rel for rel in catalog.in_schema(schema) if wanted in rel.name.lower()])
         for schema in catalog.schemas
     ]
     databases = database_entries(current_database())
-    if request.args.get("_format") == "json":
-        return json_response(
+    return page_or_twin(
+        lambda: _index_twin(schemas, stats, databases),
+        lambda: render_template(
+            "index.html",
+            schemas=schemas,
+            stats=stats,
+            q=wanted,
+            team_view=_team_view(catalog),
+            databases=databases if len(databases) > 1 else [],
+        ),
+    )
+
+
+def _index_twin(schemas, stats, databases) -> dict:
+    """The JSON twin of the index: each schema's relations, and the databases."""
+    return {
+        "database": current_database().name,
+        "schemas": [
             {
-                "database": current_database().name,
-                "schemas": [
-                    {
-                        "schema": schema,
-                        "relations": [
-                            _index_entry(rel, stats.get((rel.schema, rel.name))) for rel in rels
-                        ],
-                    }
-                    for schema, rels in schemas
-                ],
-                "databases": databases,
+                "schema": schema,
+                "relations": [_index_entry(rel, stats.get((rel.schema, rel.name))) for rel in rels],
             }
-        )
+            for schema, rels in schemas
+        ],
+        "databases": databases,
+    }
+
+
+def _team_view(catalog) -> bool:
+    """True when the index links the sample team view."""
     # The team view is written against the sample schema; link it only where that is served
     # (and while webapp/views/ still has it: the team may have replaced it with its own).
-    team_view = (
+    return (
         current_database().is_primary
         and ("public", "branches") in catalog.relations
         and "team.branch_report" in current_app.view_functions
     )
-    return render_template(
-        "index.html",
-        schemas=schemas,
-        stats=stats,
-        q=wanted,
-        team_view=team_view,
-        databases=databases if len(databases) > 1 else [],
-    )
+
+
+@dataclass(frozen=True)
+class _Stat:
+    """What the index shows of a relation's size: estimated rows and bytes on disk."""
+
+    estimate: int | None
+    bytes: int | None
+
+
+def _index_stats(schemas: list[str]) -> dict[tuple[str, str], _Stat]:
+    """The index's statistics of every relation of the schemas: two catalog queries."""
+    estimates = statistics_counts(Session.connection(), schemas)
+    return {
+        (row.schema, row.name): _Stat(estimates.get((row.schema, row.name)), row.bytes)
+        for row in Session.execute(_SIZES_SQL, {"schemas": schemas})
+    }
 
 
 def _index_entry(relation, stat) -> dict:
@@ -99,9 +120,9 @@ def _index_entry(relation, stat) -> dict:
         "name": relation.name,
         "kind": relation.kind,
         "comment": relation.comment,
-        "estimated_rows": stat.estimate if stat and stat.estimate >= 0 else None,
+        "estimated_rows": stat.estimate if stat else None,
         "bytes": stat.bytes if stat and relation.kind != "view" else None,
-        "url": url_for("pages.table_page", schema=relation.schema, name=relation.name),
+        "url": table_url(relation.schema, relation.name),
     }
 
 
@@ -112,7 +133,7 @@ def table_page(schema: str, name: str):
     columns = [column.name for column in relation.columns]
     canonical = canonical_query(request.args, columns)
     if canonical is not None:  # a submitted filter builder or column picker
-        return redirect(this_path() + ("?" + canonical if canonical else ""), 303)
+        return redirect(with_query(this_path(), canonical), 303)
     settings = app_state().settings
     limits = PageLimits.from_settings(settings)
     browse = parse_browse(relation, request.args, limits.max_size)
@@ -131,17 +152,19 @@ def table_page(schema: str, name: str):
             limits=limits,
         )
     status = 504 if grid.problem else 200
-    if browse.as_json:
-        return json_response(_table_twin(relation, browse, grid, count), status)
-    return render_template(
-        "table.html", **_table_context(relation, browse, grid, count, limits), status=status
-    ), status
+    return page_or_twin(
+        lambda: _table_twin(relation, browse, grid, count),
+        lambda: render_template(
+            "table.html", **_table_context(relation, browse, grid, count, limits), status=status
+        ),
+        status,
+    )
 
 
 def _table_twin(relation, browse, grid, count) -> dict:
     """The JSON twin of a table page: the same rows, links and counts.
 
-    Its links keep the query string, `_format=json` included, so they lead to twins too.
+    Its links keep the query string (`_format=json` too, when the twin was asked for that way).
     """
     return {
         "relation": relation.qualified_name,
@@ -160,17 +183,6 @@ def _table_twin(relation, browse, grid, count) -> dict:
 def _table_context(relation, browse, grid, count, limits) -> dict:
     """What table.html needs beyond the grid: forms, sort links, counts, exports."""
     args, path = request.args, this_path()
-    pairs = api_pairs(args)
-    rows, kept = [], []
-    for key, value in pairs:
-        row = builder_row(key, value)
-        (rows.append(row) if row else kept.append((key, value)))
-    chips = [
-        (key, value, _without_pair(path, args, key, value))
-        for key, value in pairs
-        if key not in ("select", "order", "limit", "offset")
-    ]
-    export_query = url_with("", args, PAGE_PARAMS | {"limit", "offset"})
     return {
         "relation": relation,
         "all_columns": [column.name for column in relation.columns],
@@ -179,31 +191,52 @@ def _table_context(relation, browse, grid, count, limits) -> dict:
         "browse": browse,
         "limits": limits,
         "builder_ops": BUILDER_OPS,
+        "page_sizes": sorted(set(PAGE_SIZES) | {browse.size}),
+        **_form_context(path, args),
+        **_sort_context(relation, browse, grid, path, args),
+        "exact_count_url": url_with(path, args, (), _count="exact"),
+        "json_url": twin_url(),
+        "export_query": url_with("", args, PAGE_PARAMS | {"limit", "offset"}),
+        "page_path": path,
+        "column_classes": {name: column_class(relation, name) for name in grid.columns},
+    }
+
+
+def _form_context(path: str, args) -> dict:
+    """The filter builder's rows, the forms' hidden fields and the filter chips."""
+    pairs = api_pairs(args)
+    rows, kept = [], []
+    for key, value in pairs:
+        row = builder_row(key, value)
+        (rows.append(row) if row else kept.append((key, value)))
+    return {
         "builder_rows": rows,
         "builder_hidden": [(k, v) for k, v in kept if k != "offset"],
         "column_hidden": [(k, v) for k, v in pairs if k not in ("select", "offset")],
         "size_hidden": [(k, v) for k, v in pairs if k not in ("limit", "offset")],
-        "page_sizes": sorted(set(PAGE_SIZES) | {browse.size}),
-        "chips": chips,
+        "chips": [
+            (key, value, _without_pair(path, args, key, value))
+            for key, value in pairs
+            if key not in ("select", "order", "limit", "offset")
+        ],
+    }
+
+
+def _sort_context(relation, browse, grid, path: str, args) -> dict:
+    """The column headers' sort links and what the page is sorted by."""
+    order = browse.read.order
+    return {
         "sort_links": {
             name: url_with(
-                path,
-                args,
-                ("_after", "_before", "offset"),
-                order=sort_order(browse.read.order, name),
+                path, args, ("_after", "_before", "offset"), order=sort_order(order, name)
             )
             for name in grid.columns
             if sortable(relation, name)
         },
-        "sorted_by": {t.column: t for t in browse.read.order},
-        "primary_sort": browse.read.order[0] if browse.read.order else None,
-        "order_terms": [order_text(t) for t in browse.read.order],
+        "sorted_by": {t.column: t for t in order},
+        "primary_sort": order[0] if order else None,
+        "order_terms": [order_text(t) for t in order],
         "clear_order": url_with(path, args, ("_after", "_before", "offset", "order")),
-        "exact_count_url": url_with(path, args, (), _count="exact"),
-        "json_url": url_with(path, args, (), _format="json"),
-        "export_query": export_query,
-        "page_path": path,
-        "column_classes": {name: column_class(relation, name) for name in grid.columns},
     }
 
 
@@ -224,6 +257,10 @@ def column_class(relation, name: str) -> str:
     if type_name.startswith(("date", "time", "interval")):
         return "nowrap"
     return ""
+
+
+# Every page's "JSON" link: its own URL asking for the twin.
+bp.add_app_template_global(twin_url, "twin_url")
 
 
 @bp.app_template_filter("cell")

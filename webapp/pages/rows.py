@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql
 from db.catalog import Relation
 from db.session import Session
 
-from ..api.headers import attachment
-from ..encoding import json_response
+from ..app.responses import attachment, page_or_twin
+from ..app.urls import filtered_url, row_url, twin_url, with_query
 from ..errors import ApiError
 from ..pipeline.query import coerce_value
 from ..pipeline.references import (
@@ -31,8 +31,6 @@ from ..pipeline.references import (
 )
 from ..pipeline.values import dumps
 from ..state import app_state, current_catalog
-from .browsing import this_path, url_with
-from .grid import filtered_url, row_url
 from .side_queries import PageLimits, time_boxed
 
 bp = Blueprint("rows", __name__)
@@ -95,31 +93,30 @@ def row_page(schema: str, name: str):
         for neighbours in many_to_many(catalog, relation, settings.label_columns)
         if (found := _related(neighbours, row, limits))
     ]
-    if request.args.get("_format") == "json":
-        return json_response(
-            {
-                "relation": relation.qualified_name,
-                "row": row,
-                "foreign_keys": [item.__dict__ for item in outgoing],
-                "referenced_by": [item.__dict__ for item in incoming],
-                "many_to_many": [item.__dict__ for item in related],
-            }
-        )
-    return render_template(
-        "row.html",
-        relation=relation,
-        key=key,
-        fields=[(column, row[column.name]) for column in relation.columns],
-        outgoing={item.columns[0]: item for item in outgoing},
-        outgoing_list=outgoing,
-        incoming=incoming,
-        related=related,
-        limits=limits,
-        json_url=url_with(this_path(), request.args, (), _format="json"),
-        blob_url=lambda column: (
-            url_for("rows.row_value", schema=schema, name=name, column=column)
-            + "?"
-            + request.query_string.decode()
+    twin = {
+        "relation": relation.qualified_name,
+        "row": row,
+        "foreign_keys": [item.__dict__ for item in outgoing],
+        "referenced_by": [item.__dict__ for item in incoming],
+        "many_to_many": [item.__dict__ for item in related],
+    }
+    return page_or_twin(
+        lambda: twin,
+        lambda: render_template(
+            "row.html",
+            relation=relation,
+            key=key,
+            fields=[(column, row[column.name]) for column in relation.columns],
+            outgoing={item.columns[0]: item for item in outgoing},
+            outgoing_list=outgoing,
+            incoming=incoming,
+            related=related,
+            limits=limits,
+            json_url=twin_url(),
+            blob_url=lambda column: with_query(
+                url_for("rows.row_value", schema=schema, name=name, column=column),
+                request.args.items(multi=True),
+            ),
         ),
     )
 

@@ -17,10 +17,9 @@ import sqlalchemy as sa
 from db.catalog import Relation
 from db.session import Session
 
-from ..api.routes import planned_rows
 from ..config import Settings
 from ..errors import RequestTimeout, past_deadline
-from ..pipeline.query import count_select
+from ..pipeline.counts import capped_count, estimated_count, exact_count
 
 T = TypeVar("T")
 
@@ -100,40 +99,15 @@ def count_rows(
     relation: Relation, selected: sa.Select, filtered: bool, *, exact: bool, limits: PageLimits
 ) -> Count:
     """The estimate plus either an exact count (asked for) or a count capped at the limit."""
-    estimate = time_boxed(lambda: estimated_rows(relation, selected, filtered), limits.side_ms)
+    connection = Session.connection()
+    estimate = time_boxed(
+        lambda: estimated_count(connection, relation, selected, filtered), limits.side_ms
+    )
     if exact:
-        counted = time_boxed(
-            lambda: Session.execute(count_select(selected)).scalar_one(), limits.page_ms
-        )
+        counted = time_boxed(lambda: exact_count(connection, selected), limits.page_ms)
         return Count(estimate.value, exact=counted.value, problem=counted.problem)
     cap = limits.count_limit
-    counted = time_boxed(
-        lambda: Session.execute(count_select(selected, cap=cap + 1)).scalar_one(), limits.side_ms
-    )
+    counted = time_boxed(lambda: capped_count(connection, selected, cap), limits.side_ms)
     if counted.value is not None and counted.value > cap:
         return Count(estimate.value, more_than=cap)
     return Count(estimate.value, exact=counted.value, problem=counted.problem)
-
-
-_RELTUPLES = sa.text(
-    """
-    SELECT CASE WHEN c.relkind = 'p'
-                THEN (SELECT sum(greatest(p.reltuples, 0))::bigint
-                      FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
-                      WHERE t.isleaf)
-                ELSE c.reltuples::bigint END
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = :schema AND c.relname = :name
-    """
-)
-
-
-def estimated_rows(relation: Relation, selected: sa.Select, filtered: bool) -> int | None:
-    """The statistics' row count of a whole table, or the planner's estimate of a filtered read."""
-    if not filtered and relation.kind != "view":
-        found = Session.execute(
-            _RELTUPLES, {"schema": relation.schema, "name": relation.name}
-        ).scalar()
-        if found is not None and found >= 0:
-            return found
-    return planned_rows(selected)

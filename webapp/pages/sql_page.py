@@ -28,10 +28,10 @@ from sqlalchemy.engine import URL
 
 from db.engine import check_reachable, first_line, make_engine
 
-from ..api.headers import attachment
 from ..app.auth import identify
+from ..app.responses import attachment, page_or_twin
+from ..app.urls import with_query
 from ..config import ConfigError, Settings
-from ..encoding import json_response
 from ..errors import ApiError, from_database_error
 from ..ops.admin import is_admin_token
 from ..pipeline.values import csv_text, dumps
@@ -244,9 +244,11 @@ def sql_page():
         except ApiError as exc:
             error = exc
     status = error.status if error else 200
-    if request.args.get("_format") == "json":
-        return json_response(_twin(answer, error, settings.page_max_size), status)
-    return render_template("sql.html", **_context(answer, error, settings)), status
+    return page_or_twin(
+        lambda: _twin(answer, error, settings.page_max_size),
+        lambda: render_template("sql.html", **_context(answer, error, settings)),
+        status,
+    )
 
 
 @bp.get("/sql.<any(csv, json):fmt>")
@@ -309,8 +311,8 @@ def _context(answer: Answer | None, error: ApiError | None, settings: Settings) 
         "settings": settings,
         "plan": bool(request.args.get("explain")),
         "column_classes": _column_classes(answer) if answer else [],
-        "csv_url": url_for("sql_page.download", fmt="csv", **args),
-        "json_url": url_for("sql_page.download", fmt="json", **args),
+        "csv_url": with_query(url_for("sql_page.download", fmt="csv"), args.items()),
+        "json_url": with_query(url_for("sql_page.download", fmt="json"), args.items()),
     }
 
 

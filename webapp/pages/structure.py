@@ -15,14 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, render_template
 from markupsafe import Markup
 
 from db.catalog import Catalog, NotInCatalog, Relation
 from db.session import Session
 
-from ..encoding import json_response
-from ..errors import ApiError, wants_json
+from ..app.responses import page_or_twin, wants_twin
+from ..app.urls import structure_url, table_url
+from ..errors import ApiError
+from ..pipeline.counts import statistics_count
 from ..pipeline.matviews import refresh_statement
 from ..state import current_catalog
 from .diagram import Drawing, layout, render_svg, schema_drawing
@@ -39,13 +41,6 @@ _RELATION_SQL = sa.text(
                 WHEN c.relkind = 'p'  -- a partitioned table's data is in its partitions
                 THEN (SELECT sum(pg_total_relation_size(relid))::bigint FROM pg_partition_tree(c.oid))
                 ELSE pg_total_relation_size(c.oid) END AS size_bytes,
-           CASE WHEN c.relkind = 'v' THEN NULL
-                WHEN c.relkind = 'p' AND c.reltuples < 0
-                THEN (SELECT CASE WHEN bool_or(p.reltuples >= 0)
-                                  THEN sum(greatest(p.reltuples, 0)) ELSE -1 END
-                      FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
-                      WHERE t.isleaf)
-                ELSE c.reltuples END::bigint AS estimated_rows,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS view_sql,
            pg_get_expr(c.relpartbound, c.oid) AS bound,
            c.relkind = 'm' AND NOT c.relispopulated AS unpopulated  -- WITH NO DATA, never refreshed
@@ -201,7 +196,6 @@ def describe(catalog: Catalog, relation: Relation) -> dict[str, Any]:
     keys = [row for row in Session.execute(_CONSTRAINTS_SQL, oid) if not hidden & set(row.columns)]
     primary = next((row for row in keys if row.type == "p"), None)
     columns = [dict(row._mapping) for row in Session.execute(_COLUMNS_SQL, oid)]
-    estimate = facts.estimated_rows
     return {
         "schema": relation.schema,
         "name": relation.name,
@@ -225,7 +219,7 @@ def describe(catalog: Catalog, relation: Relation) -> dict[str, Any]:
         "view_sql": _view_sql(catalog, facts, relation),
         "unpopulated": refresh_statement(relation) if facts.unpopulated else None,
         "size_bytes": facts.size_bytes,
-        "estimated_rows": estimate if estimate is not None and estimate >= 0 else None,
+        "estimated_rows": statistics_count(Session.connection(), relation),
         **_partitioning(catalog, relation, facts),
     }
 
@@ -331,22 +325,12 @@ def _table_url(catalog: Catalog, schema: str, name: str) -> str | None:
     """The table page of a served relation, None for one that is not served."""
     if (schema, name) not in catalog.relations:
         return None
-    return url_for("pages.table_page", schema=schema, name=name)
-
-
-def _wants_twin() -> bool:
-    """True when the page should answer JSON: `_format=json`, or Accept prefers it."""
-    return request.args.get("_format") == "json" or wants_json()
+    return table_url(schema, name)
 
 
 def _answer(data: dict, template: str, **context: Any) -> Response:
-    """The JSON twin or the HTML page of the same data; caches keep them apart by Accept."""
-    if _wants_twin():
-        response = json_response(data)
-    else:
-        response = Response(render_template(template, data=data, **context), mimetype="text/html")
-    response.vary.add("Accept")
-    return response
+    """The JSON twin or the HTML page of the same data."""
+    return page_or_twin(lambda: data, lambda: render_template(template, data=data, **context))
 
 
 @bp.get("/browse/<schema>/<name>/structure")
@@ -370,11 +354,6 @@ def _served_schema(schema: str) -> Catalog:
     return catalog
 
 
-def _diagram_href(schema: str, name: str) -> str:
-    """Where a box of the diagram links: the relation's table page."""
-    return url_for("pages.table_page", schema=schema, name=name)
-
-
 def schema_summary(catalog: Catalog, schema: str, drawing: Drawing) -> dict[str, Any]:
     """The schema page's facts: its relations and the foreign keys the diagram draws."""
     relations = [
@@ -382,8 +361,8 @@ def schema_summary(catalog: Catalog, schema: str, drawing: Drawing) -> dict[str,
             "name": rel.name,
             "kind": rel.kind,
             "is_partition": rel.is_partition,
-            "url": url_for("pages.table_page", schema=schema, name=rel.name),
-            "structure_url": url_for("structure.structure_page", schema=schema, name=rel.name),
+            "url": table_url(schema, rel.name),
+            "structure_url": structure_url(schema, rel.name),
         }
         for rel in catalog.in_schema(schema)
     ]
@@ -410,15 +389,15 @@ def _svg(schema: str, drawing: Drawing) -> Markup:
 def schema_page(schema: str) -> Response:
     """A schema's relations and its diagram, whose boxes link to the tables."""
     catalog = _served_schema(schema)
-    drawing = schema_drawing(catalog, schema, _diagram_href)
+    drawing = schema_drawing(catalog, schema, table_url)  # a box links to its table page
     data = schema_summary(catalog, schema, drawing)
-    svg = None if _wants_twin() else _svg(schema, drawing)
+    svg = None if wants_twin() else _svg(schema, drawing)
     return _answer(data, "schema.html", svg=svg)
 
 
 @bp.get("/schema/<schema>/diagram.svg")
 def schema_diagram(schema: str) -> Response:
     """The schema diagram alone, as an SVG document."""
-    drawing = schema_drawing(_served_schema(schema), schema, _diagram_href)
+    drawing = schema_drawing(_served_schema(schema), schema, table_url)
     document = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(_svg(schema, drawing))
     return Response(document, mimetype="image/svg+xml")

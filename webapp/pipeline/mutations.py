@@ -104,36 +104,62 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
         return None
     kind = python_type(column)
     if isinstance(column.type, sa.JSON):
-        if nests_deeper(value, MAX_JSON_DEPTH):
-            raise ApiError(
-                400,
-                f"{where}the value for column {column.name!r} nests more than"
-                f" {MAX_JSON_DEPTH} levels deep",
-                code="PGRST102",
-            )
-        return value
+        return _json_document(column, value, where)
     if kind is bytes:
-        if not isinstance(value, str):
-            raise GrammarError(f"{where}column {column.name!r} takes base64 text")
-        try:
-            return base64.b64decode(value, validate=True)
-        except binascii.Error:
-            raise GrammarError(f"{where}column {column.name!r} takes base64 text") from None
+        return _base64_bytes(column, value, where)
     if kind is list:
-        if not isinstance(value, list):
-            raise GrammarError(f"{where}column {column.name!r} takes an array")
-        if nests_deeper(value, MAX_ARRAY_DIMENSIONS):
-            raise GrammarError(
-                f"{where}column {column.name!r} takes arrays of at most"
-                f" {MAX_ARRAY_DIMENSIONS} dimensions"
-            )
+        return _array_value(column, value, where)
+    _check_scalar(column, kind, value, where)
+    if isinstance(value, str):
         try:
-            # Sent as PostgreSQL's array text, untyped: the column's element type parses it.
-            return sa.bindparam(None, array_literal(value), type_=Untyped())
-        except TypeError:
-            raise GrammarError(
-                f"{where}column {column.name!r} takes an array of plain values"
-            ) from None
+            return coerce_value(column, value)
+        except GrammarError as exc:
+            raise GrammarError(where + exc.message) from None
+    return value
+
+
+def _json_document(column: sa.Column, value: Any, where: str) -> Any:
+    """A json/jsonb column's value as sent, unless it nests past MAX_JSON_DEPTH."""
+    if nests_deeper(value, MAX_JSON_DEPTH):
+        raise ApiError(
+            400,
+            f"{where}the value for column {column.name!r} nests more than"
+            f" {MAX_JSON_DEPTH} levels deep",
+            code="PGRST102",
+        )
+    return value
+
+
+def _base64_bytes(column: sa.Column, value: Any, where: str) -> bytes:
+    """A bytea column's value: base64 text, decoded."""
+    if not isinstance(value, str):
+        raise GrammarError(f"{where}column {column.name!r} takes base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise GrammarError(f"{where}column {column.name!r} takes base64 text") from None
+
+
+def _array_value(column: sa.Column, value: Any, where: str) -> sa.BindParameter:
+    """An array column's value: a JSON array of plain values, as PostgreSQL array text."""
+    if not isinstance(value, list):
+        raise GrammarError(f"{where}column {column.name!r} takes an array")
+    if nests_deeper(value, MAX_ARRAY_DIMENSIONS):
+        raise GrammarError(
+            f"{where}column {column.name!r} takes arrays of at most"
+            f" {MAX_ARRAY_DIMENSIONS} dimensions"
+        )
+    try:
+        # Sent as PostgreSQL's array text, untyped: the column's element type parses it.
+        return sa.bindparam(None, array_literal(value), type_=Untyped())
+    except TypeError:
+        raise GrammarError(
+            f"{where}column {column.name!r} takes an array of plain values"
+        ) from None
+
+
+def _check_scalar(column: sa.Column, kind: type | None, value: Any, where: str) -> None:
+    """A 400 for a JSON value this scalar column cannot take (an object, a fraction for an int)."""
     if isinstance(value, dict | list):
         raise GrammarError(
             f"{where}column {column.name!r} takes a single value, not JSON {type(value).__name__}"
@@ -144,12 +170,6 @@ def coerce_json(column: sa.Column, value: Any, row: int | None = None) -> Any:
         raise GrammarError(f"{where}column {column.name!r} takes one of its values as text")
     if kind is int and isinstance(value, Decimal | float) and value != int(value):
         raise GrammarError(f"{where}{value} is not an integer, as column {column.name!r} requires")
-    if isinstance(value, str):
-        try:
-            return coerce_value(column, value)
-        except GrammarError as exc:
-            raise GrammarError(where + exc.message) from None
-    return value
 
 
 def array_literal(values: list) -> str:

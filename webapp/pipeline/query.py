@@ -252,11 +252,3 @@ def order_clauses(
     if not clauses:
         clauses = [relation.table.columns[name] for name in relation.primary_key]
     return clauses
-
-
-def count_select(stmt: sa.Select, cap: int | None = None) -> sa.Select:
-    """SELECT count(*) over a read's rows (order dropped), counting at most cap rows if given."""
-    inner = stmt.order_by(None)
-    if cap is not None:
-        inner = inner.limit(cap)
-    return sa.select(sa.func.count()).select_from(inner.subquery("counted"))

@@ -12,6 +12,7 @@ from db.catalog import Catalog, Relation
 from db.relationships import Relationship, relationships
 from db.session import Session
 
+from .counts import capped_count
 from .query import python_type
 
 # Column names that usually say what a row is, best first.
@@ -123,6 +124,17 @@ def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> s
         for column in relation.columns
         if _is_text(column) and column.name not in relation.primary_key
     ]
+    named = _name_like(texts)
+    if named is not None:
+        return named
+    # A table of a key and one text column (a lookup table) is labelled by that column;
+    # elsewhere a guess (the first text column) would mislead more than no label does.
+    others = [c for c in relation.columns if c.name not in relation.primary_key]
+    return texts[0] if len(texts) == 1 and len(others) == 1 else None
+
+
+def _name_like(texts: list[str]) -> str | None:
+    """The first column named like a label (name, title, ...), else one whose name holds one."""
     for wanted in _LABEL_NAMES:
         for name in texts:
             if name.lower() == wanted:
@@ -130,10 +142,7 @@ def label_column(relation: Relation, labels: Mapping[tuple[str, str], str]) -> s
     for name in texts:
         if any(wanted in name.lower() for wanted in _LABEL_NAMES):
             return name
-    # A table of a key and one text column (a lookup table) is labelled by that column;
-    # elsewhere a guess (the first text column) would mislead more than no label does.
-    others = [c for c in relation.columns if c.name not in relation.primary_key]
-    return texts[0] if len(texts) == 1 and len(others) == 1 else None
+    return None
 
 
 def _is_text(column: sa.Column) -> bool:
@@ -160,5 +169,5 @@ def referencing_count(reference: Reference, values: tuple, cap: int) -> int:
     """How many rows of the source point at values, counting at most cap + 1."""
     source = reference.source
     where = [source.column(n) == v for n, v in zip(reference.columns, values, strict=True)]
-    inner = sa.select(sa.literal(1)).select_from(source.table).where(*where).limit(cap + 1)
-    return Session.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one()
+    rows = sa.select(sa.literal(1)).select_from(source.table).where(*where)
+    return capped_count(Session.connection(), rows, cap)

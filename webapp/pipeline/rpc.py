@@ -126,22 +126,31 @@ def choose(
     names of the arguments sent.
     """
     overloads = catalog.functions.get((schema, name), ())
-    if single_object:
-        fitting = [f for f in overloads if _one_json_input(f)]
-    else:
-        fitting = [f for f in overloads if _fits(f, given)]
-        if not fitting:  # a function of one unnamed json parameter takes the whole body
-            fitting = [f for f in overloads if _one_json_input(f) and not f.inputs[0].name]
-    if len(fitting) > 1:
-        # The one that takes exactly the names sent wins over those with more defaults.
-        exact = [f for f in fitting if {p.name for p in f.inputs} == given]
-        fitting = exact if len(exact) == 1 else fitting
+    fitting = _fitting(overloads, given, single_object)
     if not fitting:
         raise _not_found(catalog, schema, name, given, single_object)
     if len(fitting) > 1:
         raise _ambiguous(fitting)
     function = fitting[0]
-    return function, single_object or (_one_json_input(function) and not function.inputs[0].name)
+    return function, single_object or _takes_unnamed_json(function)
+
+
+def _fitting(
+    overloads: tuple[Function, ...], given: frozenset[str], single_object: bool
+) -> list[Function]:
+    """The overloads a call may mean; of several, the one taking exactly the names sent."""
+    if single_object:
+        return [f for f in overloads if _one_json_input(f)]
+    fitting = [f for f in overloads if _fits(f, given)]
+    if not fitting:  # a function of one unnamed json parameter takes the whole body
+        return [f for f in overloads if _takes_unnamed_json(f)]
+    exact = [f for f in fitting if {p.name for p in f.inputs} == given]
+    return exact if len(fitting) > 1 and len(exact) == 1 else fitting
+
+
+def _takes_unnamed_json(function: Function) -> bool:
+    """A function of one unnamed json or jsonb parameter: the body is its argument."""
+    return _one_json_input(function) and not function.inputs[0].name
 
 
 def _fits(function: Function, given: frozenset[str]) -> bool:
