@@ -306,8 +306,6 @@ CREATE FUNCTION payment() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN RAISE SQLSTATE 'PT402' USING MESSAGE = 'Payment Required', DETAIL = 'Quota exceeded'; END $$;
 CREATE FUNCTION broken_custom() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN RAISE SQLSTATE 'PGRST' USING MESSAGE = 'not json', DETAIL = '{}'; END $$;
-CREATE FUNCTION no_anon() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
-REVOKE EXECUTE ON FUNCTION no_anon() FROM PUBLIC;
 '''
 
 
