@@ -230,6 +230,17 @@ SETTINGS = (
         doc="The write never reaches the database.",
     ),
     Setting(
+        "AGGREGATES",
+        "aggregates",
+        False,
+        parse.flag,
+        "true: select= may aggregate, count(), col.sum(), avg, min, max, grouped by the other"
+        " columns (PostgREST's db-aggregates-enabled)",
+        doc="Off by default, as in PostgREST: an aggregate over a large table is a full scan"
+        " that no index bounds (`DB_STATEMENT_TIMEOUT` and `REQUEST_TIMEOUT` still do). Off, an"
+        " aggregate is a 400 (`PGRST123`).",
+    ),
+    Setting(
         "CSV_SAFE_CELLS",
         "csv_safe_cells",
         False,
@@ -493,6 +504,7 @@ class Settings:
     sql_dir: Path
     log_level: str
     read_only: bool
+    aggregates: bool
     csv_safe_cells: bool
     anon_role: str | None
     jwt_secret: str | None
@@ -531,8 +543,8 @@ class Settings:
 
     @property
     def embed_limits(self) -> EmbedLimits:
-        """MAX_EMBEDS and MAX_EMBED_DEPTH, as the select= parser takes them."""
-        return EmbedLimits(self.max_embeds, self.max_embed_depth)
+        """MAX_EMBEDS, MAX_EMBED_DEPTH and AGGREGATES, as the select= parser takes them."""
+        return EmbedLimits(self.max_embeds, self.max_embed_depth, self.aggregates)
 
     @property
     def embedded(self) -> bool:

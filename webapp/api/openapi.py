@@ -179,7 +179,10 @@ def path_item(relation: Relation, key: str) -> dict[str, Any]:
             "in": "query",
             "required": False,
             "schema": {"type": "string"},
-            "description": f"filter on {col.name}: op.value, e.g. eq.1, in.(1,2), is.null",
+            "description": (
+                f"filter on {col.name}: op.value, e.g. eq.1, in.(1,2), is.null, eq(any).{{1,2}},"
+                " cs.{a,b}, fts(english).word; also on a JSON path: col->key->>key=eq.v"
+            ),
         }
         for col in relation.columns
     ]
@@ -279,13 +282,15 @@ def _shared_parameters() -> dict[str, Any]:
     return {
         "select": query(
             "select",
-            "columns to return, alias:column renames, and embeds: rel(cols), alias:rel!hint(...),"
-            " rel!inner(...) (only parents that have one), rel() (filter only),"
-            " ...rel(cols) (spread into the row)",
+            "columns to return, alias:column renames, col->key->>key JSON paths, ::type casts,"
+            " count() and col.sum() aggregates (with AGGREGATES=true), and embeds: rel(cols),"
+            " alias:rel!hint(...), rel!inner(...) (only parents that have one), rel() (filter"
+            " only), ...rel(cols) (spread into the row)",
         ),
         "order": query(
             "order",
-            "col.asc|desc.nullsfirst|nullslast, comma-separated; embed(col) for a to-one embed",
+            "col.asc|desc.nullsfirst|nullslast (or col->key), comma-separated; embed(col) for a"
+            " to-one embed",
         ),
         "limit": query("limit", "at most this many rows", {"type": "integer", "minimum": 0}),
         "offset": query("offset", "skip this many rows", {"type": "integer", "minimum": 0}),

@@ -108,9 +108,11 @@ def parse_browse(relation: Relation, args: MultiDict, max_size: int) -> Browse:
 
 def _check_page_read(relation: Relation, read: ReadRequest) -> None:
     """A 400 (or 404) for what a page cannot show: embeds, renames, unknown or unsortable columns."""
-    if read.embeds or any(item.alias for item in read.select or ()):
+    plain = all(not term.path for term in read.order)
+    if read.embeds or not plain or any(i.alias or i.path or i.cast for i in read.select or ()):
         raise GrammarError(
-            "pages take plain column names in select=, no renames or embedded relations",
+            "pages take plain column names in select= and order=: no renames, JSON paths,"
+            " casts or embedded relations",
             hint="the API at /api/ embeds related rows",
         )
     for name in [item.column for item in read.select or ()] + [t.column for t in read.order]:
@@ -187,6 +189,8 @@ def builder_row(key: str, text: str) -> BuilderRow | None:
 
 def _row_for(flt: Filter) -> BuilderRow | None:
     """The builder row that writes exactly this filter back, if there is one."""
+    if flt.path or flt.quantifier or flt.language:
+        return None
     if flt.op == "in":
         return _in_row(flt)
     if flt.op == "is" and flt.value == "null":

@@ -76,6 +76,8 @@ def keyset_order(relation: Relation, order: Sequence[OrderTerm]) -> tuple[OrderT
     """order made total with the primary key, or None where a cursor cannot be offered."""
     if not relation.primary_key or relation.is_view:
         return None
+    if any(term.path for term in order):  # a JSON path's values are not the row's columns
+        return None
     terms = list(order)
     named = {term.column for term in terms}
     terms += [OrderTerm(name) for name in relation.primary_key if name not in named]

@@ -34,8 +34,9 @@ from db.functions import Function
 from db.relationships import Cardinality, Relationship, relationships
 
 from .api_error import ApiError
+from .grammar import GrammarError
 from .query import HIDDEN, build_select, order_clauses
-from .reads import Embed
+from .reads import Embed, SelectItem
 from .related import Related
 from .rpc import called_on, computed_relationship
 from .spread import make_room, spread_embeds
@@ -267,6 +268,11 @@ def _fetch_children(
         hidden = tuple(dict.fromkeys(join.child_columns + plan.hidden))
         stmt = build_select(child, read, hidden, related)
         match = [child.table.columns[name] for name in join.child_columns]
+    elif read.aggregated:  # the junction's (or the call's) key columns would join the groups
+        through = "a junction table" if join.through is None else "a function"
+        raise GrammarError(
+            f"aggregates in {plan.embed.key}, embedded through {through}, are not supported"
+        )
     elif join.through is not None:
         stmt, match = _through_call(build_select(child, read, plan.hidden, related), join)
     else:
@@ -399,9 +405,14 @@ def can_join(embed: Embed, join: Join) -> bool:
         return False
     if embed.empty or embed.spread or join.through is not None:
         return False
-    if any(item.column in join.child.computed for item in read.select or ()):
-        return False  # a computed column is read by the embed's own query
+    if any(_not_a_column(item, join.child) for item in read.select or ()):
+        return False
     return not (join.to_many or join.child.is_view)
+
+
+def _not_a_column(item: SelectItem, child: Relation) -> bool:
+    """A select item the embed's own query reads: a JSON path, a cast, a computed column."""
+    return bool(item.path or item.cast) or item.column in child.computed
 
 
 def joined_shape(embed: Embed, join: Join, position: int) -> JoinedEmbed:

@@ -8,13 +8,29 @@ knows nothing of SQL or of the catalog. `reads.py` puts a whole request together
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 RESERVED = frozenset(
     {"select", "order", "limit", "offset", "columns", "on_conflict", "or", "and", "cursor"}
 )
-OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is"})
-IS_VALUES = frozenset({"null", "true", "false", "unknown"})
+COMPARISONS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte"})
+PATTERNS = frozenset({"like", "ilike", "match", "imatch"})
+# Array and range operators, each PostgreSQL's operator of the same meaning.
+CONTAINMENT = {
+    "cs": "@>",
+    "cd": "<@",
+    "ov": "&&",
+    "sl": "<<",
+    "sr": ">>",
+    "nxr": "&<",
+    "nxl": "&>",
+    "adj": "-|-",
+}
+FULL_TEXT = frozenset({"fts", "plfts", "phfts", "wfts"})
+OPERATORS = COMPARISONS | PATTERNS | set(CONTAINMENT) | FULL_TEXT | {"in", "is", "isdistinct"}
+# any/all apply to these (as PostgREST: not neq), with a list value `{a,b}`.
+QUANTIFIABLE = (COMPARISONS - {"neq"}) | PATTERNS
+IS_VALUES = frozenset({"null", "not_null", "true", "false", "unknown"})
 MAX_IN_VALUES = 1000
 MAX_TREE_DEPTH = 8
 MAX_CONDITIONS = 200
@@ -31,13 +47,28 @@ class GrammarError(ValueError):
 
 
 @dataclass(frozen=True)
+class JsonStep:
+    """One step of a JSON path: `->key`, `->>key`, `->0` or `->>-1` (an int is an array index)."""
+
+    arrow: str  # "->" (JSON) or "->>" (text)
+    key: str | int
+
+
+@dataclass(frozen=True)
 class Filter:
-    """column op value, possibly negated: `title=not.ilike.*war*`."""
+    """column op value, possibly negated: `title=not.ilike.*war*`, `details->>year=eq.1999`.
+
+    quantifier is "any" or "all" (`eq(any).{1,2}`, value then a tuple); language is a full-text
+    search configuration (`fts(english).cat`).
+    """
 
     column: str
     op: str
     value: str | tuple[str, ...]
     negated: bool = False
+    path: tuple[JsonStep, ...] = ()
+    quantifier: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,31 +90,98 @@ class OrderTerm:
     column: str
     descending: bool = False
     nulls: str | None = None  # "first", "last" or None for PostgreSQL's default
+    path: tuple[JsonStep, ...] = ()
+
+
+_ARROW = re.compile(r"->>?")
+_INDEX = re.compile(r"-?[0-9]+")
+_OPERATOR = re.compile(r"([a-z]+)(?:\(([^()]*)\))?")
+_LANGUAGE = re.compile(r"[A-Za-z0-9_$]+")
+MAX_JSON_INDEX = 2**31 - 1  # PostgreSQL's -> takes an int4
+
+
+def parse_field(text: str) -> tuple[str, tuple[JsonStep, ...]]:
+    """`details->specs->>voltage` -> ("details", its path); a plain name has an empty path."""
+    pieces = _ARROW.split(text)
+    arrows = _ARROW.findall(text)
+    name = pieces[0].strip()
+    if not arrows:
+        return name, ()
+    if not name or any(not key for key in pieces[1:]):
+        raise GrammarError(f"empty name in the JSON path {text!r}", hint="write col->key->>key")
+    steps = []
+    for arrow, key in zip(arrows, pieces[1:], strict=True):
+        index = int(key) if _INDEX.fullmatch(key) else None
+        if index is not None and abs(index) > MAX_JSON_INDEX:
+            raise GrammarError(f"the array index {key} in {text!r} is out of range")
+        steps.append(JsonStep(arrow, key if index is None else index))
+    return name, tuple(steps)
 
 
 def parse_filter(column: str, text: str) -> Filter:
-    """Parse the value side of `column=op.value` (`not.` may come first)."""
-    if not column:
+    """Parse `column=op.value` (`not.` may come first; the column may carry a JSON path)."""
+    name, path = parse_field(column)
+    if not name:
         raise GrammarError("a filter needs a column name before '='")
     negated = False
     op, dot, rest = text.partition(".")
     if op == "not":
         negated = True
         op, dot, rest = rest.partition(".")
+    op, modifier = _operator(column, op)
+    if not dot:
+        raise GrammarError(
+            f"filter on {column!r} has no value after {op!r}", hint=f"write {column}={op}.value"
+        )
+    flt = Filter(name, op, rest, negated, path)
+    if modifier is not None and op in FULL_TEXT:
+        return replace(flt, language=modifier)
+    if modifier is not None:
+        return replace(flt, quantifier=modifier, value=parse_array_literal(column, rest))
+    if op == "in":
+        return replace(flt, value=parse_in_list(column, rest))
+    if op == "is" and rest.lower() not in IS_VALUES:
+        raise GrammarError(
+            f"is.{rest} on {column!r}: 'is' takes null, not_null, true, false or unknown"
+        )
+    return replace(flt, value=rest.lower()) if op == "is" else flt
+
+
+def _operator(column: str, text: str) -> tuple[str, str | None]:
+    """`eq`, `eq(any)` or `fts(english)`: the operator and its modifier, if any."""
+    match = _OPERATOR.fullmatch(text)
+    op, modifier = (match.group(1), match.group(2)) if match else (text, None)
     if op not in OPERATORS:
         raise GrammarError(
             f"unknown operator {op!r} in filter on {column!r}",
             hint="use one of " + ", ".join(sorted(OPERATORS)) + ", as in col=eq.value",
         )
-    if not dot:
+    if modifier is None:
+        return op, None
+    if op in FULL_TEXT:
+        if not _LANGUAGE.fullmatch(modifier):
+            raise GrammarError(f"{text!r} on {column!r}: name a text search configuration")
+        return op, modifier
+    if op not in QUANTIFIABLE or modifier not in ("any", "all"):
         raise GrammarError(
-            f"filter on {column!r} has no value after {op!r}", hint=f"write {column}={op}.value"
+            f"{text!r} on {column!r}: (any) and (all) go with " + ", ".join(sorted(QUANTIFIABLE)),
+            hint=f"as in {column}=eq(any).{{1,2,3}}",
         )
-    if op == "in":
-        return Filter(column, op, parse_in_list(column, rest), negated)
-    if op == "is" and rest.lower() not in IS_VALUES:
-        raise GrammarError(f"is.{rest} on {column!r}: 'is' takes null, true, false or unknown")
-    return Filter(column, op, rest.lower() if op == "is" else rest, negated)
+    return op, modifier
+
+
+def parse_array_literal(column: str, text: str) -> tuple[str, ...]:
+    """Parse the list of `eq(any).{a,b,"c,d"}`: braces, with quotes as in an in-list."""
+    if len(text) < 2 or text[0] != "{" or text[-1] != "}":
+        raise GrammarError(
+            f"the list for {column!r} must be in braces", hint=f"{column}=eq(any).{{a,b,c}}"
+        )
+    values = _split_list(text[1:-1], column)
+    if len(values) > MAX_IN_VALUES:
+        raise GrammarError(
+            f"the list for {column!r} has {len(values)} values; at most {MAX_IN_VALUES}"
+        )
+    return tuple(values)
 
 
 def parse_in_list(column: str, text: str) -> tuple[str, ...]:
@@ -146,7 +244,8 @@ def parse_order(text: str | None) -> tuple[OrderTerm, ...]:
         return ()
     terms = []
     for part in text.split(","):
-        column, *modifiers = part.strip().split(".")
+        field, *modifiers = part.strip().split(".")
+        column, path = parse_field(field)
         if not column:
             raise GrammarError(f"empty column name in order={text!r}")
         descending, nulls = False, None
@@ -160,7 +259,7 @@ def parse_order(text: str | None) -> tuple[OrderTerm, ...]:
                     f"unknown order modifier {modifier!r} for {column!r}",
                     hint="use asc, desc, nullsfirst or nullslast",
                 )
-        terms.append(OrderTerm(column, descending, nulls))
+        terms.append(OrderTerm(column, descending, nulls, path))
     return tuple(terms)
 
 
@@ -202,13 +301,14 @@ def _parse_tree_item(text: str, depth: int) -> Condition:
         and condition.value[0] == '"' == condition.value[-1]
     ):
         unquoted = condition.value[1:-1].replace('\\"', '"')
-        condition = Filter(condition.column, condition.op, unquoted, condition.negated)
+        condition = replace(condition, value=unquoted)
     return condition
 
 
 def split_top_level(body: str, key: str) -> list[str]:
-    """Split on commas outside parentheses and double quotes, keeping the text as it is."""
-    parts, start, depth, quoted, i = [], 0, 0, False, 0
+    """Split on commas outside parentheses, braces and double quotes, keeping the text as is."""
+    parts, start, quoted, i = [], 0, False, 0
+    nesting = (0, 0)  # parentheses, and braces: a list value `{a,b}` keeps its commas
     while i < len(body):
         char = body[i]
         if quoted:
@@ -218,22 +318,30 @@ def split_top_level(body: str, key: str) -> list[str]:
                 quoted = False
         elif char == '"':
             quoted = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth < 0:
-                raise GrammarError(f"unbalanced parentheses in {key}=(...)")
-        elif char == "," and depth == 0:
+        elif char == "," and nesting == (0, 0):
             parts.append(body[start:i].strip())
             start = i + 1
+        else:
+            nesting = _nested(char, nesting, key)
         i += 1
-    if quoted or depth != 0:
+    if quoted or nesting[0] != 0:
         raise GrammarError(
             f"unbalanced {'double quote' if quoted else 'parentheses'} in {key}=(...)"
         )
     parts.append(body[start:].strip())
     return parts
+
+
+def _nested(char: str, nesting: tuple[int, int], key: str) -> tuple[int, int]:
+    """How many parentheses and braces are open after char (a stray `}` is text)."""
+    depth, braces = nesting
+    if char in "()":
+        depth += 1 if char == "(" else -1
+        if depth < 0:
+            raise GrammarError(f"unbalanced parentheses in {key}=(...)")
+    elif char in "{}":
+        braces = max(0, braces + (1 if char == "{" else -1))
+    return depth, braces
 
 
 def count_conditions(conditions: tuple[Condition, ...]) -> int:

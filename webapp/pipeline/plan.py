@@ -96,9 +96,11 @@ def _order(catalog: Catalog, plan: ReadPlan, paging: Paging) -> ReadPlan:
         named = {term.column for term in plan.order}
         key = tuple(OrderTerm(name) for name in plan.relation.primary_key if name not in named)
         return replace(plan, order=plan.order + key)
-    if any("(" in term.column for term in plan.order):  # by an embed's column: no cursor
+    columns = plan.relation.table.c
+    if any("(" in t.column and t.column not in columns for t in plan.order):  # an embed's column
         return plan
-    total = keyset_order(plan.relation, plan.order)
+    # Groups (aggregates) have no key to continue after.
+    total = None if plan.read.aggregated else keyset_order(plan.relation, plan.order)
     return plan if total is None else replace(plan, order=total, keyset=True)
 
 
@@ -126,7 +128,8 @@ def _embeds(catalog: Catalog, plan: ReadPlan, paging: Paging) -> ReadPlan:
     embeds, joins = [], 0
     for embed in plan.read.embeds:
         planned = plan_embed(catalog, plan.relation, embed)
-        if joins < MAX_JOINED and can_join(embed, planned.join):
+        grouped = plan.read.aggregated  # a joined embed's columns would not be grouped
+        if joins < MAX_JOINED and not grouped and can_join(embed, planned.join):
             planned = replace(planned, joined=joined_shape(embed, planned.join, joins))
             joins += 1
         embeds.append(planned)

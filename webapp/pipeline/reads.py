@@ -7,20 +7,24 @@ embeds related rows; parameters prefixed with an embed's path (`copies.order=cop
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from .api_error import ApiError
 from .grammar import (
     MAX_CONDITIONS,
     MAX_VALUES,
     RESERVED,
     Condition,
     GrammarError,
+    JsonStep,
     OrderTerm,
     count_conditions,
     count_values,
     parse_count,
+    parse_field,
     parse_filter,
     parse_logic,
     parse_order,
@@ -35,15 +39,20 @@ _LOGIC = ("or", "and", "not.or", "not.and")
 
 @dataclass(frozen=True)
 class SelectItem:
-    """One selected column, possibly renamed: `alias:column`."""
+    """One selected column, possibly renamed, followed into JSON and cast: `a:col->k->>j::int`."""
 
-    column: str
+    column: str  # "*" for count()
     alias: str | None = None
+    path: tuple[JsonStep, ...] = ()
+    cast: str | None = None  # of the column (before an aggregate)
+    aggregate: str | None = None  # `col.sum()`: count, sum, avg, min or max
+    aggregate_cast: str | None = None  # `col.sum()::text`
 
     @property
     def key(self) -> str:
-        """The key the value has in the response."""
-        return self.alias or self.column
+        """The response key: the alias, the aggregate, or the path's last key (PostgREST's)."""
+        keys = [step.key for step in self.path if isinstance(step.key, str)]
+        return self.alias or self.aggregate or (keys[-1] if keys else self.column)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,11 @@ class ReadRequest:
     limit: int | None = None
     offset: int = 0
     embeds: tuple[Embed, ...] = ()
+
+    @property
+    def aggregated(self) -> bool:
+        """True when select= holds an aggregate: the rows are groups of the other columns."""
+        return any(item.aggregate for item in self.select or ())
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,7 @@ class EmbedLimits:
 
     count: int  # MAX_EMBEDS
     depth: int  # MAX_EMBED_DEPTH
+    aggregates: bool = False  # AGGREGATES: whether select= may hold count(), col.sum(), ...
 
 
 DEFAULT_EMBED_LIMITS = EmbedLimits(count=10, depth=4)  # the settings' defaults
@@ -146,6 +161,8 @@ def _parse_level(
     for part in parts:
         if part == "*":
             star = True
+        elif _AGGREGATE.search(part):
+            columns.append(_parse_aggregate(part, text, budget.limits))
         elif "(" in part:
             budget.enter_embed(depth + 1)
             embeds.append(_parse_embed(part, depth, budget))
@@ -164,16 +181,47 @@ def _parse_level(
     return tuple(columns), tuple(embeds)
 
 
+_ALIAS = re.compile(r"([^:]*):(?!:)")  # `alias:` but not the `::` of a cast
+_AGGREGATE = re.compile(r"(?:^|[.:])(?:count|sum|avg|min|max)\(\)(?:::[^():]*)?$")
+_AGGREGATE_ITEM = re.compile(
+    r"(?:(?P<field>.+)\.)?(?P<function>count|sum|avg|min|max)\(\)(?:::(?P<cast>.*))?"
+)
+
+
+def _parse_aggregate(part: str, text: str, limits: EmbedLimits) -> SelectItem:
+    """`count()`, `alias:col->k::int.sum()::text`: a column (or none, for count) aggregated."""
+    if not limits.aggregates:
+        raise ApiError(
+            400,
+            "Use of aggregate functions is not allowed",
+            code="PGRST123",
+            hint="the server enables them with AGGREGATES=true",
+        )
+    alias = _ALIAS.match(part)
+    rest = part[alias.end() :] if alias else part
+    found = _AGGREGATE_ITEM.fullmatch(rest)
+    if not found or (found["cast"] is not None and not found["cast"].strip()):
+        raise GrammarError(f"malformed aggregate {part!r} in select={text!r}")
+    function, field = found["function"], found["field"]
+    if field is None and function != "count":
+        raise GrammarError(f"{function}() needs a column, as in select=price.{function}()")
+    item = _parse_column(field, text) if field else SelectItem("*")
+    cast = found["cast"].strip() if found["cast"] else None
+    return replace(
+        item, alias=alias.group(1) if alias else None, aggregate=function, aggregate_cast=cast
+    )
+
+
 def _parse_column(part: str, text: str) -> SelectItem:
-    """`column` or `alias:column`."""
-    if "::" in part:
-        raise GrammarError(f"casts ({part!r}) are not supported in select")
-    alias, colon, column = part.partition(":")
-    if not colon:
-        alias, column = "", alias
-    if not column or (colon and not alias) or ")" in part:
+    """`column`, `alias:column`, with a JSON path `col->a->>b` and a cast `::type`."""
+    alias = _ALIAS.match(part)
+    rest = part[alias.end() :] if alias else part
+    field, sep, cast = rest.partition("::")
+    column, path = parse_field(field)
+    malformed = not column or (alias and not alias.group(1)) or ")" in part
+    if malformed or (sep and (not cast.strip() or "::" in cast)):
         raise GrammarError(f"empty or malformed name {part!r} in select={text!r}")
-    return SelectItem(column, alias or None)
+    return SelectItem(column, alias.group(1) if alias else None, path, cast.strip() or None)
 
 
 def _parse_embed(part: str, depth: int, budget: _SelectBudget) -> Embed:
