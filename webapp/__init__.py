@@ -29,7 +29,11 @@ def create_app(
     are served through (for the operator's own commands).
     """
     from . import databases, errors, recording
-    from .api import openapi, rpc  # noqa: F401 - rpc's routes join the api blueprint
+    from .api import (
+        openapi,
+        rpc,  # noqa: F401  (its routes join api.bp)
+        writes,  # noqa: F401  (its routes join api.bp)
+    )
     from .api import routes as api
     from .app import auth, cli, deadline, security, serving, team_views
     from .ops import admin, health, observability

@@ -241,6 +241,17 @@ SETTINGS = (
         " aggregate is a 400 (`PGRST123`).",
     ),
     Setting(
+        "TX_END",
+        "tx_end",
+        "commit",
+        parse.tx_end,
+        "how each write's transaction ends: commit, commit-allow-override, rollback"
+        " or rollback-allow-override",
+        doc="PostgREST's `db-tx-end`. With `-allow-override`, a request's `Prefer: tx=commit`"
+        " or `tx=rollback` picks; `rollback` answers as if the write was made, and keeps"
+        " nothing (for tests against a shared database).",
+    ),
+    Setting(
         "CSV_SAFE_CELLS",
         "csv_safe_cells",
         False,
@@ -505,6 +516,7 @@ class Settings:
     log_level: str
     read_only: bool
     aggregates: bool
+    tx_end: str
     csv_safe_cells: bool
     anon_role: str | None
     jwt_secret: str | None

@@ -12,6 +12,7 @@ from ..errors import ApiError
 JSON = "application/json"
 OBJECT = "application/vnd.pgrst.object+json"
 CSV = "text/csv"
+FORM = "application/x-www-form-urlencoded"  # a request body only (one row)
 FORMATS = (JSON, OBJECT, CSV)
 COUNT_METHODS = ("exact", "planned", "estimated")
 _RANGE = re.compile(r"^\s*([0-9]+)-([0-9]*)\s*$")  # ASCII digits (\d takes any script's)
@@ -20,41 +21,86 @@ _MAX_RANGE_DIGITS = 18  # a bigint OFFSET; longer numbers name rows no table has
 
 @dataclass(frozen=True)
 class Prefer:
-    """The preferences of a Prefer header that we honour."""
+    """The preferences of a Prefer header that we honour (the first of each kind wins)."""
 
     count: str | None = None
     returning: str = "minimal"  # representation, minimal or headers-only
     resolution: str | None = None  # merge-duplicates or ignore-duplicates
     missing_default: bool = False
+    handling: str | None = None  # strict or lenient
+    tx: str | None = None  # commit or rollback, when the TX_END setting allows overriding it
+    max_affected: int | None = None  # enforced with handling=strict only
     single_object: bool = False  # params=single-object: the body is a function's one argument
-    applied: tuple[str, ...] = ()
+    applied: tuple[str, ...] = ()  # name=value of each, in PostgREST's Preference-Applied order
+
+    @property
+    def strict(self) -> bool:
+        """True when handling=strict: unknown preferences and max-affected are enforced."""
+        return self.handling == "strict"
 
 
+# In the order PostgREST lists them in Preference-Applied.
 _PREFERENCES = {
-    "count": COUNT_METHODS,
-    "return": ("representation", "minimal", "headers-only"),
     "resolution": ("merge-duplicates", "ignore-duplicates"),
     "missing": ("default", "null"),
+    "return": ("representation", "minimal", "headers-only"),
+    "count": COUNT_METHODS,
+    "tx": ("commit", "rollback"),
+    "handling": ("strict", "lenient"),
+    "max-affected": (),  # a number
     "params": ("single-object",),
 }
+_MAX_AFFECTED = re.compile(r"^[0-9]{1,18}$")
 
 
-def parse_prefer(headers: Headers) -> Prefer:
-    """Read `Prefer: count=exact, return=representation, ...`; others are ignored (RFC 7240)."""
-    chosen: dict[str, str] = {}
-    for value in headers.getlist("Prefer"):
-        for token in value.split(","):
-            name, _, argument = token.strip().partition("=")
-            if argument in _PREFERENCES.get(name, ()):
-                chosen[name] = argument
+def parse_prefer(headers: Headers, allow_tx: bool = False) -> Prefer:
+    """Read `Prefer: count=exact, return=representation, ...` as PostgREST does (RFC 7240).
+
+    Unknown preferences are ignored, unless handling=strict: then they are a 400 (PGRST122).
+    tx= is read only when allow_tx (the TX_END setting's -allow-override values).
+    """
+    chosen, invalid = _preferences(headers, allow_tx)
+    if chosen.get("handling") == "strict" and invalid:
+        raise ApiError(
+            400,
+            "Invalid preferences given with handling=strict",
+            code="PGRST122",
+            details="Invalid preferences: " + ", ".join(invalid),
+        )
+    max_affected = chosen.get("max-affected")
     return Prefer(
         count=chosen.get("count"),
         returning=chosen.get("return", "minimal"),
         resolution=chosen.get("resolution"),
         missing_default=chosen.get("missing") == "default",
+        handling=chosen.get("handling"),
+        tx=chosen.get("tx"),
+        max_affected=None if max_affected is None else int(max_affected),
         single_object=chosen.get("params") == "single-object",
-        applied=tuple(f"{name}={argument}" for name, argument in chosen.items()),
+        applied=tuple(f"{name}={chosen[name]}" for name in _PREFERENCES if name in chosen),
     )
+
+
+def _preferences(headers: Headers, allow_tx: bool) -> tuple[dict[str, str], list[str]]:
+    """The first value of each known preference, and every token that is none of them."""
+    chosen: dict[str, str] = {}
+    invalid: list[str] = []
+    for value in headers.getlist("Prefer"):
+        for token in (token.strip() for token in value.split(",")):
+            name, _, argument = token.partition("=")
+            if not _known(name, argument):
+                if token:
+                    invalid.append(token)
+            elif name not in chosen and (name != "tx" or allow_tx):
+                chosen[name] = argument
+    return chosen, invalid
+
+
+def _known(name: str, argument: str) -> bool:
+    """True for a preference we read with a value it takes."""
+    if name == "max-affected":
+        return bool(_MAX_AFFECTED.match(argument))
+    return argument in _PREFERENCES.get(name, ())
 
 
 def parse_range(headers: Headers) -> tuple[int, int | None] | None:

@@ -21,7 +21,7 @@ from ..encoding import json_response
 from ..errors import ApiError
 from ..pipeline.query import python_type
 from ..state import current_catalog, current_database
-from .headers import COUNT_METHODS, CSV, JSON, OBJECT
+from .headers import COUNT_METHODS, CSV, FORM, JSON, OBJECT
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -229,7 +229,13 @@ def path_item(relation: Relation, key: str) -> dict[str, Any]:
             },
         },
     }
-    body = {"required": True, "content": {JSON: {"schema": {"oneOf": [ref, rows]}}}}
+    csv_body = {"schema": {"type": "string"}}  # a header line of column names, then rows
+    body = {
+        "required": True,
+        "content": {JSON: {"schema": {"oneOf": [ref, rows]}}, CSV: csv_body, FORM: {"schema": ref}},
+    }
+    shaping = [{"$ref": f"#/components/parameters/{name}"} for name in ("Prefer", "select")]
+    limiting = [{"$ref": f"#/components/parameters/{name}"} for name in ("order", "limit")]
     written = {
         "200": {
             "description": "The rows written (Prefer: return=representation)",
@@ -241,28 +247,65 @@ def path_item(relation: Relation, key: str) -> dict[str, Any]:
             "operationId": f"create_{key}",
             "requestBody": body,
             "parameters": [
-                {"$ref": "#/components/parameters/Prefer"},
+                *shaping,
                 {"$ref": "#/components/parameters/columns"},
                 {"$ref": "#/components/parameters/on_conflict"},
             ],
             "responses": {
                 "201": {"description": "Created", "content": {JSON: {"schema": rows}}},
+                "200": {
+                    "description": "Merged into existing rows only (resolution=merge-duplicates)",
+                    "content": {JSON: {"schema": rows}},
+                },
                 "400": error,
+                "406": error,
                 "409": error,
+            },
+        }
+    if {"INSERT", "UPDATE"} <= set(relation.writable) and relation.primary_key:
+        item["put"] = {
+            "operationId": f"put_{key}",
+            "description": "Insert or replace the one row named by eq filters on its whole"
+            " primary key (the body holds the same key values)",
+            "requestBody": {"required": True, "content": {JSON: {"schema": ref}}},
+            "parameters": [*shaping, *filters],
+            "responses": {
+                **written,
+                "201": {"description": "Inserted", "content": {JSON: {"schema": rows}}},
+                "204": {"description": "Written"},
+                "400": error,
+                "405": error,
             },
         }
     if "UPDATE" in relation.writable:
         item["patch"] = {
             "operationId": f"update_{key}",
             "requestBody": {"required": True, "content": {JSON: {"schema": ref}}},
-            "parameters": [{"$ref": "#/components/parameters/Prefer"}, *filters],
-            "responses": {**written, "204": {"description": "Updated"}, "400": error, "409": error},
+            "parameters": [
+                *shaping,
+                {"$ref": "#/components/parameters/columns"},
+                *limiting,
+                *filters,
+            ],
+            "responses": {
+                **written,
+                "204": {"description": "Updated"},
+                "400": error,
+                "406": error,
+                "409": error,
+            },
         }
     if "DELETE" in relation.writable:
         item["delete"] = {
             "operationId": f"delete_{key}",
-            "parameters": [{"$ref": "#/components/parameters/Prefer"}, *filters],
-            "responses": {**written, "204": {"description": "Deleted"}, "400": error, "409": error},
+            "parameters": [*shaping, *limiting, *filters],
+            "responses": {
+                **written,
+                "204": {"description": "Deleted"},
+                "400": error,
+                "406": error,
+                "409": error,
+            },
         }
     return item
 
@@ -314,6 +357,8 @@ def _shared_parameters() -> dict[str, Any]:
             "description": "count="
             + "|".join(COUNT_METHODS)
             + ", return=representation|minimal|headers-only,"
-            " resolution=merge-duplicates|ignore-duplicates, missing=default",
+            " resolution=merge-duplicates|ignore-duplicates, missing=default|null,"
+            " handling=strict|lenient, max-affected=N (with handling=strict),"
+            " tx=commit|rollback (where TX_END allows it)",
         },
     }

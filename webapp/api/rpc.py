@@ -31,10 +31,8 @@ from ..pipeline.reads import parse_read
 from ..pipeline.statement import count_for
 from ..pipeline.values import dumps
 from ..state import app_state, current_catalog
-from .headers import CSV, JSON, OBJECT, choose_format, parse_prefer
+from .headers import CSV, FORM, JSON, OBJECT, choose_format, parse_prefer
 from .routes import bp, paging, read_headers, render_rows, requested_schema
-
-_FORM = "application/x-www-form-urlencoded"
 
 
 @bp.route("/rpc/<name>", methods=["GET", "POST"])
@@ -53,7 +51,7 @@ def call_function(name: str):
         sent, rest = rpc.split_query(request.args)
         arguments, read_args = sent, MultiDict(rest)
     function, whole = rpc.choose(catalog, schema, name, frozenset(arguments), prefer.single_object)
-    if not post or request.mimetype == _FORM:
+    if not post or request.mimetype == FORM:
         arguments = rpc.query_arguments(function, arguments)
     whole_body = whole_body_of(arguments, post) if whole else None
     if not post or function.read_only:
@@ -85,13 +83,13 @@ def call_void(relation: rpc.FunctionResult, post: bool) -> Response:
 
 def body_arguments() -> dict[str, Any]:
     """A POST's arguments: a JSON object (the first of an array, as PostgREST) or a form."""
-    if request.mimetype == _FORM:
+    if request.mimetype == FORM:
         return dict(request.form.lists())
     raw = request.get_data()
     if request.mimetype not in ("application/json", "") and raw:
         raise ApiError(
             415,
-            f"send the arguments as application/json or {_FORM}, not {request.mimetype}",
+            f"send the arguments as application/json or {FORM}, not {request.mimetype}",
             code="PGRST102",
         )
     if not raw.strip():
@@ -108,7 +106,7 @@ def body_arguments() -> dict[str, Any]:
 
 def whole_body_of(arguments: dict[str, Any], post: bool) -> str:
     """The JSON a function of one json argument receives: the body, or the query's arguments."""
-    if post and request.mimetype != _FORM:
+    if post and request.mimetype != FORM:
         return rpc.parse_json_document(request.get_data())
     return dumps(arguments).decode()
 

@@ -174,6 +174,17 @@ def log_level(value: str) -> str:
     return level
 
 
+TX_ENDS = ("commit", "commit-allow-override", "rollback", "rollback-allow-override")
+
+
+def tx_end(value: str) -> str:
+    """How a write's transaction ends (PostgREST's db-tx-end values)."""
+    end = value.strip().lower()
+    if end not in TX_ENDS:
+        raise ValueError("must be " + ", ".join(TX_ENDS[:-1]) + " or " + TX_ENDS[-1])
+    return end
+
+
 @dataclass(frozen=True)
 class NamedDatabase:
     """A database served besides the primary one, under /db/<name>/ (the DATABASES setting)."""

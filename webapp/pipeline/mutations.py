@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -21,10 +23,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from db.catalog import Relation
 
 from .api_error import ApiError
-from .grammar import GrammarError, parse_names
-from .query import Untyped, coerce_value, condition_clause, lone_surrogate, python_type
+from .grammar import Filter, GrammarError, parse_names
+from .query import (
+    Untyped,
+    coerce_value,
+    condition_clause,
+    lone_surrogate,
+    order_clauses,
+    python_type,
+)
 from .reads import ReadRequest
 
+DEFAULT = sa.literal_column("DEFAULT")
+INSERTED = "_pgfront_inserted"  # the label of a merge's "was this row inserted" column
 # Below the driver's limit of 65,535 parameters per statement.
 MAX_BOUND_VALUES = 60_000
 # Levels a jsonb value of a body may nest: jsonb parameters are encoded by orjson (db/engine.py),
@@ -50,11 +61,36 @@ def parse_body(raw: bytes) -> list[dict[str, Any]]:
             code="PGRST102",
         )
     rows = data if isinstance(data, list) else [data]
-    if not rows or not all(isinstance(row, dict) for row in rows):
+    if not all(isinstance(row, dict) for row in rows):
         raise ApiError(
-            400, "the body must be a JSON object or a non-empty array of objects", code="PGRST102"
+            400, "the body must be a JSON object or an array of objects", code="PGRST102"
         )
     return rows
+
+
+def parse_csv_body(raw: bytes) -> list[dict[str, Any]]:
+    """Rows of a text/csv body: the first line names the columns; NULL (unquoted or not) is null."""
+    try:
+        records = [record for record in csv.reader(io.StringIO(raw.decode("utf-8"))) if record]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ApiError(400, f"the body is not valid CSV: {exc}", code="PGRST102") from None
+    if not records:
+        raise ApiError(400, "the CSV body has no header line naming its columns", code="PGRST102")
+    header, *lines = records
+    for number, record in enumerate(lines, start=2):
+        if len(record) != len(header):
+            raise ApiError(
+                400,
+                f"line {number} of the CSV body has {len(record)} fields, its header {len(header)}",
+                code="PGRST102",
+            )
+    return [
+        {
+            name: None if value == "NULL" else value
+            for name, value in zip(header, record, strict=True)
+        }
+        for record in lines
+    ]
 
 
 def json_containers(value: Any) -> Iterator[tuple[dict | list, int]]:
@@ -92,8 +128,6 @@ def payload_columns(relation: Relation, rows: list[dict], columns: str | None) -
             raise ApiError(
                 400, f"column {name!r} does not exist in {relation.qualified_name}", code="PGRST204"
             )
-    if not names:
-        raise ApiError(400, "the body names no columns", code="PGRST102")
     return names
 
 
@@ -199,7 +233,9 @@ def insert_rows(relation: Relation, rows: list[dict], names: list[str], *, missi
             code="54000",
             hint=f"send at most {MAX_BOUND_VALUES // len(names)} rows per request",
         )
-    default = sa.literal_column("DEFAULT")
+    if not names:
+        # Objects without keys ({}, [{}, {}]): rows of defaults, one DEFAULT standing for all.
+        return [{relation.table.columns[0].name: DEFAULT} for _ in rows]
     values = []
     for index, row in enumerate(rows):
         converted = {}
@@ -207,7 +243,7 @@ def insert_rows(relation: Relation, rows: list[dict], names: list[str], *, missi
             if name in row:
                 converted[name] = coerce_json(relation.table.columns[name], row[name], index)
             else:
-                converted[name] = default if missing_default else None
+                converted[name] = DEFAULT if missing_default else None
         values.append(converted)
     return values
 
@@ -215,7 +251,10 @@ def insert_rows(relation: Relation, rows: list[dict], names: list[str], *, missi
 def insert_statement(
     relation: Relation, values: list[dict], resolution: str | None, on_conflict: str | None
 ) -> sa.Insert:
-    """INSERT ... VALUES (...), (...) [ON CONFLICT ...] RETURNING every column."""
+    """INSERT ... VALUES (...), (...) [ON CONFLICT ...] RETURNING every column.
+
+    A merge also returns INSERTED (true for a new row, false for a merged one).
+    """
     table = relation.table
     stmt = pg_insert(table).values(values)
     if resolution:
@@ -223,11 +262,14 @@ def insert_statement(
         if resolution == "ignore-duplicates":
             stmt = stmt.on_conflict_do_nothing(index_elements=keys)
         else:
-            updated = {name: stmt.excluded[name] for name in values[0] if name not in keys}
-            stmt = (
-                stmt.on_conflict_do_update(index_elements=keys, set_=updated)
-                if updated
-                else stmt.on_conflict_do_nothing(index_elements=keys)
+            # Only key columns sent: set them to themselves, so the rows touched are returned.
+            updated = {name: stmt.excluded[name] for name in values[0] if name not in keys} or {
+                name: stmt.excluded[name] for name in keys
+            }
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_=updated)
+            # xmax is 0 in a row the statement inserted, the locking transaction's in one it updated.
+            return stmt.returning(
+                *relation.columns, sa.literal_column("xmax = 0", sa.Boolean).label(INSERTED)
             )
     return stmt.returning(*relation.columns)
 
@@ -249,9 +291,16 @@ def conflict_columns(relation: Relation, on_conflict: str | None) -> list[str]:
     return list(relation.primary_key)
 
 
-def assignments(relation: Relation, body: dict, names: list[str]) -> dict[str, Any]:
-    """The SET of a PATCH: converted values for the named columns."""
-    return {name: coerce_json(relation.table.columns[name], body.get(name)) for name in names}
+def assignments(
+    relation: Relation, body: dict, names: list[str], *, missing_default: bool = False
+) -> dict[str, Any]:
+    """The SET of a PATCH: converted values for the named columns (a missing key: NULL or DEFAULT)."""
+    return {
+        name: coerce_json(relation.table.columns[name], body[name])
+        if name in body
+        else (DEFAULT if missing_default else None)
+        for name in names
+    }
 
 
 def require_writable(relation: Relation, command: str) -> None:
@@ -266,17 +315,36 @@ def require_writable(relation: Relation, command: str) -> None:
 
 
 def where_clauses(relation: Relation, read: ReadRequest) -> list[sa.ColumnElement[bool]]:
-    """The WHERE of a PATCH or DELETE; refused without any filter, so no write hits every row."""
-    if not read.filters:
+    """The WHERE of a PATCH or DELETE; refused without a filter or a limit, so no write hits every row.
+
+    limit= (and offset=) change only that many of the matching rows, the first in order=
+    (by default the primary key's), picked by primary key.
+    """
+    if not read.filters and read.limit is None:
         raise ApiError(
             400,
             f"a filter is required to change rows of {relation.qualified_name}",
             code="21000",  # what pg-safeupdate answers for an UPDATE or DELETE without WHERE
             hint="add one, e.g. ?id=eq.1; to change every row, say so: ?id=not.is.null",
         )
-    if read.limit is not None or read.order or read.offset:
-        raise ApiError(400, "limit, offset and order are not supported on writes", code="PGRST100")
-    return [condition_clause(relation, condition) for condition in read.filters]
+    clauses = [condition_clause(relation, condition) for condition in read.filters]
+    if read.limit is None and not read.offset:
+        return clauses
+    if not relation.primary_key:
+        raise ApiError(
+            400,
+            f"limit= on a write needs a primary key, and {relation.qualified_name} has none",
+            code="PGRST109",
+        )
+    key = [relation.table.columns[name] for name in relation.primary_key]
+    chosen = (
+        sa.select(*key)
+        .where(*clauses)
+        .order_by(*order_clauses(relation, read))
+        .limit(read.limit)
+        .offset(read.offset or None)
+    )
+    return [sa.tuple_(*key).in_(chosen) if len(key) > 1 else key[0].in_(chosen)]
 
 
 def update_statement(relation: Relation, values: dict, read: ReadRequest) -> sa.Update:
@@ -294,3 +362,44 @@ def delete_statement(relation: Relation, read: ReadRequest) -> sa.Delete:
     """DELETE ... WHERE <filters> RETURNING every column."""
     table = relation.table
     return sa.delete(table).where(*where_clauses(relation, read)).returning(*relation.columns)
+
+
+def put_key(relation: Relation, read: ReadRequest) -> dict[str, Any]:
+    """The primary key a PUT names: one eq filter on each of its columns, nothing else."""
+    if read.limit is not None or read.offset:
+        raise ApiError(
+            400, "limit/offset querystring parameters are not allowed for PUT", code="PGRST114"
+        )
+    key = relation.primary_key
+    filters = [flt for flt in read.filters if isinstance(flt, Filter)]
+    named = {flt.column for flt in filters}
+    if (
+        not key
+        or len(filters) != len(read.filters)
+        or len(filters) != len(key)
+        or named != set(key)
+        or any(flt.op != "eq" or flt.negated for flt in filters)
+    ):
+        raise ApiError(
+            405,
+            "Filters must include all and only primary key columns with 'eq' operators",
+            code="PGRST105",
+        )
+    return {
+        flt.column: coerce_value(relation.table.columns[flt.column], flt.value) for flt in filters
+    }
+
+
+def require_matching_key(relation: Relation, key: dict[str, Any], row: dict[str, Any]) -> None:
+    """A PUT's body must hold the primary key values its URL names."""
+    for name, value in key.items():
+        sent = coerce_json(relation.table.columns[name], row.get(name))
+        if sent is None or str(_bound(sent)) != str(_bound(value)):
+            raise ApiError(
+                400, "Payload values do not match URL in primary key column(s)", code="PGRST115"
+            )
+
+
+def _bound(value: Any) -> Any:
+    """The Python value of a converted value (converted request text is a bound parameter)."""
+    return value.value if isinstance(value, sa.BindParameter) else value
