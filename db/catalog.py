@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
+from .functions import Function, Functions, computed_columns, function_names, reflect_functions
 from .hiding import Hiding, resolve_hiding
 from .models import ModelNaming, Models, build_models
 from .view_columns import ColumnRef, reflect_view_columns
@@ -78,6 +79,8 @@ class Relation:
     # Columns configured as hidden: never served, described or written (joins may use them).
     hidden: frozenset[str] = frozenset()
     type_names: Mapping[str, str] = field(default_factory=dict)
+    # Functions f(row) returning a scalar, by name: read as columns (never written).
+    computed: Mapping[str, Function] = field(default_factory=dict)
 
     @property
     def schema(self) -> str:
@@ -141,6 +144,8 @@ class Catalog:
     view_columns: Mapping[tuple[str, str], Mapping[str, ColumnRef]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # The served functions (RPC), by (schema, name); overloads share a key.
+    functions: Functions = field(default_factory=lambda: MappingProxyType({}))
     # Built from this snapshot on first use, once per snapshot: see derived() and models().
     _derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     # Reentrant: building one derived thing (the models) may use another (the foreign keys).
@@ -265,7 +270,7 @@ def reflect_catalog(
     with their partitions and inheritance children; previous (the last snapshot's hiding)
     keeps hiding what an entry named before a rename.
     """
-    schemas = tuple(schemas)
+    schemas, hidden = tuple(schemas), tuple(hidden)
     started = time.perf_counter()
     metadata = sa.MetaData()
     with engine.connect() as conn:
@@ -282,12 +287,20 @@ def reflect_catalog(
             type_names.setdefault((row.schema, row.relation), {})[row.column] = row.type_name
         _with_room_to_recurse(len(kinds), lambda: _reflect_schemas(conn, metadata, schemas))
         search_schema = conn.dialect.default_schema_name or "public"
-        hiding = resolve_hiding(conn, hidden, previous)
+        # An entry naming a function (and no relation) hides the function: no dangling entry.
+        hidden_functions = function_names(conn, schemas).intersection(hidden)
+        hiding = resolve_hiding(
+            conn,
+            [n for n in hidden if n not in hidden_functions or tuple(n.split(".")) in kinds],
+            previous,
+        )
+        functions = reflect_functions(conn, schemas, hidden_functions, hiding.relations)
         view_columns = reflect_view_columns(conn, schemas)
         conn.rollback()
     _domains_as_base_types(metadata)
     _keys_the_server_may_fill(metadata)
     relations = {}
+    computed = computed_columns(functions)
     for table in metadata.tables.values():
         key = (table.schema, table.name)
         if key not in kinds or key in hiding.relations:
@@ -307,6 +320,7 @@ def reflect_catalog(
             writable=writable,
             hidden=hidden_columns,
             type_names=MappingProxyType(type_names.get(key, {})),
+            computed=MappingProxyType(computed.get(key, {})),
         )
     return Catalog(
         schemas=schemas,
@@ -317,6 +331,7 @@ def reflect_catalog(
         search_schema=search_schema,
         hiding=hiding,
         view_columns=view_columns,
+        functions=functions,
     )
 
 

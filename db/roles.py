@@ -10,22 +10,37 @@ alone, so a request, the startup check and /ready cannot disagree about it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .engine import first_line
 
+# What PostgREST tells SQL of the request (functions and policies read them with
+# current_setting('request.headers', true) and so on), set in the same statement.
+_REQUEST = (
+    ", set_config('request.method', :method, true), set_config('request.path', :path, true)"
+    ", set_config('request.headers', :headers, true)"
+    ", set_config('request.cookies', :cookies, true)"
+)
+
 # For the anonymous role, which was checked at startup: one plain statement per transaction.
 SWITCH_ROLE = sa.text(
     "SELECT set_config('role', :role, true), set_config('request.jwt.claims', :claims, true)"
+    + _REQUEST
 )
+
+# Without a role to switch to (no DB_ANON_ROLE): the request's settings alone.
+REQUEST_SETTINGS = sa.text("SELECT set_config('request.jwt.claims', :claims, true)" + _REQUEST)
 
 # For a role a token names. No row comes back, and nothing is set, when the role is refused;
 # a role that does not exist still reaches set_config, whose error says so.
 SWITCH_ROLE_CHECKED = sa.text(
     "SELECT set_config('role', :role, true), set_config('request.jwt.claims', :claims, true)"
+    ", set_config('request.method', :method, true), set_config('request.path', :path, true)"
+    ", set_config('request.headers', :headers, true)"
+    ", set_config('request.cookies', :cookies, true)"
     " WHERE CAST(:role AS text) <> 'none' AND CAST(:role AS text) NOT LIKE 'pg\\_%'"
     " AND NOT EXISTS (SELECT FROM pg_roles"
     " WHERE rolname = :role AND (rolsuper OR rolname = session_user))"
@@ -37,10 +52,34 @@ _LOGIN = sa.text("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = cu
 _UNDEFINED_ROLE, _NOT_A_MEMBER = "22023", "42501"  # set_config's SQLSTATEs for the two cases
 
 
-def switch_role(connection: Connection, role: str, claims: str, *, checked: bool) -> bool:
-    """SET LOCAL ROLE and the claims on this transaction; False (nothing set) for a refused role."""
+@dataclass(frozen=True)
+class RequestContext:
+    """The request as SQL sees it: method, path (under the API root), headers and cookies as JSON."""
+
+    method: str = ""
+    path: str = ""
+    headers: str = ""
+    cookies: str = ""
+
+
+def switch_role(
+    connection: Connection,
+    role: str | None,
+    claims: str,
+    *,
+    checked: bool,
+    context: RequestContext = RequestContext(),
+) -> bool:
+    """SET LOCAL ROLE, the claims and the request's settings; False (nothing set) for a refused role.
+
+    role None sets only the claims and the request's settings.
+    """
+    params = {"role": role, "claims": claims, **asdict(context)}
+    if role is None:
+        params.pop("role")
+        return connection.execute(REQUEST_SETTINGS, params).first() is not None
     statement = SWITCH_ROLE_CHECKED if checked else SWITCH_ROLE
-    return connection.execute(statement, {"role": role, "claims": claims}).first() is not None
+    return connection.execute(statement, params).first() is not None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def secured(make_app, rsa_key):
 
 
 def _token(key=SECRET, algorithm="HS256", **claims):
-    payload = {"role": "web_user", "exp": int(time.time()) + 60, **claims}
+    payload = {"role": "web_user", "exp": int(time.time()) + 3600, **claims}
     return {"Authorization": "Bearer " + jwt.encode(payload, key, algorithm=algorithm)}
 
 

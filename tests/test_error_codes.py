@@ -244,8 +244,6 @@ def test_a_token_role_that_does_not_exist_is_401(secured):
         ("21000", "DELETE requires a WHERE clause", 400),
         ("22023", 'role "ghost" does not exist', 401),
         ("22023", "invalid value for parameter", 400),
-        ("PT402", "Payment Required", 402),
-        ("PT999", "", 400),  # not a status: an ordinary client error
     ],
 )
 def test_sqlstates_map_to_postgrest_statuses(sqlstate, message, status):

@@ -12,7 +12,9 @@ def test_document_is_valid_openapi_31(client, app, schema):
     validate(document)
     assert document["openapi"] == "3.1.0"
     catalog = app.extensions["pgfront"].catalogs.current
-    assert set(document["paths"]) == {f"/{rel.name}" for rel in catalog.in_schema(schema)}
+    relations = {f"/{rel.name}" for rel in catalog.in_schema(schema)}
+    functions = {f"/rpc/{name}" for (sch, name) in catalog.functions if sch == schema}
+    assert set(document["paths"]) == relations | functions
 
 
 def test_columns_types_keys_and_comments(client):

@@ -62,3 +62,25 @@ def test_embedding_through_the_client(postgrest):
     assert all(book["authors"]["name"] for book in books.data)
     authors = postgrest.from_("authors").select("name, books(title)").eq("id", 1).execute()
     assert authors.data[0]["books"] and all(book["title"] for book in authors.data[0]["books"])
+
+
+def test_rpc_through_the_client(postgrest):
+    found = (
+        postgrest.rpc("search_books", {"q": "archive"}, count="exact")
+        .select("title,pages")
+        .gt("pages", 100)
+        .order("title", desc=True)
+        .limit(3)
+        .execute()
+    )
+    assert len(found.data) == 3 and found.count > 3
+    assert all(row["pages"] > 100 for row in found.data)
+    assert [row["title"] for row in found.data] == sorted(
+        (row["title"] for row in found.data), reverse=True
+    )
+    poetry = postgrest.rpc("book_count", {"of_genre": "poetry"}).execute()
+    assert isinstance(poetry.data, int) and poetry.data > 0
+    central = postgrest.rpc("copies_per_branch", {}, get=True).eq("branch", "Central").execute()
+    assert [row["branch"] for row in central.data] == ["Central"]
+    tagged = postgrest.rpc("tagged", {"wanted": ["signed"]}).select("tags").limit(2).execute()
+    assert all("signed" in row["tags"] for row in tagged.data)

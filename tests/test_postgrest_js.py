@@ -108,3 +108,16 @@ def test_count_without_rows_and_single(results, db_connection):
     total = _column(db_connection, "SELECT count(*) FROM branches")[0]
     assert results["countOnly"]["count"] == total and results["countOnly"]["data"] is None
     assert results["single"]["data"] == {"name": "Central"}
+
+
+def test_functions_through_rpc(results, db_connection):
+    titles = _column(
+        db_connection,
+        "SELECT title FROM search_books('archive') WHERE pages > 100 ORDER BY title DESC",
+    )
+    rows = results["rpcRows"]
+    assert rows["error"] is None and rows["count"] == len(titles)
+    assert [row["title"] for row in rows["data"]] == titles[:3]
+    poetry = _column(db_connection, "SELECT book_count(of_genre => 'poetry')")[0]
+    assert results["rpcScalar"]["data"] == poetry
+    assert [row["branch"] for row in results["rpcGet"]["data"]] == ["Central"]

@@ -92,6 +92,7 @@ def test_project_sql_files_are_numbered():
         "007_login_role.sql",
         "008_relationships.sql",
         "009_anonymous_loan_counts.sql",
+        "010_functions.sql",
     ]
 
 

@@ -26,6 +26,8 @@ _._session_scope, _.embed_turn, _.db_role, _.jwt_claims, _.database_name, _.db_s
 _.accepting, _.will_close  # waitress's server and channel
 _.exc_text, _.msg  # logging.LogRecord
 _.cache_ok, _.get_col_spec  # a SQLAlchemy UserDefinedType
+_.inherit_cache  # a SQLAlchemy ColumnElement of our own (webapp/pipeline/rpc.py NamedArgument)
+_._named_argument  # its compiler, registered by @compiles
 
 # Arguments whose place is fixed by the caller: signal handlers and event listeners.
 _.signum, _.sender, _.connection_proxy, _.connection_record, _.transaction, _.executemany

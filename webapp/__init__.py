@@ -31,12 +31,19 @@ def create_app(
     from . import databases, errors, recording
     from .api import (
         openapi,
+        rpc,  # noqa: F401  (its routes join api.bp)
         writes,  # noqa: F401  (its routes join api.bp)
     )
     from .api import routes as api
     from .app import auth, cli, deadline, security, serving, team_views
     from .ops import admin, health, observability
-    from .pages import export, rows, sql_page, structure
+    from .pages import (
+        export,
+        functions,  # noqa: F401 - its page joins the structure blueprint
+        rows,
+        sql_page,
+        structure,
+    )
     from .pages import routes as pages
 
     settings = load_settings(config)

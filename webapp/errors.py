@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import re
 
@@ -79,7 +80,6 @@ _STATUS_BY_CLASS = {
     "P0": 500,  # PL/pgSQL error
     "XX": 500,  # internal error
 }
-_CUSTOM_STATUS = re.compile(r"PT([1-5][0-9][0-9])")  # RAISE SQLSTATE 'PT402': status 402
 _DEFAULT_STATUS = 400  # as PostgREST: other classes (21, 22, 23, 42, 0A, ...) are the client's
 
 # A constraint error names tables, columns and constraints, and its details hold the row's
@@ -129,9 +129,6 @@ def status_for_sqlstate(sqlstate: str | None, message: str = "") -> int:
     """The HTTP status for a PostgreSQL error code (and, for two codes, its message), as PostgREST."""
     if not sqlstate:
         return 500
-    custom = _CUSTOM_STATUS.fullmatch(sqlstate)
-    if custom:
-        return int(custom[1])
     if sqlstate == "21000":  # cardinality_violation: a view's subquery is the server's fault;
         # pg-safeupdate's refusal, or an upsert body repeating a key, the client's (we differ)
         return 500 if message.startswith("more than one row returned by a subquery") else 400
@@ -155,6 +152,9 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
         log.error("driver error without SQLSTATE: %s", printable(exc.orig))
         return ApiError(500, "internal server error", code="PGRST000")
     diag = orig.diag
+    raised = raised_error(sqlstate, diag)
+    if raised is not None:
+        return raised
     status = status_for_sqlstate(sqlstate, diag.message_primary or "")
     error = ApiError(
         status,
@@ -168,11 +168,60 @@ def from_database_error(exc: sa.exc.DBAPIError) -> ApiError:
     return error
 
 
+def raised_error(sqlstate: str, diag) -> ApiError | None:
+    """PostgREST's RAISE conventions: SQLSTATE 'PGRST' (JSON message and detail), 'PTnnn' (status nnn)."""
+    if sqlstate == "PGRST":
+        return _custom_error(diag.message_primary, diag.message_detail)
+    if sqlstate.startswith("PT"):
+        digits = sqlstate[2:]
+        status = int(digits) if digits.isdigit() and 100 <= int(digits) <= 599 else 500
+        return ApiError(
+            status,
+            diag.message_primary or "",
+            code=sqlstate,
+            details=diag.message_detail,
+            hint=diag.message_hint,
+        )
+    return None
+
+
+def _raised_on_purpose(sqlstate: str | None) -> bool:
+    """True for RAISE's own codes: P0001 (RAISE EXCEPTION), PGRST and PTnnn."""
+    return bool(sqlstate) and (sqlstate in ("P0001", "PGRST") or sqlstate.startswith("PT"))
+
+
+def _custom_error(message: str | None, detail: str | None) -> ApiError:
+    """RAISE SQLSTATE 'PGRST' USING MESSAGE = '{"code", "message", ...}', DETAIL = '{"status", "headers"}'."""
+    try:
+        body, response = json.loads(message or ""), json.loads(detail or "")
+        status, headers = response["status"], response.get("headers") or {}
+        if not (isinstance(status, int) and 100 <= status <= 599 and isinstance(headers, dict)):
+            raise ValueError(detail)
+        return ApiError(
+            status,
+            str(body["message"]),
+            code=str(body.get("code") or f"HTTP{status}"),
+            details=body.get("details"),
+            hint=body.get("hint"),
+            headers={str(name): str(value) for name, value in headers.items()},
+        )
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return ApiError(
+            500,
+            "Could not parse JSON in the RAISE SQLSTATE 'PGRST' error",
+            code="PGRST121",
+            hint="MESSAGE must be a JSON object with the keys 'code' and 'message' ('details' and "
+            "'hint' optional); DETAIL a JSON object with 'status' and 'headers'",
+        )
+
+
 def without_hidden(error: ApiError, exc: sa.exc.DBAPIError, catalog: Catalog) -> None:
     """Drop details and hint, and constraint names, from an error about a relation near HIDDEN."""
     diag = getattr(exc.orig, "diag", None)
     if diag is None or not near_hidden(catalog, diag.schema_name, diag.table_name):
         return
+    if _raised_on_purpose(getattr(exc.orig, "sqlstate", None)):
+        return  # a function's RAISE: its words are the DBA's, written for the client
     error.details = error.hint = None
     if error.code.startswith("23"):
         error.message = _WITHOUT_NAMES.get(error.code, "the row breaks a constraint")

@@ -21,6 +21,15 @@ const queries = {
       .limit(2),
   countOnly: () => api.from("branches").select("*", { count: "exact", head: true }),
   single: () => api.from("branches").select("name").eq("id", 1).single(),
+  rpcRows: () =>
+    api
+      .rpc("search_books", { q: "archive" }, { count: "exact" })
+      .select("title, pages")
+      .gt("pages", 100)
+      .order("title", { ascending: false })
+      .limit(3),
+  rpcScalar: () => api.rpc("book_count", { of_genre: "poetry" }),
+  rpcGet: () => api.rpc("copies_per_branch", {}, { get: true }).eq("branch", "Central"),
 };
 
 const results = {};

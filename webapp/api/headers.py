@@ -43,6 +43,7 @@ class Prefer:
     handling: str | None = None  # strict or lenient
     tx: str | None = None  # commit or rollback, when the TX_END setting allows overriding it
     max_affected: int | None = None  # enforced with handling=strict only
+    single_object: bool = False  # params=single-object: the body is a function's one argument
     applied: tuple[str, ...] = ()  # name=value of each, in PostgREST's Preference-Applied order
     timezone: str | None = None  # a zone PostgreSQL knows (pg_timezone_names), else None
 
@@ -62,6 +63,7 @@ _PREFERENCES = {
     "handling": ("strict", "lenient"),
     "timezone": (),  # a name of pg_timezone_names
     "max-affected": (),  # a number
+    "params": ("single-object",),
 }
 _MAX_AFFECTED = re.compile(r"^[0-9]{1,18}$")
 
@@ -92,6 +94,7 @@ def parse_prefer(
         handling=chosen.get("handling"),
         tx=chosen.get("tx"),
         max_affected=None if max_affected is None else int(max_affected),
+        single_object=chosen.get("params") == "single-object",
         applied=tuple(f"{name}={chosen[name]}" for name in _PREFERENCES if name in chosen),
         timezone=chosen.get("timezone"),
     )

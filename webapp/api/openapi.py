@@ -65,6 +65,8 @@ def build_document(
     catalog: Catalog, schema: str, server: str = "/api", database: str | None = None
 ) -> dict[str, Any]:
     """The whole document for one schema, served at `server` (of a named database, if given)."""
+    from .openapi_rpc import function_paths  # it builds on this module's column schemas
+
     relations = catalog.in_schema(schema)
     keys = component_keys(relation.name for relation in relations)
     where = f"database {database}, schema {schema}" if database else f"schema {schema}"
@@ -73,12 +75,14 @@ def build_document(
         "info": {
             "title": f"pgfront API: {where}",
             "version": "1",
-            "description": "Tables and views of the database, in PostgREST's grammar. "
+            "description": "Tables, views and functions (/rpc/...) of the database, in "
+            "PostgREST's grammar. "
             f"Select this schema with the Accept-Profile / Content-Profile header {schema!r}.",
         },
         "servers": [{"url": server}],
         "paths": {
-            f"/{quote(rel.name, safe='')}": path_item(rel, keys[rel.name]) for rel in relations
+            **{f"/{quote(rel.name, safe='')}": path_item(rel, keys[rel.name]) for rel in relations},
+            **function_paths(catalog, schema, keys),
         },
         "components": {
             "schemas": {

@@ -85,6 +85,11 @@ def request_prefer(allow_tx: bool = False) -> Prefer:
 
 def resolve_relation(name: str, profile_header: str = "Accept-Profile") -> Relation:
     """The relation named in the path, in the schema of the profile header (else the default)."""
+    return current_catalog().relation(name, requested_schema(profile_header))
+
+
+def requested_schema(profile_header: str) -> str:
+    """The served schema the profile header names (else the default); 406 for any other."""
     catalog = current_catalog()
     schema = request.headers.get(profile_header)
     if schema is not None and schema not in catalog.schemas:
@@ -94,7 +99,7 @@ def resolve_relation(name: str, profile_header: str = "Accept-Profile") -> Relat
             code="PGRST106",
             hint="served schemas: " + ", ".join(catalog.schemas),
         )
-    return catalog.relation(name, schema or catalog.default_schema)
+    return schema or catalog.default_schema
 
 
 @bp.get("/<name>")

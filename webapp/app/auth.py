@@ -15,12 +15,13 @@ from typing import Any
 
 import jwt
 import sqlalchemy as sa
-from flask import Flask, g, has_app_context, request
+from flask import Flask, g, has_app_context, has_request_context, request
 from sqlalchemy import orm
 
-from db.roles import switch_role
+from db.roles import RequestContext, switch_role
 
 from ..config import ConfigError, Settings
+from ..databases import api_root
 from ..errors import ApiError
 
 # Registered claims that PyJWT checks by int(value), which lets "123" and true through.
@@ -178,11 +179,15 @@ def _set_role(session: orm.Session, transaction, connection: sa.Connection) -> N
     if not has_app_context():
         return
     role = g.get("db_role")
-    if role is None:
+    rpc = has_request_context() and request.endpoint == "api.call_function"
+    if role is None and not rpc:
+        # No role to switch to: only a function call pays a statement for the request's
+        # settings (a table read would pay a round trip for what its SQL never reads).
         return
     claims = g.get("jwt_claims")
     encoded = json.dumps(claims) if claims else ""
-    if not switch_role(connection, role, encoded, checked=claims is not None):
+    context = request_context() if has_request_context() else RequestContext()
+    if not switch_role(connection, role, encoded, checked=claims is not None, context=context):
         # The transaction still runs as the login role: drop the connection, so that nothing
         # can run on it even if a caller swallowed the error below.
         connection.invalidate()
@@ -193,6 +198,20 @@ def _set_role(session: orm.Session, transaction, connection: sa.Connection) -> N
             code="42501",
             hint="issue tokens for a role that holds only the grants its requests need",
         )
+
+
+def request_context() -> RequestContext:
+    """This request as PostgREST shows it to SQL: the path under the API root, lowercase headers."""
+    path, root = request.path, api_root()
+    if path.startswith(root + "/"):
+        path = path[len(root) :]
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    return RequestContext(
+        method=request.method,
+        path=path,
+        headers=json.dumps(headers),
+        cookies=json.dumps(dict(request.cookies)),
+    )
 
 
 def _unauthorized(message: str, code: str = "PGRST301") -> ApiError:

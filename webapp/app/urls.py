@@ -88,6 +88,11 @@ def api_row_url(relation: Relation, row: Mapping[str, object]) -> str:
     return with_query(f"{api_root()}/{quote(relation.name)}", pairs)
 
 
+def rpc_url(name: str, pairs: Iterable[tuple[str, str]] = ()) -> str:
+    """The API URL that calls a function, with its arguments (a GET) if given."""
+    return with_query(f"{api_root()}/rpc/{quote(name, safe='')}", pairs)
+
+
 def next_page_url(cursor: str, limit: int) -> str:
     """This API request's URL for the next page: the cursor, the page size, and no offset."""
     return url_with(this_path(), request.args, ("offset",), limit=limit, cursor=cursor)

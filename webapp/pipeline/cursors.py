@@ -82,8 +82,8 @@ def keyset_order(relation: Relation, order: Sequence[OrderTerm]) -> tuple[OrderT
     named = {term.column for term in terms}
     terms += [OrderTerm(name) for name in relation.primary_key if name not in named]
     for term in terms:
-        if relation.column(term.column).nullable:
-            return None
+        if term.column in relation.computed or relation.column(term.column).nullable:
+            return None  # a computed column may be null, and is no index's key
     return tuple(terms)
 
 

@@ -30,13 +30,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from db.catalog import Catalog, NotInCatalog, Relation
-from db.relationships import Relationship, relationships
+from db.functions import Function
+from db.relationships import Cardinality, Relationship, relationships
 
 from .api_error import ApiError
 from .grammar import GrammarError
 from .query import HIDDEN, build_select, order_clauses
-from .reads import Embed
+from .reads import Embed, SelectItem
 from .related import Related
+from .rpc import called_on, computed_relationship
 from .spread import make_room, spread_embeds
 
 if TYPE_CHECKING:
@@ -103,6 +105,8 @@ class Join:
     relationship: Relationship
     child: Relation
     junction: Relation | None = None
+    # A computed relationship: the child rows are the function called on this parent table.
+    through: sa.FromClause | None = None
 
     @property
     def parent_columns(self) -> tuple[str, ...]:
@@ -126,6 +130,9 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
     The embed may name the relation, or instead one of the parent's foreign-key columns or a
     constraint between them (`author_id(*)`, `books_author_id_fkey(*)`), as PostgREST allows.
     """
+    function = computed_relationship(catalog, parent, embed.relation)
+    if function is not None:
+        return _computed_join(catalog, parent, function)
     child, named = _embedded_relation(catalog, parent, embed)
     found = relationships(catalog).find(parent, child, embed.hint)
     if named is not None:
@@ -142,6 +149,21 @@ def resolve_join(catalog: Catalog, parent: Relation, embed: Embed) -> Join:
     (relationship,) = found
     junction = relationship.junction
     return Join(relationship, child, catalog.relations[junction.relation] if junction else None)
+
+
+def _computed_join(catalog: Catalog, parent: Relation, function: Function) -> Join:
+    """A function of the parent's row returning rows: matched back by the parent's primary key."""
+    child, through = called_on(catalog, function, parent)
+    key = catalog.relations[(parent.schema, parent.name)].primary_key
+    relationship = Relationship(
+        source=(parent.schema, parent.name),
+        target=function.returns_relation,
+        cardinality=Cardinality.ONE_TO_MANY if function.returns_set else Cardinality.MANY_TO_ONE,
+        constraint=function.name,
+        source_columns=key,
+        target_columns=key,
+    )
+    return Join(relationship, child, through=through)
 
 
 def _ambiguous(parent: Relation, embed: Embed, found: tuple[Relationship, ...]) -> ApiError:
@@ -248,14 +270,17 @@ def _fetch_children(
     join, read = plan.join, plan.embed.read
     child = join.child
     related = Related(child, plan.embeds)
-    if join.junction is None:
+    if join.junction is None and join.through is None:
         hidden = tuple(dict.fromkeys(join.child_columns + plan.hidden))
         stmt = build_select(child, read, hidden, related)
         match = [child.table.columns[name] for name in join.child_columns]
-    elif read.aggregated:  # the junction's columns would have to join the groups
+    elif read.aggregated:  # the junction's (or the call's) key columns would join the groups
+        through = "a junction table" if join.through is None else "a function"
         raise GrammarError(
-            f"aggregates in {plan.embed.key}, embedded through a junction table, are not supported"
+            f"aggregates in {plan.embed.key}, embedded through {through}, are not supported"
         )
+    elif join.through is not None:
+        stmt, match = _through_call(build_select(child, read, plan.hidden, related), join)
     else:
         stmt, match = _through_junction(build_select(child, read, plan.hidden, related), join)
     stmt = stmt.where(_matching(match, keys))
@@ -284,8 +309,18 @@ def _through_junction(stmt: sa.Select, join: Join) -> tuple[sa.Select, list[sa.C
     return stmt.add_columns(*(column.label(VIA + column.name) for column in match)), match
 
 
+def _through_call(stmt: sa.Select, join: Join) -> tuple[sa.Select, list[sa.Column]]:
+    """`FROM parent JOIN fn(parent) ON true`: each row with its parent's key (labelled VIA + name)."""
+    parent = join.through
+    stmt = stmt.select_from(parent.join(join.child.table, sa.true()))
+    match = [parent.c[name] for name in join.parent_columns]
+    return stmt.add_columns(*(column.label(VIA + column.name) for column in match)), match
+
+
 def _parent_key_of(child: dict, join: Join) -> tuple | None:
-    """The parent key an embedded row belongs to: its own columns, or its junction row's."""
+    """The parent key an embedded row belongs to: its own columns, or its junction's or call's."""
+    if join.through is not None:
+        return tuple(child[VIA + name] for name in join.parent_columns)
     if join.junction is None:
         return _key(child, join.child_columns)
     return tuple(child[VIA + name] for name in join.relationship.junction.source_columns)
@@ -374,11 +409,16 @@ def can_join(embed: Embed, join: Join) -> bool:
     read = embed.read
     if read.filters or read.order or read.limit is not None or read.offset or read.embeds:
         return False
-    if embed.empty or embed.spread:
+    if embed.empty or embed.spread or join.through is not None:
         return False
-    if any(item.path or item.cast for item in read.select or ()):  # expressions, not columns
+    if any(_not_a_column(item, join.child) for item in read.select or ()):
         return False
     return not (join.to_many or join.child.is_view)
+
+
+def _not_a_column(item: SelectItem, child: Relation) -> bool:
+    """A select item the embed's own query reads: a JSON path, a cast, a computed column."""
+    return bool(item.path or item.cast) or item.column in child.computed
 
 
 def joined_shape(embed: Embed, join: Join, position: int) -> JoinedEmbed:

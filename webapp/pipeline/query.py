@@ -17,11 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import REGCONFIG
 
-from db.catalog import Relation
+from db.catalog import NotInCatalog, Relation
+from db.functions import sql_type
 
 from .api_error import ApiError
 from .grammar import CONTAINMENT, FULL_TEXT, Condition, Filter, GrammarError, OrderTerm
 from .reads import ReadRequest, SelectItem
+from .rpc import call_of
 
 if TYPE_CHECKING:
     from .embedding import Related
@@ -197,7 +199,7 @@ def _compare(
 def _value(relation: Relation, flt: Filter, text: str) -> Any:
     """A filter's value, typed as its column; untyped after a JSON path (text or jsonb)."""
     if not flt.path:
-        return coerce_value(relation.column(flt.column), text)
+        return coerce_value(read_column(relation, flt.column), text)
     return sa.bindparam(None, valid_unicode(flt.column, text), type_=Untyped())
 
 
@@ -215,7 +217,7 @@ def _as_text(relation: Relation, flt: Filter, expression: sa.ColumnElement) -> s
     """expression as text, for like and match: a text column or ->> as it is, others cast."""
     if flt.path:
         return expression if flt.path[-1].arrow == "->>" else sa.cast(expression, sa.Text)
-    column = relation.column(flt.column)
+    column = read_column(relation, flt.column)
     return column if python_type(column) is str else sa.cast(column, sa.Text)
 
 
@@ -240,7 +242,11 @@ def _full_text(
     kind = relation.type_names.get(flt.column, "")
     if kind == "tsvector" and not flt.path:
         vector = expression
-    elif flt.path or kind in ("json", "jsonb") or python_type(relation.column(flt.column)) is str:
+    elif (
+        flt.path
+        or kind in ("json", "jsonb")
+        or python_type(read_column(relation, flt.column)) is str
+    ):
         vector = sa.func.to_tsvector(*config, expression)
     else:
         raise GrammarError(
@@ -302,6 +308,19 @@ CASTS: dict[str, sa.types.TypeEngine] = {
 }
 
 
+def read_column(relation: Relation, name: str) -> sa.ColumnElement:
+    """A served column, or a computed one: `fn(row)` of a function taking the relation's row."""
+    try:
+        return relation.column(name)
+    except NotInCatalog:
+        function = relation.computed.get(name)
+        if function is None:
+            raise
+    # The whole row, as `books` in `available_copies(books)`.
+    row = relation.table.table_valued()
+    return call_of(function, row, type_=sql_type(function.return_type)).label(name)
+
+
 def column_expression(
     relation: Relation, item: SelectItem | OrderTerm | Filter
 ) -> sa.ColumnElement:
@@ -310,7 +329,7 @@ def column_expression(
     A path on a json or jsonb column applies to it directly (so its indexes serve); on
     another type, to to_jsonb(column), as PostgREST does. Keys and indexes are bound values.
     """
-    column = relation.column(item.column)
+    column = read_column(relation, item.column)
     expression: sa.ColumnElement = column
     if item.path:
         if relation.type_names.get(item.column) not in ("json", "jsonb"):
@@ -347,7 +366,7 @@ def select_column(relation: Relation, item: SelectItem) -> sa.ColumnElement:
         return (value if cast is None else sa.cast(value, cast_type(cast))).label(item.key)
     if item.path or item.cast or item.alias:
         return column_expression(relation, item).label(item.key)
-    return relation.column(item.column)
+    return read_column(relation, item.column)
 
 
 HIDDEN = "_pgfront_join_"  # prefix of columns fetched only to join embeds, never returned

@@ -108,6 +108,13 @@ def _correlation(
     """What the subquery reads (the alias, joined to the junction for many-to-many), and the
     condition that relates it to the parent row."""
     join = plan.join
+    if join.through is not None:  # its rows come from a call on the parent row, not a key
+        raise ApiError(
+            400,
+            f"'{plan.key}' is a computed relationship: it embeds rows, but is no !inner "
+            "embed, null check or order= key",
+            code="PGRST100",
+        )
     if join.junction is None:
         pairs = zip(join.parent_columns, join.child_columns, strict=True)
         return alias, sa.and_(*(alias.c[c] == parent_table.c[p] for p, c in pairs))
