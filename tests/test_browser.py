@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -175,8 +176,22 @@ def _click_and_load(driver, element) -> None:
     """Click a link or button that loads another page, and wait until that page is there."""
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    _wait(driver).until(EC.staleness_of(old))
+    _wait(driver).until(lambda d: _detached(old))
     _wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _detached(element) -> bool:
+    """True once element left the document: the old page is gone.
+
+    Chromium sometimes answers a query about a node of a page being replaced with an
+    inspector error ("Node with given id does not belong to the document") rather than a
+    stale reference; both mean the node is gone.
+    """
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException is one
+        return True
+    return False
 
 
 def _grid(driver) -> tuple[list[str], list[dict[str, str]]]:
