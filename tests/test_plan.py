@@ -15,8 +15,8 @@ from werkzeug.datastructures import MultiDict
 from db.relationships import RelationshipIndex
 from webapp.pipeline import cursors
 from webapp.pipeline.api_error import ApiError
-from webapp.pipeline.embedding import MAX_JOINED
 from webapp.pipeline.grammar import GrammarError, OrderTerm
+from webapp.pipeline.joined import MAX_JOINED
 from webapp.pipeline.plan import Paging, plan_read
 from webapp.pipeline.query import HIDDEN
 from webapp.pipeline.reads import parse_read

@@ -11,8 +11,8 @@ from flask import request
 from werkzeug.datastructures import MultiDict
 
 from webapp.app.urls import api_row_url, filtered_url, query_value, row_url, url_with
+from webapp.pipeline.coercion import coerce_value
 from webapp.pipeline.grammar import parse_filter
-from webapp.pipeline.query import coerce_value
 from webapp.state import current_catalog
 
 

@@ -22,9 +22,9 @@ from .app.urls import view_url_builder
 from .errors import ApiError
 from .lookups import rows_of
 from .pipeline import cursors
+from .pipeline.coercion import coerce_value
 from .pipeline.counts import exact_count
 from .pipeline.grammar import GrammarError
-from .pipeline.query import coerce_value
 
 DEFAULT_PER_PAGE = 20
 

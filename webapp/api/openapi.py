@@ -19,7 +19,7 @@ from db.relationships import relationships
 from ..databases import api_root
 from ..encoding import json_response
 from ..errors import ApiError
-from ..pipeline.query import python_type
+from ..pipeline.coercion import python_type
 from ..state import current_catalog, current_database
 from .headers import ARRAY_STRIPPED, COUNT_METHODS, CSV, FORM, JSON, OBJECT, OBJECT_STRIPPED
 

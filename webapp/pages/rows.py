@@ -17,7 +17,7 @@ from db.session import Session
 from ..app.responses import attachment, page_or_twin
 from ..app.urls import filtered_url, row_url, twin_url, with_query
 from ..errors import ApiError
-from ..pipeline.query import coerce_value
+from ..pipeline.coercion import coerce_value
 from ..pipeline.references import (
     ForeignLink,
     Neighbours,

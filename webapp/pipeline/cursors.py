@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from db.catalog import NotInCatalog, Relation
 
+from .coercion import coerce_value
 from .grammar import GrammarError, OrderTerm, parse_order
-from .query import coerce_value
 from .values import csv_cell, dumps
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from . import cursors
-from .embedding import JOINED, EmbedRows, attach_embeds, attach_joined
+from .embedding import EmbedRows, attach_embeds
+from .joined import JOINED, attach_joined
 from .plan import ReadPlan
 from .query import HIDDEN
 from .spread import make_room, output_keys, spread_embeds

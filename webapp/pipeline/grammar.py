@@ -2,7 +2,7 @@
 
 Parsing only: this module turns request text into small immutable values and
 knows nothing of SQL or of the catalog. `reads.py` puts a whole request together;
-`query.py` resolves the names.
+`columns.py`, `filters.py` and `query.py` resolve the names.
 """
 
 from __future__ import annotations

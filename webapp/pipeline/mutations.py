@@ -23,15 +23,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from db.catalog import Relation
 
 from .api_error import ApiError
+from .coercion import Untyped, coerce_value, lone_surrogate, python_type
+from .filters import condition_clause
 from .grammar import Filter, GrammarError, parse_names
-from .query import (
-    Untyped,
-    coerce_value,
-    condition_clause,
-    lone_surrogate,
-    order_clauses,
-    python_type,
-)
+from .query import order_clauses
 from .reads import ReadRequest
 
 DEFAULT = sa.literal_column("DEFAULT")

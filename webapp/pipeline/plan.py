@@ -26,8 +26,9 @@ from db.catalog import Catalog, Relation
 
 from .api_error import ApiError
 from .cursors import keyset_order, relation_cursor, reversed_order
-from .embedding import MAX_JOINED, Join, JoinedEmbed, can_join, joined_shape, resolve_join
 from .grammar import GrammarError, OrderTerm
+from .joined import MAX_JOINED, JoinedEmbed, can_join, joined_shape
+from .joins import Join, resolve_join
 from .reads import Embed, ReadRequest
 
 

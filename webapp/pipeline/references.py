@@ -12,8 +12,8 @@ from db.catalog import Catalog, Relation
 from db.relationships import Relationship, relationships
 from db.session import Session
 
+from .coercion import python_type
 from .counts import capped_count
-from .query import python_type
 
 # Column names that usually say what a row is, best first.
 _LABEL_NAMES = ("name", "title", "label", "display_name", "full_name", "username", "code", "slug")

@@ -21,8 +21,8 @@ from sqlalchemy.sql.util import ClauseAdapter
 from db.catalog import Relation
 
 from .api_error import ApiError
+from .filters import condition_clause
 from .grammar import Filter, GrammarError
-from .query import condition_clause
 
 if TYPE_CHECKING:
     from .plan import EmbedPlan

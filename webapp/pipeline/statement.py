@@ -7,7 +7,7 @@ from dataclasses import replace
 import sqlalchemy as sa
 
 from .cursors import past
-from .embedding import join_embeds
+from .joined import join_embeds
 from .plan import ReadPlan
 from .query import build_select
 from .related import Related
