@@ -1,6 +1,7 @@
 """The `postgrest` Python client, unchanged, against the API served by waitress."""
 
 import pytest
+import sqlalchemy as sa
 from postgrest import SyncPostgrestClient
 
 
@@ -84,3 +85,52 @@ def test_rpc_through_the_client(postgrest):
     assert [row["branch"] for row in central.data] == ["Central"]
     tagged = postgrest.rpc("tagged", {"wanted": ["signed"]}).select("tags").limit(2).execute()
     assert all("signed" in row["tags"] for row in tagged.data)
+
+
+def test_inner_embed_spread_and_null_filter_through_the_client(postgrest, db_connection):
+    with_cards = db_connection.execute(
+        sa.text(
+            "SELECT count(*) FROM members m WHERE EXISTS (SELECT FROM member_cards c WHERE c.member_id = m.id)"
+        )
+    ).scalar_one()
+    inner = (
+        postgrest.from_("members")
+        .select("id, member_cards!inner(card_no)", count="exact")
+        .order("id")
+        .limit(2)
+        .execute()
+    )
+    assert inner.count == with_cards and all(row["member_cards"] for row in inner.data)
+    without = (
+        postgrest.from_("members")
+        .select("id, member_cards()")
+        .is_("member_cards", "null")
+        .order("id")
+        .limit(3)
+        .execute()
+    )
+    assert without.data and all(set(row) == {"id"} for row in without.data)
+    spread = postgrest.from_("books").select("title, ...authors(name)").limit(2).execute()
+    assert all(set(row) == {"title", "name"} for row in spread.data)
+
+
+def test_full_text_and_json_paths_through_the_client(postgrest, db_connection):
+    expected = db_connection.execute(
+        sa.text("SELECT count(*) FROM books WHERE search @@ plainto_tsquery('english', 'war')")
+    ).scalar_one()
+    found = (
+        postgrest.from_("books")
+        .select("isbn", count="exact")
+        .text_search("search", "war", {"type": "plain", "config": "english"})
+        .limit(1)
+        .execute()
+    )
+    assert found.count == expected and expected > 0
+    paths = (
+        postgrest.from_("books")
+        .select("isbn, city:details->publisher->>city")
+        .eq("details->>language", "en")
+        .limit(2)
+        .execute()
+    )
+    assert all(set(row) == {"isbn", "city"} for row in paths.data)

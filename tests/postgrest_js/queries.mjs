@@ -19,6 +19,17 @@ const queries = {
       .or("title.like.A*,title.like.B*", { referencedTable: "books" })
       .order("id")
       .limit(2),
+  fullText: () =>
+    api.from("books").select("isbn, title").textSearch("search", "'war' & 'peace'", { config: "english" }).order("isbn"),
+  webSearch: () =>
+    api.from("books").select("isbn").textSearch("title", "war -peace", { type: "websearch", config: "english" }).order("isbn"),
+  jsonPath: () =>
+    api
+      .from("books")
+      .select("isbn, publisher:details->publisher->>name")
+      .eq("details->>language", "en")
+      .order("isbn")
+      .limit(3),
   countOnly: () => api.from("branches").select("*", { count: "exact", head: true }),
   single: () => api.from("branches").select("name").eq("id", 1).single(),
   rpcRows: () =>

@@ -22,9 +22,19 @@ class Fetched:
     rows: list[dict]
     keys: list[str]  # every row's keys, in select= order (embeds last)
     more: bool  # rows past the limit exist (in the direction read)
-    first_cursor: str | None = None  # the cursor of the first row (keyset plans)
-    last_cursor: str | None = None  # ... and of the last
     row_keys: list[dict] = field(default_factory=list)  # each row's primary key, when planned
+    spec: str | None = None  # the order cursors are made in (keyset plans with rows)
+    edges: tuple[list, list] = ((), ())  # the sort values of the first and the last row
+
+    @property
+    def first_cursor(self) -> str | None:
+        """The cursor of the first row (keyset plans): where "previous" walks back from."""
+        return None if self.spec is None else cursors.encode(self.spec, self.edges[0])
+
+    @property
+    def last_cursor(self) -> str | None:
+        """The cursor of the last row (keyset plans): where "next" starts past."""
+        return None if self.spec is None else cursors.encode(self.spec, self.edges[1])
 
 
 def fetch(
@@ -52,12 +62,11 @@ def fetch(
 
 
 def _set_apart(found: Fetched, plan: ReadPlan) -> None:
-    """Make the first and last rows' cursors and the rows' keys, then drop the private columns."""
+    """Keep the edge rows' sort values and the rows' keys, then drop the private columns."""
     rows = found.rows
-    if plan.keyset and rows:
-        spec = cursors.order_spec(plan.order)
-        found.first_cursor = cursors.encode(spec, _sort_values(rows[0], plan))
-        found.last_cursor = cursors.encode(spec, _sort_values(rows[-1], plan))
+    if plan.keyset and rows:  # encoded only when a link asks
+        found.spec = cursors.order_spec(plan.order)
+        found.edges = (_sort_values(rows[0], plan), _sort_values(rows[-1], plan))
     if plan.row_keys:
         key = plan.relation.primary_key
         found.row_keys = [{name: row[HIDDEN + name] for name in key} for row in rows]

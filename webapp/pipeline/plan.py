@@ -126,6 +126,8 @@ def _cursor(catalog: Catalog, plan: ReadPlan, paging: Paging) -> ReadPlan:
 
 def _embeds(catalog: Catalog, plan: ReadPlan, paging: Paging) -> ReadPlan:
     """Each embed resolved once; the first plain to-one embeds become LEFT JOINs."""
+    if not plan.read.embeds:
+        return plan
     embeds, joins = [], 0
     for embed in plan.read.embeds:
         planned = plan_embed(catalog, plan.relation, embed)
@@ -157,13 +159,15 @@ def _hidden(catalog: Catalog, plan: ReadPlan, paging: Paging) -> ReadPlan:
     row_keys = paging.row_keys and bool(plan.relation.primary_key)
     if row_keys:
         names += list(plan.relation.primary_key)
+    if not names:
+        return plan
     return replace(plan, hidden=tuple(dict.fromkeys(names)), row_keys=row_keys)
 
 
 def _limit(catalog: Catalog, plan: ReadPlan, paging: Paging) -> ReadPlan:
     """The rows one response holds: as asked, never above the cap."""
     limits = [n for n in (paging.limit, paging.cap) if n is not None]
-    return replace(plan, limit=min(limits) if limits else None)
+    return replace(plan, limit=min(limits)) if limits else plan
 
 
 _PASSES: tuple[Callable[[Catalog, ReadPlan, Paging], ReadPlan], ...] = (
