@@ -20,9 +20,9 @@ const queries = {
       .order("id")
       .limit(2),
   fullText: () =>
-    api.from("books").select("isbn, title").textSearch("search", "'war' & 'peace'", { config: "english" }).order("isbn"),
+    api.from("books").select("isbn, title").textSearch("search", "'secret' & 'meadow'", { config: "english" }).order("isbn"),
   webSearch: () =>
-    api.from("books").select("isbn").textSearch("title", "war -peace", { type: "websearch", config: "english" }).order("isbn"),
+    api.from("books").select("isbn").textSearch("title", "secret -meadow", { type: "websearch", config: "english" }).order("isbn"),
   jsonPath: () =>
     api
       .from("books")
