@@ -258,6 +258,16 @@ class Tables:
         return [relation.name for relation in self._catalog.in_schema(self._catalog.default_schema)]
 
 
+# Reflection is the server's own work, not a request's: a short DB_STATEMENT_TIMEOUT (meant
+# for requests) must not stop startup or a reload, so it gets at least a minute, for this
+# transaction only; an unbounded setting ('0') stays unbounded.
+_REFLECTION_TIMEOUT = sa.text(
+    "SELECT set_config('statement_timeout', '60s', true)"
+    " WHERE current_setting('statement_timeout') <> '0'"
+    " AND current_setting('statement_timeout')::interval < interval '60 seconds'"
+)
+
+
 def reflect_catalog(
     engine: Engine,
     schemas: Iterable[str],
@@ -274,6 +284,7 @@ def reflect_catalog(
     started = time.perf_counter()
     metadata = sa.MetaData()
     with engine.connect() as conn:
+        conn.execute(_REFLECTION_TIMEOUT)
         kinds = {
             (row.schema, row.name): (
                 RELATION_KINDS[row.relkind],

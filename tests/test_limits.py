@@ -301,3 +301,14 @@ def test_an_export_past_the_deadline_stops_and_releases_its_connection(make_app,
     assert 0 < first.count(b"\n") < 50001  # cut off: never the whole table
     assert app.extensions["pgfront"].engine.pool.checkedout() == 0
     assert _idle_in_transaction(engine, "pgfront-deadline-export") == 0
+
+
+def test_a_short_statement_timeout_does_not_stop_reflection(make_app):
+    """DB_STATEMENT_TIMEOUT bounds requests; startup's reflection gets at least a minute."""
+    from webapp.state import current_catalog
+
+    app = make_app(DB_STATEMENT_TIMEOUT="40")
+    with app.app_context():
+        catalog = current_catalog()
+    assert "books" in {relation.name for relation in catalog.relations.values()}
+    assert catalog.functions  # the heaviest reflection query ran too
