@@ -141,7 +141,9 @@ SETTINGS = (
         15000,
         parse.non_negative_int,
         "statement_timeout of every connection, in ms (0: none)",
-        doc="A longer statement is cancelled and answered with a 504 (SQLSTATE 57014).",
+        doc="A longer statement is cancelled and answered with a 504 (SQLSTATE 57014)."
+        " Reflecting the schema (startup, reload) is the server's own work and gets at least"
+        " a minute.",
     ),
     Setting(
         "DB_IDLE_TX_TIMEOUT",
